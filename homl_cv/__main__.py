@@ -1,0 +1,7 @@
+"""``python -m homl_cv``: the same as the ``homl-cv`` command."""
+
+import sys
+
+from homl_cv.cli import main
+
+sys.exit(main())

@@ -1,0 +1,503 @@
+"""Datasets for the chapters: real loaders, offline stand-ins, and generated data.
+
+Real loaders (what a Colab user runs) and their offline stand-ins:
+
+===================  ===========================  ==================================
+loader               online (full)                 offline (``HOML_CV_OFFLINE=1``)
+===================  ===========================  ==================================
+:func:`load_mnist`   MNIST / Fashion-MNIST         scikit-learn's 1,797 real digits,
+                                                   upscaled from 8x8 to 28x28
+:func:`load_flowers` tfds ``tf_flowers`` (3,670)   a prepared copy in the data dir if
+                                                   there is one, else tfds mock data
+                                                   (right structure, random pixels)
+===================  ===========================  ==================================
+
+A download that fails raises :class:`DownloadError`, which names the dataset,
+the reason and the two fixes; nothing falls back silently.
+
+:func:`make_shapes` generates images of coloured shapes on real-photo, noise
+and gradient backgrounds, with exact boxes and per-pixel masks, for
+localization, detection and segmentation.
+
+Example:
+    >>> data = make_shapes(8, image_size=64, max_objects=3, seed=0)
+    >>> data.images.shape, data.boxes.shape, data.masks.shape
+    ((8, 64, 64, 3), (8, 3, 4), (8, 64, 64))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from pathlib import Path
+
+import numpy as np
+
+from homl_cv import config
+
+MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+FLOWERS_SPLITS = ("train[25%:]", "train[10%:25%]", "train[:10%]")  # train, valid, test
+FLOWER_CLASSES = ("dandelion", "daisy", "tulips", "sunflowers", "roses")
+
+
+class DownloadError(ConnectionError):
+    """A dataset could not be downloaded; the message says how to go on."""
+
+
+def _download_error(dataset: str, reason: BaseException, data_dir: Path) -> DownloadError:
+    return DownloadError(
+        f"Could not download {dataset!r}: {type(reason).__name__}: {reason}\n"
+        f"Two ways to go on:\n"
+        f"  1. Put the data in {data_dir} beforehand (or point "
+        f"{config.DATA_DIR_ENV} at a folder that has it), then run again.\n"
+        f"  2. Run in offline mode ({config.OFFLINE_ENV}=1) to use the bundled "
+        f"stand-in data instead."
+    )
+
+
+def _resolve_offline(offline: bool | None) -> bool:
+    return config.is_offline() if offline is None else bool(offline)
+
+
+def _resolve_data_dir(data_dir) -> Path:
+    return Path(data_dir).expanduser() if data_dir is not None else config.data_dir()
+
+
+# --------------------------------------------------------------------------- photos
+_SKIMAGE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
+SAMPLE_PHOTOS = ("china", "flower") + _SKIMAGE_PHOTOS
+
+
+@functools.lru_cache(maxsize=None)
+def _load_photo(name: str) -> np.ndarray:
+    if name in ("china", "flower"):
+        from sklearn.datasets import load_sample_image
+
+        return load_sample_image(f"{name}.jpg")
+    from skimage import data as skdata
+
+    return getattr(skdata, name)()
+
+
+def load_sample_image(name: str) -> np.ndarray:
+    """One bundled real photo as a uint8 array of shape (H, W, 3).
+
+    Args:
+        name: one of :data:`SAMPLE_PHOTOS`: "china" and "flower" (427x640, from
+            scikit-learn), "astronaut", "coffee", "chelsea" (a cat) and
+            "rocket" (from scikit-image).
+    """
+    if name not in SAMPLE_PHOTOS:
+        raise ValueError(f"name={name!r} is not a sample photo; choose one of {SAMPLE_PHOTOS}.")
+    photo = _load_photo(name)
+    photo.setflags(write=False)  # cached: callers must copy before editing
+    return photo
+
+
+def load_sample_images(names=("china", "flower"), size=None) -> np.ndarray:
+    """A float32 batch of bundled photos scaled to [0, 1], shape (N, H, W, 3).
+
+    Args:
+        names: photo names (see :func:`load_sample_image`).
+        size: ``(height, width)`` to resize to; required when the photos have
+            different sizes. ``None`` keeps the original size.
+    """
+    import tensorflow as tf
+
+    photos = [load_sample_image(n).astype(np.float32) / 255.0 for n in names]
+    if size is not None:
+        photos = [tf.image.resize(p, size, antialias=True).numpy() for p in photos]
+    shapes = {p.shape for p in photos}
+    if len(shapes) > 1:
+        raise ValueError(
+            f"The photos {tuple(names)} have different sizes {sorted(shapes)}: "
+            f"pass size=(height, width) to resize them to one size."
+        )
+    return np.stack(photos)
+
+
+# --------------------------------------------------------------------------- digits
+@dataclasses.dataclass(frozen=True)
+class ImageSplits:
+    """Train/valid/test arrays of one image classification dataset.
+
+    Images are uint8 of shape (N, H, W) (grayscale); labels are int64 (N,).
+    ``source`` says what the data really is (e.g. the offline stand-in).
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_valid: np.ndarray
+    y_valid: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: tuple
+    source: str
+
+    def summary(self) -> str:
+        return (
+            f"{self.source}: train {self.x_train.shape}, valid {self.x_valid.shape}, "
+            f"test {self.x_test.shape}, {len(self.class_names)} classes"
+        )
+
+
+def load_digits_28x28(seed: int = 42) -> ImageSplits:
+    """scikit-learn's 1,797 real 8x8 handwritten digits, upscaled to 28x28.
+
+    The MNIST stand-in for offline work: same image size, dtype and value
+    range (uint8, 0-255) as MNIST, split 1,297 / 250 / 250 with a fixed seed.
+    """
+    import tensorflow as tf
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x = digits.images[..., None].astype(np.float32) / 16.0  # (1797, 8, 8, 1) in [0, 1]
+    x = tf.image.resize(x, (28, 28), method="bilinear").numpy()[..., 0]
+    x = np.clip(np.round(x * 255.0), 0, 255).astype(np.uint8)
+    y = digits.target.astype(np.int64)
+    order = np.random.default_rng(seed).permutation(len(x))
+    x, y = x[order], y[order]
+    return ImageSplits(
+        x[:1297], y[:1297], x[1297:1547], y[1297:1547], x[1547:], y[1547:],
+        class_names=tuple(str(d) for d in range(10)),
+        source="scikit-learn digits (8x8 upscaled to 28x28, offline stand-in for MNIST)",
+    )
+
+
+def load_mnist(kind: str = "mnist", offline: bool | None = None, data_dir=None) -> ImageSplits:
+    """MNIST or Fashion-MNIST, split 55,000 / 5,000 / 10,000.
+
+    Args:
+        kind: "mnist" or "fashion_mnist".
+        offline: ``None`` follows ``HOML_CV_OFFLINE``. When offline, returns
+            :func:`load_digits_28x28` (and says so) for either kind.
+        data_dir: where the downloaded files go and are looked for first.
+
+    Raises:
+        DownloadError: online, when the download fails.
+    """
+    if kind not in ("mnist", "fashion_mnist"):
+        raise ValueError(f"kind={kind!r}: use 'mnist' or 'fashion_mnist'.")
+    if _resolve_offline(offline):
+        print(f"Offline: using scikit-learn's digits upscaled to 28x28 instead of {kind}.")
+        return load_digits_28x28()
+    data_dir = _resolve_data_dir(data_dir)
+    if kind == "mnist":
+        import keras
+
+        try:
+            path = keras.utils.get_file(
+                "mnist.npz", origin=MNIST_URL, cache_dir=str(data_dir), cache_subdir="mnist"
+            )
+        except Exception as exc:  # noqa: BLE001 - any failure becomes one clear error
+            raise _download_error("mnist", exc, data_dir) from exc
+        with np.load(path) as f:
+            x_full, y_full, x_test, y_test = f["x_train"], f["y_train"], f["x_test"], f["y_test"]
+        names = tuple(str(d) for d in range(10))
+    else:
+        import tensorflow_datasets as tfds
+
+        try:
+            (x_full, y_full), (x_test, y_test) = tfds.as_numpy(
+                tfds.load("fashion_mnist", split=["train", "test"], batch_size=-1,
+                          as_supervised=True, data_dir=str(data_dir))
+            )
+        except Exception as exc:  # noqa: BLE001
+            raise _download_error("fashion_mnist", exc, data_dir) from exc
+        x_full, x_test = x_full[..., 0], x_test[..., 0]
+        names = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                 "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+    return ImageSplits(
+        x_full[:-5000], y_full[:-5000].astype(np.int64), x_full[-5000:],
+        y_full[-5000:].astype(np.int64), x_test, y_test.astype(np.int64),
+        class_names=names, source=kind,
+    )
+
+
+# --------------------------------------------------------------------------- flowers
+@dataclasses.dataclass(frozen=True)
+class FlowerSplits:
+    """tf_flowers as (image, label) ``tf.data`` datasets, split 75/15/10 %.
+
+    ``source`` is "tfds" for the real photos and "tfds mock data" for the
+    offline stand-in (right structure, random pixels: it cannot show learning).
+    """
+
+    train: object
+    valid: object
+    test: object
+    class_names: tuple
+    num_examples: dict
+    source: str
+
+
+def load_flowers(offline: bool | None = None, data_dir=None, mock_examples: int = 40) -> FlowerSplits:
+    """tf_flowers (3,670 photos, 5 classes) with the book's split.
+
+    The test set is the first 10 % of tfds' only split, validation the next
+    15 % and training the remaining 75 %.
+
+    Args:
+        offline: ``None`` follows ``HOML_CV_OFFLINE``. Offline, a copy already
+            prepared in ``data_dir`` is used; if there is none, tfds mock data
+            (``mock_examples`` random images per split) stands in, and a line
+            says so.
+        data_dir: the tfds data folder (default ``HOML_CV_DATA_DIR`` or
+            ``~/tensorflow_datasets``).
+
+    Raises:
+        DownloadError: online, when the download fails.
+    """
+    import tensorflow_datasets as tfds
+
+    data_dir = _resolve_data_dir(data_dir)
+    offline = _resolve_offline(offline)
+    prepared = (data_dir / "tf_flowers").is_dir()
+    if offline and not prepared:
+        print(
+            f"Offline and no prepared tf_flowers in {data_dir}: using tfds mock data "
+            f"({mock_examples} random images per split). The pipeline is real; the "
+            f"pixels are noise, so accuracy means nothing here."
+        )
+        with tfds.testing.mock_data(num_examples=mock_examples):
+            splits = tfds.load("tf_flowers", split=list(FLOWERS_SPLITS), as_supervised=True)
+            # materialize while the mock is active
+            splits = [_materialize(ds) for ds in splits]
+        counts = {"train": mock_examples, "valid": mock_examples, "test": mock_examples}
+        return FlowerSplits(*splits, class_names=FLOWER_CLASSES, num_examples=counts,
+                            source="tfds mock data")
+    try:
+        splits, info = tfds.load(
+            "tf_flowers", split=list(FLOWERS_SPLITS), as_supervised=True, with_info=True,
+            data_dir=str(data_dir), download=not offline,
+        )
+    except Exception as exc:  # noqa: BLE001
+        raise _download_error("tf_flowers", exc, data_dir) from exc
+    total = info.splits["train"].num_examples
+    counts = {name: info.splits[s].num_examples for name, s in zip(("train", "valid", "test"), FLOWERS_SPLITS)}
+    assert sum(counts.values()) == total
+    return FlowerSplits(*splits, class_names=tuple(info.features["label"].names),
+                        num_examples=counts, source="tfds")
+
+
+def _materialize(ds):
+    import tensorflow as tf
+
+    images, labels = zip(*[(img, lbl) for img, lbl in ds])
+    return tf.data.Dataset.from_tensor_slices((tf.ragged.stack(images), tf.stack(labels))).map(
+        lambda img, lbl: (img.to_tensor() if isinstance(img, tf.RaggedTensor) else img, lbl)
+    )
+
+
+# --------------------------------------------------------------------------- shapes
+SHAPE_CLASSES = ("circle", "square", "triangle", "cross")
+_SHAPE_COLORS = np.array(
+    [[0.90, 0.20, 0.20], [0.20, 0.45, 0.95], [0.95, 0.85, 0.15], [0.20, 0.80, 0.30]],
+    dtype=np.float32,
+)
+
+
+@dataclasses.dataclass
+class ShapesData:
+    """Generated images with exact ground truth.
+
+    Attributes:
+        images: float32 (N, H, W, 3) in [0, 1].
+        boxes: float32 (N, max_objects, 4), "xyxy" in pixels (x1, y1 inclusive
+            pixel edges, x2, y2 exclusive), rows of -1 for padding.
+        classes: int32 (N, max_objects), class ids, -1 for padding.
+        masks: uint8 (N, H, W): 0 background, ``k + 1`` for class ``k``
+            (visible pixels only: a later shape hides an earlier one).
+        class_names: names of the classes, index = class id.
+    """
+
+    images: np.ndarray
+    boxes: np.ndarray
+    classes: np.ndarray
+    masks: np.ndarray
+    class_names: tuple
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def num_objects(self) -> np.ndarray:
+        """Objects per image, int (N,)."""
+        return (self.classes >= 0).sum(axis=1)
+
+    def split(self, fractions=(0.8, 0.1, 0.1)):
+        """Split into consecutive parts (the data is already random)."""
+        if not np.isclose(sum(fractions), 1.0):
+            raise ValueError(f"fractions={fractions} must add up to 1.")
+        ends = np.round(np.cumsum(fractions) * len(self)).astype(int)
+        starts = np.concatenate([[0], ends[:-1]])
+        return tuple(self[slice(a, b)] for a, b in zip(starts, ends))
+
+    def __getitem__(self, index) -> "ShapesData":
+        return ShapesData(self.images[index], self.boxes[index], self.classes[index],
+                          self.masks[index], self.class_names)
+
+    def to_dataset(self, batch_size: int | None = None, shuffle: bool = False, seed: int = 0):
+        """A ``tf.data.Dataset`` in the Keras box-dict convention.
+
+        Each element is ``{"images": (H, W, 3), "bounding_boxes": {"boxes":
+        (max_objects, 4), "classes": (max_objects,)}, "segmentation_masks":
+        (H, W, 1)}`` (batched when ``batch_size`` is given), boxes in "xyxy"
+        pixels, padded with -1 as keras-cv expects.
+        """
+        import tensorflow as tf
+
+        ds = tf.data.Dataset.from_tensor_slices({
+            "images": self.images,
+            "bounding_boxes": {"boxes": self.boxes, "classes": self.classes.astype(np.float32)},
+            "segmentation_masks": self.masks[..., None].astype(np.int32),
+        })
+        if shuffle:
+            ds = ds.shuffle(len(self), seed=seed)
+        if batch_size is not None:
+            ds = ds.batch(batch_size)
+        return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _shape_mask(kind: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Inside-test of shape ``kind`` in local coordinates u, v in [-1, 1]."""
+    if kind == 0:  # circle (an ellipse when the two radii differ)
+        return u * u + v * v <= 1.0
+    if kind == 1:  # square (a rectangle when stretched)
+        return (np.abs(u) <= 1.0) & (np.abs(v) <= 1.0)
+    if kind == 2:  # triangle pointing up
+        return (v <= 1.0) & (2.0 * np.abs(u) <= v + 1.0)
+    # cross (plus sign)
+    return ((np.abs(u) <= 0.34) & (np.abs(v) <= 1.0)) | ((np.abs(v) <= 0.34) & (np.abs(u) <= 1.0))
+
+
+@functools.lru_cache(maxsize=4)
+def _photo_bank(image_size: int) -> np.ndarray:
+    """Low-contrast crops of the bundled photos, used as backgrounds."""
+    from skimage.transform import resize
+
+    rng = np.random.default_rng(1234)
+    bank = []
+    for name in SAMPLE_PHOTOS:
+        photo = load_sample_image(name).astype(np.float32) / 255.0
+        h, w = photo.shape[:2]
+        side = min(h, w)
+        for _ in range(6):
+            crop = rng.integers(side // 3, side + 1)
+            y, x = rng.integers(0, h - crop + 1), rng.integers(0, w - crop + 1)
+            patch = resize(photo[y:y + crop, x:x + crop], (image_size, image_size),
+                           anti_aliasing=True).astype(np.float32)
+            bank.append(0.5 * patch + 0.25)  # halve the contrast so shapes stand out
+    return np.stack(bank)
+
+
+def _background(rng, image_size: int, bank: np.ndarray) -> np.ndarray:
+    kind = rng.integers(3)
+    if kind == 0:  # real photo crop, maybe flipped
+        bg = bank[rng.integers(len(bank))]
+        return bg[:, ::-1] if rng.random() < 0.5 else bg.copy()
+    if kind == 1:  # smooth noise: coarse random grid, upsampled
+        coarse = rng.random((5, 5, 3)).astype(np.float32) * 0.6 + 0.2
+        reps = -(-image_size // 4)
+        bg = np.kron(coarse, np.ones((reps, reps, 1), np.float32))[:image_size, :image_size]
+        return bg + rng.normal(0, 0.03, bg.shape).astype(np.float32)
+    # linear gradient between two random colours
+    c0, c1 = rng.random(3) * 0.6 + 0.2, rng.random(3) * 0.6 + 0.2
+    t = np.linspace(0, 1, image_size, dtype=np.float32)
+    angle = rng.random() * np.pi
+    ramp = np.cos(angle) * t[None, :] + np.sin(angle) * t[:, None]
+    ramp = (ramp - ramp.min()) / (ramp.max() - ramp.min() + 1e-6)
+    return (c0 + (c1 - c0) * ramp[..., None]).astype(np.float32)
+
+
+def _iou_one_to_many(box, boxes) -> np.ndarray:
+    if len(boxes) == 0:
+        return np.zeros(0)
+    boxes = np.asarray(boxes)
+    ix = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
+    iy = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
+    inter = ix * iy
+    area = lambda b: (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])  # noqa: E731
+    return inter / (area(box) + area(boxes) - inter)
+
+
+def make_shapes(
+    num_images: int,
+    image_size: int = 64,
+    min_objects: int = 1,
+    max_objects: int = 1,
+    num_classes: int = len(SHAPE_CLASSES),
+    size_range=(0.15, 0.45),
+    max_overlap: float = 0.25,
+    seed: int = 0,
+) -> ShapesData:
+    """Generate images of coloured shapes with exact boxes and masks.
+
+    Each image has between ``min_objects`` and ``max_objects`` shapes (circle,
+    square, triangle, cross: each class has its own shape and a jittered
+    colour), of width and height ``size_range`` times the image size, on a
+    background that is a low-contrast crop of a bundled photo, smooth noise or
+    a gradient. Shapes may overlap (box IoU at most ``max_overlap``); the masks
+    keep only visible pixels. The same arguments always give the same data.
+
+    Args:
+        num_images: how many images (a few thousand at 128x128 take seconds).
+        image_size: side of the square images, at least 16.
+        min_objects, max_objects: objects per image, 1 <= min <= max.
+        num_classes: how many shape classes, 1 to 4.
+        size_range: (min, max) object size as a fraction of ``image_size``.
+        max_overlap: largest IoU allowed between two boxes of one image.
+        seed: random seed.
+
+    Returns:
+        A :class:`ShapesData`.
+    """
+    if num_images < 1:
+        raise ValueError(f"num_images={num_images} must be at least 1.")
+    if image_size < 16:
+        raise ValueError(f"image_size={image_size} is too small: use 16 or more pixels.")
+    if not 1 <= min_objects <= max_objects:
+        raise ValueError(
+            f"min_objects={min_objects}, max_objects={max_objects}: need 1 <= min_objects <= max_objects."
+        )
+    if not 1 <= num_classes <= len(SHAPE_CLASSES):
+        raise ValueError(f"num_classes={num_classes} must be between 1 and {len(SHAPE_CLASSES)}.")
+    lo, hi = size_range
+    if not 0 < lo <= hi <= 1:
+        raise ValueError(f"size_range={size_range} must satisfy 0 < min <= max <= 1.")
+
+    rng = np.random.default_rng(seed)
+    bank = _photo_bank(image_size)
+    images = np.empty((num_images, image_size, image_size, 3), np.float32)
+    boxes = np.full((num_images, max_objects, 4), -1.0, np.float32)
+    classes = np.full((num_images, max_objects), -1, np.int32)
+    masks = np.zeros((num_images, image_size, image_size), np.uint8)
+    for i in range(num_images):
+        image = _background(rng, image_size, bank)
+        placed = []
+        for j in range(rng.integers(min_objects, max_objects + 1)):
+            cls = int(rng.integers(num_classes))
+            for _ in range(30):  # rejection sampling for the overlap limit
+                w, h = rng.uniform(lo, hi, 2) * image_size
+                w, h = max(w, 6.0), max(h, 6.0)
+                x0 = rng.uniform(0, image_size - w)
+                y0 = rng.uniform(0, image_size - h)
+                if np.all(_iou_one_to_many(np.array([x0, y0, x0 + w, y0 + h]), placed) <= max_overlap):
+                    break
+            else:
+                break  # no room left for another object in this image
+            ys, xs = np.mgrid[int(y0):int(np.ceil(y0 + h)), int(x0):int(np.ceil(x0 + w))]
+            u = (xs + 0.5 - (x0 + w / 2)) / (w / 2)
+            v = (ys + 0.5 - (y0 + h / 2)) / (h / 2)
+            inside = _shape_mask(cls, u, v)
+            if not inside.any():
+                break
+            rows, cols = ys[inside], xs[inside]
+            tight = np.array([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1], np.float32)
+            color = np.clip(_SHAPE_COLORS[cls] + rng.normal(0, 0.06, 3), 0, 1)
+            shade = 1.0 - 0.25 * (v[inside] + 1) / 2  # a little shading: not a flat fill
+            image[rows, cols] = color[None, :] * shade[:, None]
+            masks[i, rows, cols] = cls + 1
+            boxes[i, j], classes[i, j] = tight, cls
+            placed.append(tight)
+        images[i] = np.clip(image + rng.normal(0, 0.02, image.shape), 0, 1)
+    return ShapesData(images, boxes, classes, masks, SHAPE_CLASSES[:num_classes])

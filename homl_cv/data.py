@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from homl_cv import boxes as boxes_lib
 from homl_cv import config
 
 MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
@@ -289,6 +290,9 @@ def _materialize(ds):
     )
 
 
+# --------------------------------------------------------------------------- flowers pipeline (03)
+
+
 # --------------------------------------------------------------------------- shapes
 SHAPE_CLASSES = ("circle", "square", "triangle", "cross")
 _SHAPE_COLORS = np.array(
@@ -409,17 +413,6 @@ def _background(rng, image_size: int, bank: np.ndarray) -> np.ndarray:
     return (c0 + (c1 - c0) * ramp[..., None]).astype(np.float32)
 
 
-def _iou_one_to_many(box, boxes) -> np.ndarray:
-    if len(boxes) == 0:
-        return np.zeros(0)
-    boxes = np.asarray(boxes)
-    ix = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
-    iy = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
-    inter = ix * iy
-    area = lambda b: (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])  # noqa: E731
-    return inter / (area(box) + area(boxes) - inter)
-
-
 def make_shapes(
     num_images: int,
     image_size: int = 64,
@@ -481,7 +474,7 @@ def make_shapes(
                 w, h = max(w, 6.0), max(h, 6.0)
                 x0 = rng.uniform(0, image_size - w)
                 y0 = rng.uniform(0, image_size - h)
-                if np.all(_iou_one_to_many(np.array([x0, y0, x0 + w, y0 + h]), placed) <= max_overlap):
+                if not placed or np.all(boxes_lib.iou([[x0, y0, x0 + w, y0 + h]], placed) <= max_overlap):
                     break
             else:
                 break  # no room left for another object in this image

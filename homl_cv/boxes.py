@@ -1,0 +1,153 @@
+"""Bounding boxes: formats, validation, IoU.
+
+Formats follow Keras' names (``keras.utils.bounding_boxes``): "xyxy"
+(corners), "xywh" (top-left corner + size), "center_xywh", "yxyx", and the
+relative versions "rel_xyxy", ... with coordinates divided by the image width
+and height, i.e. in [0, 1]. Conversions are delegated to Keras; :func:`iou`
+is written out to teach it and is tested against ``compute_iou``.
+
+Example:
+    >>> import numpy as np
+    >>> a = np.array([[0., 0., 10., 10.]])
+    >>> b = np.array([[5., 5., 15., 15.]])
+    >>> round(float(iou(a, b)[0, 0]), 4)  # 25 / (100 + 100 - 25)
+    0.1429
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+FORMATS = ("xyxy", "xywh", "center_xywh", "yxyx", "rel_xyxy", "rel_xywh", "rel_center_xywh", "rel_yxyx")
+
+
+def validate_boxes(boxes, box_format: str = "xyxy", name: str = "boxes", image_size=None) -> np.ndarray:
+    """Check boxes and return them as a float32 array of shape (..., 4).
+
+    Args:
+        boxes: array-like whose last axis has 4 coordinates.
+        box_format: one of :data:`FORMATS`.
+        name: the argument's name, used in error messages.
+        image_size: ``(height, width)``; when given, absolute boxes must lie
+            inside the image (relative boxes must always lie in [0, 1]).
+
+    Raises:
+        ValueError: unknown format, wrong shape, non-finite values, corners in
+            the wrong order or negative sizes, or coordinates out of range.
+    """
+    if box_format not in FORMATS:
+        raise ValueError(f"box_format={box_format!r} is unknown; use one of {FORMATS}.")
+    arr = np.asarray(boxes, dtype=np.float32)
+    if arr.ndim == 0 or arr.shape[-1] != 4:
+        raise ValueError(
+            f"{name} must have 4 coordinates on its last axis ({box_format}); got shape {arr.shape}."
+        )
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite values.")
+    if box_format.endswith(("xyxy", "yxyx")):
+        bad = (arr[..., 2] < arr[..., 0]) | (arr[..., 3] < arr[..., 1])
+        if bad.any():
+            raise ValueError(
+                f"{name} has {int(bad.sum())} box(es) whose second corner is before the first: "
+                f"in {box_format!r} each box is {_LAYOUT[box_format.removeprefix('rel_')]}. "
+                f"If your boxes are (x, y, width, height), pass box_format='xywh'."
+            )
+    else:
+        if (arr[..., 2:] < 0).any():
+            raise ValueError(f"{name} has negative widths or heights ({box_format!r}).")
+    if box_format.startswith("rel_"):
+        if arr.min(initial=0) < -1e-6 or arr.max(initial=0) > 1 + 1e-6:
+            raise ValueError(
+                f"{name} are relative ({box_format!r}) but have values outside [0, 1] "
+                f"(min {arr.min():.3g}, max {arr.max():.3g}). Divide pixel coordinates by the "
+                f"image width and height, or use the absolute format {box_format[4:]!r}."
+            )
+    elif image_size is not None:
+        xyxy = to_xyxy(arr, box_format)
+        height, width = image_size
+        if (xyxy < -1e-3).any() or (xyxy[..., [0, 2]] > width + 1e-3).any() or (
+            xyxy[..., [1, 3]] > height + 1e-3
+        ).any():
+            raise ValueError(
+                f"{name} reach outside the {height}x{width} image; clip them first "
+                f"(keras.utils.bounding_boxes.clip_to_image_size)."
+            )
+    return arr
+
+
+_LAYOUT = {
+    "xyxy": "(x_min, y_min, x_max, y_max)",
+    "yxyx": "(y_min, x_min, y_max, x_max)",
+}
+
+
+def convert(boxes, source: str, target: str, image_size=None) -> np.ndarray:
+    """Convert boxes between formats with ``keras.utils.bounding_boxes``.
+
+    Args:
+        boxes: float array (..., 4) in ``source`` format.
+        source, target: formats from :data:`FORMATS`.
+        image_size: ``(height, width)``, needed when exactly one of the two
+            formats is relative.
+
+    Returns:
+        float32 array (..., 4) in ``target`` format.
+    """
+    import keras
+
+    arr = validate_boxes(boxes, source)
+    validate_boxes(np.zeros(4), target, name="target")
+    if source.startswith("rel_") != target.startswith("rel_") and image_size is None:
+        raise ValueError(
+            f"Converting {source!r} to {target!r} needs image_size=(height, width)."
+        )
+    height, width = image_size if image_size is not None else (None, None)
+    out = keras.utils.bounding_boxes.convert_format(arr, source=source, target=target,
+                                                    height=height, width=width)
+    return np.asarray(out, dtype=np.float32)
+
+
+def to_xyxy(boxes, box_format: str) -> np.ndarray:
+    """Shortcut for ``convert(boxes, box_format, "xyxy")`` on absolute formats."""
+    if box_format == "xyxy":
+        return np.asarray(boxes, dtype=np.float32)
+    return convert(boxes, box_format, "xyxy")
+
+
+def area(boxes) -> np.ndarray:
+    """Areas of "xyxy" boxes, shape (...,)."""
+    boxes = np.asarray(boxes, dtype=np.float32)
+    return np.clip(boxes[..., 2] - boxes[..., 0], 0, None) * np.clip(boxes[..., 3] - boxes[..., 1], 0, None)
+
+
+def _broadcast_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of "xyxy" boxes that broadcast against each other."""
+    top_left = np.maximum(a[..., :2], b[..., :2])
+    bottom_right = np.minimum(a[..., 2:], b[..., 2:])
+    inter = np.prod(np.clip(bottom_right - top_left, 0, None), axis=-1)
+    union = area(a) + area(b) - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0).astype(np.float32)
+
+
+def iou(boxes1, boxes2, box_format: str = "xyxy") -> np.ndarray:
+    """Intersection over union of every pair: (N, 4) x (M, 4) -> (N, M).
+
+    The intersection of two boxes is the box from the larger of the two
+    top-left corners to the smaller of the two bottom-right corners (empty if
+    that has a negative side). IoU = intersection / (area1 + area2 - intersection).
+    Two empty boxes have IoU 0.
+    """
+    a = to_xyxy(validate_boxes(boxes1, box_format, "boxes1"), box_format).reshape(-1, 4)
+    b = to_xyxy(validate_boxes(boxes2, box_format, "boxes2"), box_format).reshape(-1, 4)
+    return _broadcast_iou(a[:, None, :], b[None, :, :])
+
+
+def paired_iou(boxes1, boxes2, box_format: str = "xyxy") -> np.ndarray:
+    """IoU of matching rows: (N, 4) and (N, 4) -> (N,). E.g. prediction vs truth."""
+    a = np.asarray(boxes1, dtype=np.float32)
+    b = np.asarray(boxes2, dtype=np.float32)
+    if a.shape != b.shape:
+        raise ValueError(f"boxes1 {a.shape} and boxes2 {b.shape} must have the same shape.")
+    a = to_xyxy(validate_boxes(a, box_format, "boxes1"), box_format).reshape(-1, 4)
+    b = to_xyxy(validate_boxes(b, box_format, "boxes2"), box_format).reshape(-1, 4)
+    return _broadcast_iou(a, b)

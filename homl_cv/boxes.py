@@ -151,3 +151,6 @@ def paired_iou(boxes1, boxes2, box_format: str = "xyxy") -> np.ndarray:
     a = to_xyxy(validate_boxes(a, box_format, "boxes1"), box_format).reshape(-1, 4)
     b = to_xyxy(validate_boxes(b, box_format, "boxes2"), box_format).reshape(-1, 4)
     return _broadcast_iou(a, b)
+
+
+# ============================================================ 05 detection: NMS, anchors, YOLO targets

@@ -27,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 from pathlib import Path
@@ -61,7 +62,15 @@ def _resolve_offline(offline: bool | None) -> bool:
 
 
 def _resolve_data_dir(data_dir) -> Path:
-    return Path(data_dir).expanduser() if data_dir is not None else config.data_dir()
+    if data_dir is None:
+        return config.data_dir()
+    path = Path(data_dir).expanduser()
+    if not path.is_dir():
+        raise FileNotFoundError(
+            f"data_dir={str(data_dir)!r} is not an existing folder. Create it (or fix the "
+            f"path), or leave data_dir unset to use {config.DATA_DIR_ENV} / ~/tensorflow_datasets."
+        )
+    return path
 
 
 # --------------------------------------------------------------------------- photos
@@ -260,7 +269,7 @@ def load_flowers(offline: bool | None = None, data_dir=None, mock_examples: int 
             f"({mock_examples} random images per split). The pipeline is real; the "
             f"pixels are noise, so accuracy means nothing here."
         )
-        with tfds.testing.mock_data(num_examples=mock_examples):
+        with tfds.testing.mock_data(num_examples=mock_examples), _quiet_tf_logs():
             splits = tfds.load("tf_flowers", split=list(FLOWERS_SPLITS), as_supervised=True)
             # materialize while the mock is active
             splits = [_materialize(ds) for ds in splits]
@@ -279,6 +288,21 @@ def load_flowers(offline: bool | None = None, data_dir=None, mock_examples: int 
     assert sum(counts.values()) == total
     return FlowerSplits(*splits, class_names=tuple(info.features["label"].names),
                         num_examples=counts, source="tfds")
+
+
+@contextlib.contextmanager
+def _quiet_tf_logs():
+    """Silence TensorFlow's Python-side deprecation notices for a moment
+    (tfds' mock data triggers some that mean nothing to a learner)."""
+    import tensorflow as tf
+
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _materialize(ds):

@@ -1,0 +1,179 @@
+"""Loaders in offline mode, their error paths, and the generated shapes."""
+
+import time
+
+import numpy as np
+import pytest
+
+from homl_cv import boxes, data
+
+
+# --------------------------------------------------------------------- photos
+@pytest.mark.parametrize("name", data.SAMPLE_PHOTOS)
+def test_sample_photos_are_real_rgb_images(name):
+    photo = data.load_sample_image(name)
+    assert photo.dtype == np.uint8 and photo.ndim == 3 and photo.shape[2] == 3
+    assert photo.shape[0] >= 300 and photo.std() > 20  # a photo, not a blank
+
+
+def test_sample_batch_scaled_and_resized():
+    batch = data.load_sample_images(("china", "flower"))
+    assert batch.shape == (2, 427, 640, 3) and batch.dtype == np.float32
+    assert 0.0 <= batch.min() and batch.max() <= 1.0
+    resized = data.load_sample_images(("china", "chelsea"), size=(64, 96))
+    assert resized.shape == (2, 64, 96, 3)
+
+
+def test_sample_photo_errors_say_what_to_do():
+    with pytest.raises(ValueError, match="choose one of"):
+        data.load_sample_image("mona_lisa")
+    with pytest.raises(ValueError, match=r"pass size=\(height, width\)"):
+        data.load_sample_images(("china", "chelsea"))
+
+
+# --------------------------------------------------------------------- digits / MNIST
+def test_offline_mnist_is_the_upscaled_digits(capsys):
+    splits = data.load_mnist(offline=True)
+    assert "instead of mnist" in capsys.readouterr().out
+    assert splits.x_train.shape == (1297, 28, 28)
+    assert splits.x_valid.shape == (250, 28, 28) and splits.x_test.shape == (250, 28, 28)
+    assert splits.x_train.dtype == np.uint8 and splits.x_train.max() > 200
+    for y in (splits.y_train, splits.y_valid, splits.y_test):
+        assert set(np.unique(y)) == set(range(10))
+    assert len(splits.x_train) + len(splits.x_valid) + len(splits.x_test) == 1797
+    assert "offline stand-in" in splits.source
+
+
+def test_digits_split_is_deterministic():
+    a, b = data.load_digits_28x28(), data.load_digits_28x28()
+    np.testing.assert_array_equal(a.x_test, b.x_test)
+    np.testing.assert_array_equal(a.y_train, b.y_train)
+
+
+def test_failed_mnist_download_is_fast_and_says_how_to_fix(monkeypatch, tmp_path):
+    # A port nothing listens on: the real download code fails at once.
+    monkeypatch.setattr(data, "MNIST_URL", "http://127.0.0.1:9/mnist.npz")
+    start = time.perf_counter()
+    with pytest.raises(data.DownloadError) as err:
+        data.load_mnist(offline=False, data_dir=tmp_path)
+    assert time.perf_counter() - start < 30
+    message = str(err.value)
+    assert "Could not download 'mnist'" in message
+    assert str(tmp_path) in message and "HOML_CV_OFFLINE=1" in message
+
+
+def test_unknown_mnist_kind():
+    with pytest.raises(ValueError, match="'mnist' or 'fashion_mnist'"):
+        data.load_mnist(kind="kmnist", offline=True)
+
+
+def test_missing_data_dir_is_a_file_not_found_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="data_dir=.*not an existing folder"):
+        data.load_flowers(offline=True, data_dir=tmp_path / "nope")
+
+
+# --------------------------------------------------------------------- flowers
+def test_offline_flowers_use_mock_data_and_say_so(capsys, tmp_path):
+    splits = data.load_flowers(offline=True, data_dir=tmp_path, mock_examples=6)
+    assert "mock data" in capsys.readouterr().out
+    assert splits.source == "tfds mock data"
+    assert splits.class_names == data.FLOWER_CLASSES
+    images = labels = 0
+    for image, label in splits.train:
+        assert image.dtype.name == "uint8" and image.shape.rank == 3 and image.shape[-1] == 3
+        assert 0 <= int(label) < 5
+        images, labels = images + 1, labels + 1
+    assert images == 6
+
+
+def test_failed_flowers_download_names_dataset_and_fixes(monkeypatch, tmp_path):
+    import tensorflow_datasets as tfds
+
+    def refuse(*args, **kwargs):
+        raise ConnectionError("network unreachable")
+
+    monkeypatch.setattr(tfds, "load", refuse)
+    with pytest.raises(data.DownloadError, match=r"(?s)'tf_flowers'.*network unreachable.*offline mode"):
+        data.load_flowers(offline=False, data_dir=tmp_path)
+
+
+def test_flowers_split_fractions_are_the_books():
+    assert data.FLOWERS_SPLITS == ("train[25%:]", "train[10%:25%]", "train[:10%]")
+
+
+# --------------------------------------------------------------------- shapes
+@pytest.fixture(scope="module")
+def shapes():
+    return data.make_shapes(200, image_size=48, min_objects=1, max_objects=3, seed=3)
+
+
+def test_shapes_arrays_and_ranges(shapes):
+    assert shapes.images.shape == (200, 48, 48, 3) and shapes.images.dtype == np.float32
+    assert 0 <= shapes.images.min() and shapes.images.max() <= 1
+    assert shapes.boxes.shape == (200, 3, 4) and shapes.classes.shape == (200, 3)
+    assert shapes.masks.shape == (200, 48, 48) and shapes.masks.dtype == np.uint8
+    counts = shapes.num_objects()
+    assert counts.min() >= 1 and counts.max() == 3
+    valid = shapes.classes >= 0
+    assert set(np.unique(shapes.classes[valid])) == set(range(4))
+    np.testing.assert_array_equal(shapes.boxes[~valid], -1)
+    boxes.validate_boxes(shapes.boxes[valid], "xyxy", image_size=(48, 48))
+
+
+def test_shapes_are_deterministic():
+    a = data.make_shapes(5, image_size=32, max_objects=2, seed=11)
+    b = data.make_shapes(5, image_size=32, max_objects=2, seed=11)
+    c = data.make_shapes(5, image_size=32, max_objects=2, seed=12)
+    np.testing.assert_array_equal(a.images, b.images)
+    assert not np.array_equal(a.images, c.images)
+
+
+def test_single_object_box_is_tight_around_its_mask():
+    single = data.make_shapes(100, image_size=40, seed=5)
+    for box, cls, mask in zip(single.boxes[:, 0], single.classes[:, 0], single.masks):
+        rows, cols = np.nonzero(mask)
+        np.testing.assert_array_equal(box, [cols.min(), rows.min(), cols.max() + 1, rows.max() + 1])
+        assert set(np.unique(mask)) == {0, cls + 1}
+
+
+def test_overlap_limit_is_respected(shapes):
+    for b, c in zip(shapes.boxes, shapes.classes):
+        b = b[c >= 0]
+        pair_iou = boxes.iou(b, b) - np.eye(len(b))
+        assert pair_iou.max() <= 0.25 + 0.05  # tight boxes may shrink a little from the placed ones
+
+
+def test_shapes_dataset_follows_keras_box_dict_convention(shapes):
+    element = next(iter(shapes.to_dataset(batch_size=4)))
+    assert element["images"].shape == (4, 48, 48, 3)
+    assert element["bounding_boxes"]["boxes"].shape == (4, 3, 4)
+    assert element["bounding_boxes"]["classes"].shape == (4, 3)
+    assert element["segmentation_masks"].shape == (4, 48, 48, 1)
+
+
+def test_split_fractions(shapes):
+    train, valid, test = shapes.split((0.8, 0.1, 0.1))
+    assert (len(train), len(valid), len(test)) == (160, 20, 20)
+    with pytest.raises(ValueError, match="add up to 1"):
+        shapes.split((0.5, 0.2))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(num_images=0), "num_images=0"),
+        (dict(num_images=2, image_size=8), "image_size=8 is too small"),
+        (dict(num_images=2, min_objects=3, max_objects=2), "min_objects <= max_objects"),
+        (dict(num_images=2, num_classes=5), "num_classes=5"),
+        (dict(num_images=2, size_range=(0.5, 0.2)), "size_range"),
+    ],
+)
+def test_shapes_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        data.make_shapes(**kwargs)
+
+
+def test_a_few_thousand_images_take_seconds():
+    start = time.perf_counter()
+    data.make_shapes(2000, image_size=128, max_objects=3, seed=0)
+    assert time.perf_counter() - start < 30

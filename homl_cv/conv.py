@@ -6,7 +6,8 @@ Chapter 01 uses these to check by hand what Keras and TensorFlow compute:
   :func:`receptive_field`;
 * costs of one ``Conv2D`` layer: :func:`conv2d_params`, :func:`conv2d_mults`,
   :func:`output_memory` (bytes; divide by :data:`MB` = 10**6 or
-  :data:`MiB` = 2**20);
+  :data:`MiB` = 2**20); :func:`depthwise_conv2d_params` and
+  :func:`separable_conv2d_params` for the cheaper variants;
 * teaching versions written with explicit loops: :func:`conv2d_numpy`
   (equal to ``tf.nn.conv2d``) and :func:`pool2d_numpy` (equal to Keras'
   ``MaxPooling2D`` / ``AveragePooling2D``);
@@ -184,6 +185,37 @@ def conv2d_params(kh: int, kw: int, c_in: int, c_out: int, bias: bool = True) ->
     kh, kw = _positive_int(kh, "kh"), _positive_int(kw, "kw")
     c_in, c_out = _positive_int(c_in, "c_in"), _positive_int(c_out, "c_out")
     return (kh * kw * c_in + int(bool(bias))) * c_out
+
+
+def depthwise_conv2d_params(kh: int, kw: int, c_in: int, depth_multiplier: int = 1,
+                            bias: bool = True) -> int:
+    """Parameters of a ``DepthwiseConv2D``: one ``kh x kw`` kernel per input
+    channel (``depth_multiplier`` of them), plus a bias per output channel.
+
+    Output channels: ``c_in * depth_multiplier``; channels are not mixed.
+
+    Example:
+        >>> depthwise_conv2d_params(3, 3, 64)
+        640
+    """
+    kh, kw = _positive_int(kh, "kh"), _positive_int(kw, "kw")
+    maps = _positive_int(c_in, "c_in") * _positive_int(depth_multiplier, "depth_multiplier")
+    return (kh * kw + int(bool(bias))) * maps
+
+
+def separable_conv2d_params(kh: int, kw: int, c_in: int, c_out: int, depth_multiplier: int = 1,
+                            bias: bool = True) -> int:
+    """Parameters of a ``SeparableConv2D``: a depthwise ``kh x kw`` step per
+    channel, then a 1x1 convolution mixing the ``c_in * depth_multiplier``
+    maps into ``c_out`` (the only biases are the pointwise step's).
+
+    Example:
+        >>> separable_conv2d_params(3, 3, 64, 128), conv2d_params(3, 3, 64, 128)
+        (8896, 73856)
+    """
+    depthwise = depthwise_conv2d_params(kh, kw, c_in, depth_multiplier, bias=False)
+    pointwise = conv2d_params(1, 1, c_in * depth_multiplier, c_out, bias=bias)
+    return depthwise + pointwise
 
 
 def conv2d_mults(out_h: int, out_w: int, kh: int, kw: int, c_in: int, c_out: int) -> int:

@@ -125,6 +125,18 @@ def test_conv2d_params_equals_keras_count_params(kh, kw, c_in, c_out, bias):
     assert conv.conv2d_params(kh, kw, c_in, c_out, bias) == layer.count_params()
 
 
+@pytest.mark.parametrize("kh, kw, c_in, c_out, multiplier, bias", [
+    (3, 3, 64, 128, 1, True), (5, 3, 3, 10, 2, False), (3, 3, 32, 32, 4, True),
+])
+def test_depthwise_and_separable_params_equal_keras(kh, kw, c_in, c_out, multiplier, bias):
+    depthwise = keras.layers.DepthwiseConv2D((kh, kw), depth_multiplier=multiplier, use_bias=bias)
+    separable = keras.layers.SeparableConv2D(c_out, (kh, kw), depth_multiplier=multiplier, use_bias=bias)
+    for layer in (depthwise, separable):
+        layer.build((None, 16, 16, c_in))
+    assert conv.depthwise_conv2d_params(kh, kw, c_in, multiplier, bias) == depthwise.count_params()
+    assert conv.separable_conv2d_params(kh, kw, c_in, c_out, multiplier, bias) == separable.count_params()
+
+
 def test_conv2d_mults_equals_the_numpy_loop_count():
     # every output value of conv2d_numpy is one dot product of kh*kw*c_in terms
     out = conv.conv2d_numpy(np.ones((1, 9, 7, 2)), np.ones((3, 2, 2, 5)), strides=2, padding="same")

@@ -202,3 +202,23 @@ def test_global_average_pooling_equals_reduce_mean():
 def test_bad_inputs_raise_clear_value_errors(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# ----------------------------------------------------------------------------- figures
+def test_padding_diagram_draws_the_windows_the_formulas_give():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from homl_cv import viz
+
+    fig = viz.plot_padding_and_strides(n=13, kernel=6, stride=5)
+    valid, same = fig.axes
+    cells = [p for p in valid.patches if p.get_width() == 1]
+    assert len(cells) == 13 and sum(bool(p.get_hatch()) for p in cells) == 2  # pixels 11, 12 unseen
+    assert len(valid.patches) - len(cells) == conv.output_size(13, 6, 5, "valid")
+    same_cells = [p for p in same.patches if p.get_width() == 1]
+    assert len(same_cells) == 13 + sum(conv.same_padding(13, 6, 5))
+    assert not any(p.get_hatch() for p in same_cells)
+    assert len(same.patches) - len(same_cells) == conv.output_size(13, 6, 5, "same")
+    fig = viz.plot_feature_maps(np.zeros((2, 8, 8, 3)), np.zeros((2, 8, 8, 4)), list("abcd"))
+    assert len(fig.axes) == 2 * 5 and fig.axes[1].get_title() == "a"

@@ -102,6 +102,97 @@ def draw_boxes(ax, boxes, labels=None, color="lime", linestyle="-", box_format="
 
 
 # ============================================================ 01 convolutions and pooling
+def plot_padding_and_strides(n: int = 13, kernel: int = 6, stride: int = 5):
+    """Where the windows of a 1-D convolution fall, for "valid" and "same".
+
+    One row of ``n`` input cells per padding mode; "same" adds grey zero cells
+    (the odd one on the right, as TensorFlow does). Each window of ``kernel``
+    cells, ``stride`` apart, is drawn as a coloured bar above the cells it
+    covers, numbered by the output it produces; inputs no window reaches are
+    hatched.
+    """
+    from matplotlib.patches import Rectangle
+
+    from homl_cv.conv import output_size, same_padding
+
+    plt = _plt()
+    colors = plt.get_cmap("tab10").colors
+    fig, axes = plt.subplots(2, 1, figsize=(0.5 * (n + kernel) + 1.5, 4.6))
+    most_before, most_after = same_padding(n, kernel, stride)
+    for ax, padding in zip(axes, ("valid", "same")):
+        before, after = same_padding(n, kernel, stride) if padding == "same" else (0, 0)
+        outputs = output_size(n, kernel, stride, padding)
+        covered = np.zeros(n + before + after, bool)
+        for o in range(outputs):
+            covered[o * stride:o * stride + kernel] = True
+        for cell in range(-before, n + after):
+            is_pad = cell < 0 or cell >= n
+            ax.add_patch(Rectangle((cell, 0), 1, 1, edgecolor="black",
+                                   facecolor="0.75" if is_pad else "white",
+                                   hatch=None if covered[cell + before] else "//"))
+            ax.text(cell + 0.5, 0.5, "0" if is_pad else str(cell), ha="center", va="center",
+                    fontsize=8, color="0.3" if is_pad else "black")
+        for o in range(outputs):
+            start = o * stride - before
+            y = 1.25 + 0.45 * o
+            ax.add_patch(Rectangle((start + 0.05, y), kernel - 0.1, 0.32,
+                                   color=colors[o % len(colors)], alpha=0.75))
+            ax.text(start + kernel / 2, y + 0.16, f"output {o}", ha="center", va="center", fontsize=8)
+        ax.set_xlim(-most_before - 0.5, n + most_after + 0.5)
+        ax.set_ylim(-0.2, 1.5 + 0.45 * outputs)
+        ax.set_aspect("equal")
+        ax.axis("off")
+        note = f", zero padding {before} left + {after} right" if padding == "same" else ""
+        ax.set_title(f'padding="{padding}": {n} inputs, kernel {kernel}, stride {stride} '
+                     f"-> {outputs} outputs{note}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_feature_maps(images, feature_maps, map_titles=None, size: float = 2.6):
+    """Each image next to its feature maps, one row per image.
+
+    Args:
+        images: (N, H, W, 3) floats in [0, 1] (or (N, H, W) grayscale).
+        feature_maps: (N, h, w, K) arrays, e.g. a conv layer's outputs;
+            each map is shown in gray with its own contrast.
+        map_titles: K titles for the maps' columns.
+    """
+    plt = _plt()
+    images, feature_maps = np.asarray(images), np.asarray(feature_maps)
+    n, k = feature_maps.shape[0], feature_maps.shape[-1]
+    fig, axes = plt.subplots(n, k + 1, figsize=(size * (k + 1), size * 0.75 * n + 0.3), squeeze=False)
+    for row in range(n):
+        axes[row, 0].imshow(images[row], cmap="gray" if images[row].ndim == 2 else None)
+        for col in range(k):
+            axes[row, col + 1].imshow(feature_maps[row, ..., col], cmap="gray")
+    for col, title in enumerate(["input"] + list(map_titles or [f"map {c}" for c in range(k)])):
+        axes[0, col].set_title(title, fontsize=10)
+    for ax in axes.flat:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def plot_value_grids(grids, titles, nrows: int = 1, fmt: str = "{:.0f}", size: float = 2.2):
+    """Small 2-D arrays drawn as heat maps with their values written in the
+    cells (e.g. an image, its shifted copy, and what pooling makes of them)."""
+    plt = _plt()
+    ncols = -(-len(grids) // nrows)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4), squeeze=False)
+    vmax = max(float(np.max(g)) for g in grids)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, grid, title in zip(axes.flat, grids, titles):
+        grid = np.asarray(grid)
+        ax.imshow(grid, cmap="Blues", vmin=0, vmax=vmax)
+        for (i, j), value in np.ndenumerate(grid):
+            ax.text(j, i, fmt.format(value), ha="center", va="center", fontsize=8,
+                    color="white" if value > vmax / 2 else "black")
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
 
 
 # ============================================================ 02 architectures

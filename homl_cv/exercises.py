@@ -12,8 +12,8 @@ every one is rejected and that the worked answer is accepted.
 
 Example:
     >>> from homl_cv.exercises import check
-    >>> check("01.2", 15_200)  # doctest: +SKIP
-    ✅ 01.2 correct.
+    >>> check("01.3", 903_400)  # doctest: +SKIP
+    ✅ 01.3 correct.
 """
 
 from __future__ import annotations
@@ -76,15 +76,22 @@ def chapter_exercises(chapter: str) -> list:
     return [ex for ex_id, ex in sorted(_load_all().items()) if ex_id.split(".")[0] == chapter]
 
 
-def check(exercise_id: str, answer) -> bool:
-    """Print whether ``answer`` is right (with a hint if not); return it as a bool."""
+def is_correct(exercise_id: str, answer) -> bool:
+    """Whether ``answer`` is the right answer to the exercise (no printing)."""
+    return answer is not None and get(exercise_id).matches(answer)
+
+
+def feedback(exercise_id: str, answer) -> str:
+    """The line :func:`check` prints: correct, not answered yet, or a hint."""
     ex = get(exercise_id)
     if answer is None:
-        print(f"⏳ {exercise_id}: no answer yet. Replace None with your answer and run the cell again.")
-        return False
+        return f"⏳ {exercise_id}: no answer yet. Replace None with your answer and run the cell again."
     if ex.matches(answer):
-        print(f"✅ {exercise_id} correct.")
-        return True
+        return f"✅ {exercise_id} correct."
     hint = next((h for wrong, h in ex.mistakes if ex.matches(answer, wrong)), ex.hint)
-    print(f"❌ {exercise_id}: not yet. Hint: {hint}")
-    return False
+    return f"❌ {exercise_id}: not yet. Hint: {hint}"
+
+
+def check(exercise_id: str, answer) -> None:
+    """Print whether ``answer`` is right, with a hint when it is not."""
+    print(feedback(exercise_id, answer))

@@ -13,15 +13,17 @@ def test_exercise_files_are_found():
 
 @pytest.mark.parametrize("ex", ALL, ids=lambda ex: ex.id)
 def test_worked_answer_is_accepted(ex, capsys):
-    assert exercises.check(ex.id, ex.answer) is True
+    assert exercises.is_correct(ex.id, ex.answer)
+    exercises.check(ex.id, ex.answer)
     assert capsys.readouterr().out.startswith(f"✅ {ex.id}")
 
 
 @pytest.mark.parametrize("ex", [ex for ex in ALL if ex.mistakes], ids=lambda ex: ex.id)
 def test_listed_mistakes_are_rejected_with_their_hint(ex, capsys):
     for wrong, hint in ex.mistakes:
-        assert exercises.check(ex.id, wrong) is False
-        assert hint in capsys.readouterr().out
+        assert not exercises.is_correct(ex.id, wrong)
+        exercises.check(ex.id, wrong)
+        assert f"Hint: {hint}" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("ex", ALL, ids=lambda ex: ex.id)
@@ -33,12 +35,14 @@ def test_every_exercise_is_well_formed(ex):
 def test_no_answer_yet_and_unknown_id(monkeypatch, capsys):
     fake = exercises.Exercise("00.1", "q", 4, "count again", mistakes=((5, "off by one"),))
     monkeypatch.setattr(exercises, "_load_all", lambda: {"00.1": fake})
-    assert exercises.check("00.1", None) is False
+    assert not exercises.is_correct("00.1", None)
+    exercises.check("00.1", None)
     assert "no answer yet" in capsys.readouterr().out
-    assert exercises.check("00.1", 5) is False
+    exercises.check("00.1", 5)
     assert "Hint: off by one" in capsys.readouterr().out
-    assert exercises.check("00.1", 7) is False
+    exercises.check("00.1", 7)
     assert "Hint: count again" in capsys.readouterr().out
+    assert exercises.is_correct("00.1", 4)
     with pytest.raises(ValueError, match="exercise_id='99.9' is unknown"):
         exercises.check("99.9", 1)
 

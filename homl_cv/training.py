@@ -35,6 +35,7 @@ def fit_classifier(model, splits, epochs: int, batch_size: int = 32, learning_ra
         model: a Keras classifier with a softmax output, e.g. ``models.lenet5()``.
         splits: a :class:`homl_cv.data.ImageSplits` (e.g. ``data.load_mnist()``).
         epochs: number of passes over the training set.
+        learning_rate: a float, or a ``keras.optimizers.schedules`` schedule.
 
     Returns:
         The Keras ``History`` (``history.history["val_accuracy"]`` etc.).

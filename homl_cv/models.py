@@ -219,7 +219,9 @@ class ResidualUnit(keras.layers.Layer):
     batch norm (convolutions without biases: batch norm has its own offset),
     followed by an :class:`SEBlock` when ``se_ratio`` is given (SE-ResNet).
     ``skip`` is the identity, or a 1x1 conv + batch norm when the unit changes
-    the shape (``strides`` > 1 or a new number of channels).
+    the shape (``strides`` > 1 or a new number of channels). Batch norm uses
+    momentum 0.9 (the original Torch setting; Keras' default 0.99 makes the
+    moving statistics lag far behind in short training runs).
     Shape: ``(N, H, W, C) -> (N, ceil(H / strides), ceil(W / strides), filters)``.
 
     Example:

@@ -14,6 +14,550 @@ import keras
 
 
 # ============================================================ 02 architectures
+def _check_classifier_args(name: str, input_shape, num_classes, width: float = 1.0) -> tuple:
+    """Validate the arguments every 02 builder takes; return ``input_shape`` as a tuple."""
+    shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
+    if shape is None or len(shape) != 3 or not all(
+        isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape
+    ):
+        raise ValueError(
+            f"{name}: input_shape={input_shape!r} must be (height, width, channels), "
+            f"three positive integers, e.g. (28, 28, 1) for grayscale digits."
+        )
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(
+            f"{name}: num_classes={num_classes!r} must be an integer of at least 2 "
+            f"(the number of classes the softmax output chooses among)."
+        )
+    if not width > 0:
+        raise ValueError(f"{name}: width={width!r} must be a positive factor (1.0 = the published size).")
+    return shape
+
+
+def _check_image_size(name: str, input_shape: tuple, downsampling) -> None:
+    """Raise if the image shrinks below 1 pixel on the way through the net.
+
+    ``downsampling`` lists the spatial steps as ``(kernel, stride, padding)``.
+    A "valid" step needs at least ``kernel`` pixels; a strided "same" step
+    needs at least ``stride`` pixels (halving a 1-pixel map does nothing).
+    """
+
+    def fits(side: int) -> bool:
+        for kernel, stride, padding in downsampling:
+            if padding == "valid":
+                if side < kernel:
+                    return False
+                side = (side - kernel) // stride + 1
+            else:
+                if stride > 1 and side < stride:
+                    return False
+                side = -(-side // stride)
+        return True
+
+    smallest = next(s for s in range(1, 4096) if fits(s))
+    height, width = input_shape[:2]
+    if height < smallest or width < smallest:
+        raise ValueError(
+            f"{name}: input_shape={input_shape} is too small: its {len(downsampling)} "
+            f"pooling/strided steps need images of at least {smallest}x{smallest} pixels. "
+            f"Resize (or pad) the images, or use a network that downsamples less."
+        )
+
+
+def _scaled(count: int, width: float) -> int:
+    """``count`` units or filters scaled by ``width``, at least 1."""
+    return max(1, int(round(count * width)))
+
+
+@keras.saving.register_keras_serializable(package="homl_cv")
+class LocalResponseNormalization(keras.layers.Layer):
+    """AlexNet's local response normalization (LRN), across channels.
+
+    Each activation ``a_i`` is divided by
+    ``(bias + alpha * sum(a_j ** 2 for j within depth_radius of i)) ** beta``,
+    so a strongly activated feature map damps its neighbours (in channel
+    order) at the same pixel. A thin wrapper around
+    ``tf.nn.local_response_normalization``; AlexNet used ``depth_radius=2``
+    (5 maps), ``bias=2``, ``alpha=1e-4``, ``beta=0.75``. Shape unchanged:
+    ``(N, H, W, C) -> (N, H, W, C)``.
+
+    Example:
+        >>> lrn = LocalResponseNormalization()
+        >>> tuple(lrn(keras.ops.ones((1, 4, 4, 8))).shape)
+        (1, 4, 4, 8)
+    """
+
+    def __init__(self, depth_radius: int = 2, bias: float = 2.0, alpha: float = 1e-4,
+                 beta: float = 0.75, **kwargs):
+        super().__init__(**kwargs)
+        if depth_radius < 0:
+            raise ValueError(f"depth_radius={depth_radius} must be 0 or more.")
+        self.depth_radius, self.bias, self.alpha, self.beta = depth_radius, bias, alpha, beta
+
+    def call(self, inputs):
+        import tensorflow as tf
+
+        return tf.nn.local_response_normalization(
+            inputs, depth_radius=self.depth_radius, bias=self.bias, alpha=self.alpha, beta=self.beta
+        )
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "depth_radius": self.depth_radius, "bias": self.bias,
+                "alpha": self.alpha, "beta": self.beta}
+
+
+@keras.saving.register_keras_serializable(package="homl_cv")
+class InceptionModule(keras.layers.Layer):
+    """GoogLeNet's inception module: four parallel branches, concatenated.
+
+    Branches (all "same" padding, ReLU, stride 1):
+    1x1 conv; 1x1 "bottleneck" then 3x3; 1x1 bottleneck then 5x5; 3x3 max
+    pool then 1x1. Output: ``(N, H, W, filters_1x1 + filters_3x3 +
+    filters_5x5 + filters_pool)``. The 1x1 bottlenecks cut the depth before
+    the costly 3x3 and 5x5 convolutions.
+
+    Example (GoogLeNet's "inception (3a)"):
+        >>> block = InceptionModule(64, 96, 128, 16, 32, 32)
+        >>> tuple(block(keras.ops.zeros((1, 28, 28, 192))).shape)
+        (1, 28, 28, 256)
+    """
+
+    def __init__(self, filters_1x1: int, filters_3x3_reduce: int, filters_3x3: int,
+                 filters_5x5_reduce: int, filters_5x5: int, filters_pool: int, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = (filters_1x1, filters_3x3_reduce, filters_3x3, filters_5x5_reduce,
+                        filters_5x5, filters_pool)
+        if not all(isinstance(f, int) and f > 0 for f in self.filters):
+            raise ValueError(f"InceptionModule: filter counts {self.filters} must be positive integers.")
+
+        def conv(filters, size):
+            return keras.layers.Conv2D(filters, size, padding="same", activation="relu")
+
+        self.branches = [
+            [conv(filters_1x1, 1)],
+            [conv(filters_3x3_reduce, 1), conv(filters_3x3, 3)],
+            [conv(filters_5x5_reduce, 1), conv(filters_5x5, 5)],
+            [keras.layers.MaxPooling2D(3, strides=1, padding="same"), conv(filters_pool, 1)],
+        ]
+
+    def build(self, input_shape):
+        for branch in self.branches:
+            shape = input_shape
+            for layer in branch:
+                layer.build(shape)
+                shape = layer.compute_output_shape(shape)
+        self.built = True
+
+    def call(self, inputs):
+        outputs = []
+        for branch in self.branches:
+            z = inputs
+            for layer in branch:
+                z = layer(z)
+            outputs.append(z)
+        return keras.ops.concatenate(outputs, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        f1, _, f3, _, f5, fp = self.filters
+        return (*input_shape[:-1], f1 + f3 + f5 + fp)
+
+    def get_config(self):
+        names = ("filters_1x1", "filters_3x3_reduce", "filters_3x3", "filters_5x5_reduce",
+                 "filters_5x5", "filters_pool")
+        return {**super().get_config(), **dict(zip(names, self.filters))}
+
+
+@keras.saving.register_keras_serializable(package="homl_cv")
+class SEBlock(keras.layers.Layer):
+    """Squeeze-and-excitation block (SENet): recalibrate the feature maps.
+
+    Global average pooling squeezes each of the C maps to one number; a Dense
+    layer of ``C // ratio`` ReLU units and a Dense layer of C sigmoid units
+    turn those into C weights in (0, 1) that multiply the maps. Shape
+    unchanged: ``(N, H, W, C) -> (N, H, W, C)``; parameters
+    ``C * (C // ratio) + C // ratio + (C // ratio) * C + C``.
+
+    Example:
+        >>> se = SEBlock(ratio=16)
+        >>> tuple(se(keras.ops.ones((2, 8, 8, 256))).shape), se.count_params()
+        ((2, 8, 8, 256), 8464)
+    """
+
+    def __init__(self, ratio: int = 16, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(ratio, int) or ratio < 1:
+            raise ValueError(f"SEBlock: ratio={ratio!r} must be a positive integer (SENet used 16).")
+        self.ratio = ratio
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        self.squeeze = keras.layers.GlobalAveragePooling2D(keepdims=True)
+        self.reduce = keras.layers.Dense(max(1, channels // self.ratio), activation="relu")
+        self.excite = keras.layers.Dense(channels, activation="sigmoid")
+        self.reduce.build((None, 1, 1, channels))
+        self.excite.build((None, 1, 1, max(1, channels // self.ratio)))
+        self.built = True
+
+    def call(self, inputs):
+        return inputs * self.excite(self.reduce(self.squeeze(inputs)))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "ratio": self.ratio}
+
+
+@keras.saving.register_keras_serializable(package="homl_cv")
+class ResidualUnit(keras.layers.Layer):
+    """ResNet's basic residual unit: ``activation(F(x) + skip(x))``.
+
+    ``F`` is 3x3 conv (``strides``) - batch norm - activation - 3x3 conv -
+    batch norm (convolutions without biases: batch norm has its own offset),
+    followed by an :class:`SEBlock` when ``se_ratio`` is given (SE-ResNet).
+    ``skip`` is the identity, or a 1x1 conv + batch norm when the unit changes
+    the shape (``strides`` > 1 or a new number of channels). Batch norm uses
+    momentum 0.9 (the original Torch setting; Keras' default 0.99 makes the
+    moving statistics lag far behind in short training runs).
+    Shape: ``(N, H, W, C) -> (N, ceil(H / strides), ceil(W / strides), filters)``.
+
+    Example:
+        >>> unit = ResidualUnit(128, strides=2)
+        >>> tuple(unit(keras.ops.zeros((1, 56, 56, 64))).shape)
+        (1, 28, 28, 128)
+    """
+
+    def __init__(self, filters: int, strides: int = 1, activation="relu", se_ratio=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(filters, int) or filters < 1:
+            raise ValueError(f"ResidualUnit: filters={filters!r} must be a positive integer.")
+        if strides not in (1, 2):
+            raise ValueError(f"ResidualUnit: strides={strides!r} must be 1 or 2.")
+        self.filters, self.strides, self.se_ratio = filters, strides, se_ratio
+        self.activation = keras.activations.get(activation)
+        self.main_layers = [
+            keras.layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False),
+            keras.layers.BatchNormalization(momentum=0.9),
+            keras.layers.Activation(self.activation),
+            keras.layers.Conv2D(filters, 3, padding="same", use_bias=False),
+            keras.layers.BatchNormalization(momentum=0.9),
+        ]
+        if se_ratio is not None:
+            self.main_layers.append(SEBlock(se_ratio))
+
+    def build(self, input_shape):
+        self.skip_layers = []
+        if self.strides > 1 or input_shape[-1] != self.filters:
+            self.skip_layers = [
+                keras.layers.Conv2D(self.filters, 1, strides=self.strides, use_bias=False),
+                keras.layers.BatchNormalization(momentum=0.9),
+            ]
+        for layers in (self.main_layers, self.skip_layers):
+            shape = input_shape
+            for layer in layers:
+                layer.build(shape)
+                shape = layer.compute_output_shape(shape)
+        self.built = True
+
+    def call(self, inputs):
+        z, skip = inputs, inputs
+        for layer in self.main_layers:
+            z = layer(z)
+        for layer in self.skip_layers:
+            skip = layer(skip)
+        return self.activation(z + skip)
+
+    def compute_output_shape(self, input_shape):
+        return self.main_layers[0].compute_output_shape(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "strides": self.strides,
+                "activation": keras.activations.serialize(self.activation), "se_ratio": self.se_ratio}
+
+
+@keras.saving.register_keras_serializable(package="homl_cv")
+class XceptionBlock(keras.layers.Layer):
+    """Xception-style block of depth-wise separable convolutions with a skip.
+
+    Main path: ReLU - 3x3 separable conv - batch norm, ``repeats`` times,
+    then (when ``downsample``) a 3x3 max pool of stride 2, as in Xception's
+    entry and exit flows. Skip: the identity, or a strided 1x1 conv + batch
+    norm when the shape changes. A separable conv filters each input channel
+    alone (depth-wise 3x3) and then mixes channels (point-wise 1x1), with far
+    fewer parameters than a full 3x3 conv.
+    Shape: ``(N, H, W, C) -> (N, H', W', filters)``, ``H' = ceil(H / 2)`` when
+    ``downsample`` else ``H``.
+
+    Example:
+        >>> block = XceptionBlock(128, downsample=True)
+        >>> tuple(block(keras.ops.zeros((1, 32, 32, 64))).shape)
+        (1, 16, 16, 128)
+    """
+
+    def __init__(self, filters: int, downsample: bool = True, repeats: int = 2, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(filters, int) or filters < 1:
+            raise ValueError(f"XceptionBlock: filters={filters!r} must be a positive integer.")
+        if not isinstance(repeats, int) or repeats < 1:
+            raise ValueError(f"XceptionBlock: repeats={repeats!r} must be a positive integer.")
+        self.filters, self.downsample, self.repeats = filters, bool(downsample), repeats
+        self.main_layers = []
+        for _ in range(repeats):
+            self.main_layers += [
+                keras.layers.Activation("relu"),
+                keras.layers.SeparableConv2D(filters, 3, padding="same", use_bias=False),
+                keras.layers.BatchNormalization(momentum=0.9),
+            ]
+        if self.downsample:
+            self.main_layers.append(keras.layers.MaxPooling2D(3, strides=2, padding="same"))
+
+    def build(self, input_shape):
+        self.skip_layers = []
+        if self.downsample or input_shape[-1] != self.filters:
+            self.skip_layers = [
+                keras.layers.Conv2D(self.filters, 1, strides=2 if self.downsample else 1,
+                                    padding="same", use_bias=False),
+                keras.layers.BatchNormalization(momentum=0.9),
+            ]
+        for layers in (self.main_layers, self.skip_layers):
+            shape = input_shape
+            for layer in layers:
+                layer.build(shape)
+                shape = layer.compute_output_shape(shape)
+        self.built = True
+
+    def call(self, inputs):
+        z, skip = inputs, inputs
+        for layer in self.main_layers:
+            z = layer(z)
+        for layer in self.skip_layers:
+            skip = layer(skip)
+        return z + skip
+
+    def compute_output_shape(self, input_shape):
+        shape = input_shape
+        for layer in self.main_layers:
+            shape = layer.compute_output_shape(shape)
+        return shape
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "downsample": self.downsample,
+                "repeats": self.repeats}
+
+
+def lenet5(input_shape=(28, 28, 1), num_classes: int = 10, width: float = 1.0,
+           activation: str = "tanh", pooling: str = "average") -> keras.Model:
+    """LeNet-5 (LeCun et al., 1998), about 60k parameters at width 1.
+
+    C1 6 5x5 convs ("same", so 28x28 MNIST needs no padding to 32x32) - S2 2x2
+    pooling - C3 16 5x5 convs - S4 2x2 pooling - C5 120 5x5 convs - F6 Dense
+    84 - Dense ``num_classes`` softmax. The original used tanh-like
+    activations and average pooling; ``activation="relu", pooling="max"``
+    gives the modern variant. Needs images of at least 28x28.
+
+    Example:
+        >>> lenet5().count_params()
+        61706
+    """
+    input_shape = _check_classifier_args("lenet5", input_shape, num_classes, width)
+    _check_image_size("lenet5", input_shape, [(2, 2, "valid"), (5, 1, "valid"), (2, 2, "valid"),
+                                              (5, 1, "valid")])
+    if pooling not in ("average", "max"):
+        raise ValueError(f"lenet5: pooling={pooling!r} must be 'average' or 'max'.")
+    pool = keras.layers.AveragePooling2D if pooling == "average" else keras.layers.MaxPooling2D
+    return keras.Sequential([
+        keras.Input(input_shape),
+        keras.layers.Conv2D(_scaled(6, width), 5, padding="same", activation=activation, name="C1"),
+        pool(2, name="S2"),
+        keras.layers.Conv2D(_scaled(16, width), 5, activation=activation, name="C3"),
+        pool(2, name="S4"),
+        keras.layers.Conv2D(_scaled(120, width), 5, activation=activation, name="C5"),
+        keras.layers.Flatten(name="flatten"),
+        keras.layers.Dense(_scaled(84, width), activation=activation, name="F6"),
+        keras.layers.Dense(num_classes, activation="softmax", name="output"),
+    ], name="lenet5")
+
+
+def alexnet(input_shape=(227, 227, 3), num_classes: int = 1000, width: float = 1.0,
+            dropout: float = 0.5) -> keras.Model:
+    """AlexNet (Krizhevsky et al., 2012), about 62M parameters at width 1.
+
+    Five convolutional layers (11x11 stride 4, 5x5, then three 3x3) with ReLU,
+    :class:`LocalResponseNormalization` after the first two, 3x3 stride-2
+    max pooling (overlapping pools), then two Dense 4,096 layers with
+    ``dropout`` and the softmax. Single-GPU layout (the paper split the
+    layers over two GPUs). Needs images of at least 67x67.
+
+    Example:
+        >>> alexnet().count_params()
+        62378344
+    """
+    input_shape = _check_classifier_args("alexnet", input_shape, num_classes, width)
+    _check_image_size("alexnet", input_shape, [(11, 4, "valid"), (3, 2, "valid"),
+                                               (3, 2, "valid"), (3, 2, "valid")])
+    conv = keras.layers.Conv2D
+    return keras.Sequential([
+        keras.Input(input_shape),
+        conv(_scaled(96, width), 11, strides=4, activation="relu", name="conv1"),
+        LocalResponseNormalization(name="lrn1"),
+        keras.layers.MaxPooling2D(3, strides=2, name="pool1"),
+        conv(_scaled(256, width), 5, padding="same", activation="relu", name="conv2"),
+        LocalResponseNormalization(name="lrn2"),
+        keras.layers.MaxPooling2D(3, strides=2, name="pool2"),
+        conv(_scaled(384, width), 3, padding="same", activation="relu", name="conv3"),
+        conv(_scaled(384, width), 3, padding="same", activation="relu", name="conv4"),
+        conv(_scaled(256, width), 3, padding="same", activation="relu", name="conv5"),
+        keras.layers.MaxPooling2D(3, strides=2, name="pool5"),
+        keras.layers.Flatten(name="flatten"),
+        keras.layers.Dense(_scaled(4096, width), activation="relu", name="fc6"),
+        keras.layers.Dropout(dropout, name="dropout6"),
+        keras.layers.Dense(_scaled(4096, width), activation="relu", name="fc7"),
+        keras.layers.Dropout(dropout, name="dropout7"),
+        keras.layers.Dense(num_classes, activation="softmax", name="output"),
+    ], name="alexnet")
+
+
+def vgg16(input_shape=(224, 224, 3), num_classes: int = 1000, width: float = 1.0) -> keras.Model:
+    """VGG-16 (Simonyan and Zisserman, 2014): 13 3x3 convs in 5 blocks + 3 Dense.
+
+    Blocks of 2, 2, 3, 3, 3 "same" 3x3 ReLU convs with 64, 128, 256, 512, 512
+    filters, each block ending in 2x2 max pooling; then Dense 4,096, 4,096
+    and the softmax. At width 1 with a 1000-way head it has exactly the
+    parameters of ``keras.applications.VGG16`` (138,357,544). Needs images
+    of at least 32x32.
+    """
+    input_shape = _check_classifier_args("vgg16", input_shape, num_classes, width)
+    _check_image_size("vgg16", input_shape, [(2, 2, "valid")] * 5)
+    model = keras.Sequential([keras.Input(input_shape)], name="vgg16")
+    for block, (filters, convs) in enumerate(zip((64, 128, 256, 512, 512), (2, 2, 3, 3, 3)), 1):
+        for k in range(1, convs + 1):
+            model.add(keras.layers.Conv2D(_scaled(filters, width), 3, padding="same",
+                                          activation="relu", name=f"block{block}_conv{k}"))
+        model.add(keras.layers.MaxPooling2D(2, name=f"block{block}_pool"))
+    model.add(keras.layers.Flatten(name="flatten"))
+    model.add(keras.layers.Dense(_scaled(4096, width), activation="relu", name="fc1"))
+    model.add(keras.layers.Dense(_scaled(4096, width), activation="relu", name="fc2"))
+    model.add(keras.layers.Dense(num_classes, activation="softmax", name="output"))
+    return model
+
+
+RESNET34_STAGES = (3, 4, 6, 3)
+
+
+def resnet34(input_shape=(224, 224, 3), num_classes: int = 1000, width: float = 1.0,
+             se_ratio=None, stages=RESNET34_STAGES) -> keras.Model:
+    """ResNet-34 (He et al., 2015) made of :class:`ResidualUnit` layers.
+
+    7x7/2 conv (64) - batch norm - ReLU - 3x3/2 max pool, then residual units
+    in ``stages`` (3, 4, 6, 3) with 64, 128, 256, 512 filters (times
+    ``width``); the first unit of each later stage halves the image. Global
+    average pooling and the softmax finish it. ``se_ratio=16`` adds an
+    :class:`SEBlock` to every unit (SE-ResNet-34). At width 1 with a 1000-way
+    head it has 21,797,672 trainable parameters, like the paper and
+    torchvision. Needs images of at least 17x17 (it halves the image 5 times).
+
+    Example:
+        >>> small = resnet34((28, 28, 1), num_classes=10, width=0.125)
+        >>> small.output_shape
+        (None, 10)
+    """
+    input_shape = _check_classifier_args("resnet34", input_shape, num_classes, width)
+    if len(stages) != 4 or not all(isinstance(n, int) and n >= 1 for n in stages):
+        raise ValueError(f"resnet34: stages={stages!r} must be 4 positive unit counts, e.g. (3, 4, 6, 3).")
+    _check_image_size("resnet34", input_shape, [(7, 2, "same"), (3, 2, "same")] + [(3, 2, "same")] * 3)
+    name = "resnet34" if se_ratio is None else "se_resnet34"
+    if tuple(stages) != RESNET34_STAGES:
+        name += "_" + "-".join(map(str, stages))
+    model = keras.Sequential([
+        keras.Input(input_shape),
+        keras.layers.Conv2D(_scaled(64, width), 7, strides=2, padding="same", use_bias=False, name="conv1"),
+        keras.layers.BatchNormalization(momentum=0.9, name="bn1"),
+        keras.layers.Activation("relu", name="relu1"),
+        keras.layers.MaxPooling2D(3, strides=2, padding="same", name="pool1"),
+    ], name=name)
+    for stage, (filters, units) in enumerate(zip((64, 128, 256, 512), stages), 2):
+        for k in range(1, units + 1):
+            strides = 2 if stage > 2 and k == 1 else 1
+            model.add(ResidualUnit(_scaled(filters, width), strides=strides, se_ratio=se_ratio,
+                                   name=f"stage{stage}_unit{k}"))
+    model.add(keras.layers.GlobalAveragePooling2D(name="avg_pool"))
+    model.add(keras.layers.Dense(num_classes, activation="softmax", name="output"))
+    return model
+
+
+def xception_style(input_shape=(299, 299, 3), num_classes: int = 1000, width: float = 1.0,
+                   middle_blocks: int = 2) -> keras.Model:
+    """A small Xception-like classifier built from :class:`XceptionBlock` layers.
+
+    Xception's entry flow (3x3/2 conv 32, 3x3 conv 64, then downsampling
+    blocks of 128, 256 and 728 separable filters), ``middle_blocks`` blocks
+    of three separable convs at 728 filters with identity skips (Xception
+    has 8), then global average pooling and the softmax; all filter counts
+    times ``width``. Needs images of at least 9x9.
+    """
+    input_shape = _check_classifier_args("xception_style", input_shape, num_classes, width)
+    if not isinstance(middle_blocks, int) or middle_blocks < 0:
+        raise ValueError(f"xception_style: middle_blocks={middle_blocks!r} must be 0 or more.")
+    _check_image_size("xception_style", input_shape, [(3, 2, "same")] * 4)
+    model = keras.Sequential([
+        keras.Input(input_shape),
+        keras.layers.Conv2D(_scaled(32, width), 3, strides=2, padding="same", use_bias=False, name="conv1"),
+        keras.layers.BatchNormalization(momentum=0.9, name="bn1"),
+        keras.layers.Activation("relu", name="relu1"),
+        keras.layers.Conv2D(_scaled(64, width), 3, padding="same", use_bias=False, name="conv2"),
+        keras.layers.BatchNormalization(momentum=0.9, name="bn2"),
+    ], name="xception_style")
+    for k, filters in enumerate((128, 256, 728), 1):
+        model.add(XceptionBlock(_scaled(filters, width), downsample=True, name=f"entry{k}"))
+    for k in range(1, middle_blocks + 1):
+        model.add(XceptionBlock(_scaled(728, width), downsample=False, repeats=3, name=f"middle{k}"))
+    model.add(keras.layers.Activation("relu", name="relu_out"))
+    model.add(keras.layers.GlobalAveragePooling2D(name="avg_pool"))
+    model.add(keras.layers.Dense(num_classes, activation="softmax", name="output"))
+    return model
+
+
+def layer_table(model) -> list:
+    """One row per layer of ``model``: ``(name, type, output shape, params)``.
+
+    The output shape leaves out the batch axis. A compact, deterministic
+    stand-in for ``model.summary()`` (see :func:`format_layer_table`).
+    """
+    rows = []
+    for layer in model.layers:
+        shape = tuple(layer.output.shape[1:])
+        rows.append((layer.name, type(layer).__name__, shape, layer.count_params()))
+    return rows
+
+
+def format_layer_table(model, max_rows: int | None = None) -> str:
+    """``model``'s layers as an aligned text table with a total line.
+
+    ``max_rows`` keeps the first and last rows of a long model, with "..."
+    between them.
+
+    Example output::
+
+        layer   type     output shape   params
+        C1      Conv2D   28x28x6           156
+        ...
+        total                           61,706
+    """
+    rows = [(n, t, "x".join(str(d) for d in s), f"{p:,}") for n, t, s, p in layer_table(model)]
+    if max_rows is not None and len(rows) > max_rows:
+        head = max_rows // 2
+        rows = rows[:head] + [("...", "", "", "")] + rows[head - max_rows:]
+    header = ("layer", "type", "output shape", "params")
+    total = ("total", "", "", f"{model.count_params():,}")
+    widths = [max(len(r[i]) for r in [header, total, *rows]) for i in range(4)]
+    lines = []
+    for row in [header, *rows, total]:
+        lines.append("  ".join([row[0].ljust(widths[0]), row[1].ljust(widths[1]),
+                                row[2].ljust(widths[2]), row[3].rjust(widths[3])]).rstrip())
+    return "\n".join(lines)
 
 
 # ============================================================ 04 classification + localization

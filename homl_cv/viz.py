@@ -196,6 +196,40 @@ def plot_value_grids(grids, titles, nrows: int = 1, fmt: str = "{:.0f}", size: f
 
 
 # ============================================================ 02 architectures
+def plot_feature_map_sizes(model, title=None):
+    """How the feature maps shrink and deepen through ``model``, layer by layer.
+
+    Top panel: the side of the feature maps (height, log scale); bottom
+    panel: their number (channels, log scale), for every layer whose output
+    is an image (H, W, C). Reads the shapes from
+    :func:`homl_cv.models.layer_table`.
+    """
+    from homl_cv.models import layer_table
+
+    plt = _plt()
+    rows = [(name, shape) for name, _, shape, _ in layer_table(model) if len(shape) == 3]
+    if not rows:
+        raise ValueError(f"model {model.name!r} has no layer with an (H, W, C) output to plot.")
+    names = [name for name, _ in rows]
+    sides = [shape[0] for _, shape in rows]
+    depths = [shape[2] for _, shape in rows]
+    x = np.arange(len(rows))
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(max(6.0, 0.42 * len(rows) + 2), 5.2), sharex=True)
+    top.bar(x, sides, color="tab:blue")
+    top.set_yscale("log", base=2)
+    top.set_ylabel("feature map side (px)")
+    bottom.bar(x, depths, color="tab:orange")
+    bottom.set_yscale("log", base=2)
+    bottom.set_ylabel("feature maps (channels)")
+    for ax, values in ((top, sides), (bottom, depths)):
+        ax.grid(axis="y", alpha=0.3)
+        for xi, value in zip(x, values):
+            ax.text(xi, value, str(value), ha="center", va="bottom", fontsize=7)
+        ax.margins(y=0.25)
+    bottom.set_xticks(x, names, rotation=60, ha="right", fontsize=8)
+    fig.suptitle(title or f"{model.name}: feature map sizes, input {'x'.join(map(str, model.input_shape[1:]))}")
+    fig.tight_layout()
+    return fig
 
 
 # ============================================================ 03 transfer learning

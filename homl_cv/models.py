@@ -211,8 +211,46 @@ class SEBlock(keras.layers.Layer):
         return {**super().get_config(), "ratio": self.ratio}
 
 
+class _TwoPathBlock(keras.layers.Layer):
+    """Base of the blocks that add a main path and a skip path.
+
+    Output: ``merge(main(x) + skip(x))``. Subclasses fill ``self.main_layers``
+    in ``__init__``, return the skip path's layers from ``_skip_layers`` (an
+    empty list for the identity) and may override ``_merge`` (identity here).
+    """
+
+    def _skip_layers(self, input_shape) -> list:
+        raise NotImplementedError
+
+    def _merge(self, total):
+        return total
+
+    def build(self, input_shape):
+        self.skip_layers = self._skip_layers(input_shape)
+        for layers in (self.main_layers, self.skip_layers):
+            shape = input_shape
+            for layer in layers:
+                layer.build(shape)
+                shape = layer.compute_output_shape(shape)
+        self.built = True
+
+    def call(self, inputs):
+        z, skip = inputs, inputs
+        for layer in self.main_layers:
+            z = layer(z)
+        for layer in self.skip_layers:
+            skip = layer(skip)
+        return self._merge(z + skip)
+
+    def compute_output_shape(self, input_shape):
+        shape = input_shape
+        for layer in self.main_layers:
+            shape = layer.compute_output_shape(shape)
+        return shape
+
+
 @keras.saving.register_keras_serializable(package="homl_cv")
-class ResidualUnit(keras.layers.Layer):
+class ResidualUnit(_TwoPathBlock):
     """ResNet's basic residual unit: ``activation(F(x) + skip(x))``.
 
     ``F`` is 3x3 conv (``strides``) - batch norm - activation - 3x3 conv -
@@ -248,30 +286,16 @@ class ResidualUnit(keras.layers.Layer):
         if se_ratio is not None:
             self.main_layers.append(SEBlock(se_ratio))
 
-    def build(self, input_shape):
-        self.skip_layers = []
-        if self.strides > 1 or input_shape[-1] != self.filters:
-            self.skip_layers = [
-                keras.layers.Conv2D(self.filters, 1, strides=self.strides, use_bias=False),
-                keras.layers.BatchNormalization(momentum=0.9),
-            ]
-        for layers in (self.main_layers, self.skip_layers):
-            shape = input_shape
-            for layer in layers:
-                layer.build(shape)
-                shape = layer.compute_output_shape(shape)
-        self.built = True
+    def _skip_layers(self, input_shape) -> list:
+        if self.strides == 1 and input_shape[-1] == self.filters:
+            return []
+        return [
+            keras.layers.Conv2D(self.filters, 1, strides=self.strides, use_bias=False),
+            keras.layers.BatchNormalization(momentum=0.9),
+        ]
 
-    def call(self, inputs):
-        z, skip = inputs, inputs
-        for layer in self.main_layers:
-            z = layer(z)
-        for layer in self.skip_layers:
-            skip = layer(skip)
-        return self.activation(z + skip)
-
-    def compute_output_shape(self, input_shape):
-        return self.main_layers[0].compute_output_shape(input_shape)
+    def _merge(self, total):
+        return self.activation(total)
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "strides": self.strides,
@@ -279,7 +303,7 @@ class ResidualUnit(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="homl_cv")
-class XceptionBlock(keras.layers.Layer):
+class XceptionBlock(_TwoPathBlock):
     """Xception-style block of depth-wise separable convolutions with a skip.
 
     Main path: ReLU - 3x3 separable conv - batch norm, ``repeats`` times,
@@ -314,34 +338,14 @@ class XceptionBlock(keras.layers.Layer):
         if self.downsample:
             self.main_layers.append(keras.layers.MaxPooling2D(3, strides=2, padding="same"))
 
-    def build(self, input_shape):
-        self.skip_layers = []
-        if self.downsample or input_shape[-1] != self.filters:
-            self.skip_layers = [
-                keras.layers.Conv2D(self.filters, 1, strides=2 if self.downsample else 1,
-                                    padding="same", use_bias=False),
-                keras.layers.BatchNormalization(momentum=0.9),
-            ]
-        for layers in (self.main_layers, self.skip_layers):
-            shape = input_shape
-            for layer in layers:
-                layer.build(shape)
-                shape = layer.compute_output_shape(shape)
-        self.built = True
-
-    def call(self, inputs):
-        z, skip = inputs, inputs
-        for layer in self.main_layers:
-            z = layer(z)
-        for layer in self.skip_layers:
-            skip = layer(skip)
-        return z + skip
-
-    def compute_output_shape(self, input_shape):
-        shape = input_shape
-        for layer in self.main_layers:
-            shape = layer.compute_output_shape(shape)
-        return shape
+    def _skip_layers(self, input_shape) -> list:
+        if not self.downsample and input_shape[-1] == self.filters:
+            return []
+        return [
+            keras.layers.Conv2D(self.filters, 1, strides=2 if self.downsample else 1,
+                                padding="same", use_bias=False),
+            keras.layers.BatchNormalization(momentum=0.9),
+        ]
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "downsample": self.downsample,

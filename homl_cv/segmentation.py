@@ -600,8 +600,9 @@ class SegmentationScores:
 
 def predict_masks(model, images, batch_size: int = 64) -> np.ndarray:
     """Class-id masks (N, H, W) int from a model that outputs per-pixel logits."""
-    logits = model.predict(np.asarray(images, np.float32), batch_size=batch_size, verbose=0)
-    return np.argmax(logits, axis=-1).astype(np.int32)
+    images = np.asarray(images, np.float32)
+    batches = [model(images[i:i + batch_size], training=False) for i in range(0, len(images), batch_size)]
+    return np.concatenate([np.argmax(np.asarray(b), axis=-1) for b in batches]).astype(np.int32)
 
 
 def evaluate_segmentation(y_true, y_pred, num_classes: int, boundary_width: int = 1) -> SegmentationScores:

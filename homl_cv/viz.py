@@ -242,6 +242,69 @@ def plot_feature_map_sizes(model, title=None):
 
 
 # ============================================================ 06 segmentation
+SEGMENTATION_COLORS = np.array(
+    [[0.0, 0.0, 0.0], [0.90, 0.10, 0.10], [0.10, 0.45, 1.0], [1.0, 0.85, 0.0], [0.10, 0.80, 0.25],
+     [0.85, 0.30, 0.90], [0.0, 0.85, 0.85], [1.0, 0.55, 0.0], [0.55, 0.35, 0.15], [1.0, 1.0, 1.0]],
+    dtype=np.float32,
+)
+
+
+def mask_to_rgb(masks) -> np.ndarray:
+    """Colour class-id masks (..., H, W) as RGB (..., H, W, 3); class 0 (background) is black."""
+    masks = np.asarray(masks)
+    if not np.issubdtype(masks.dtype, np.integer):
+        raise ValueError(f"masks must hold integer class ids; got dtype {masks.dtype}.")
+    return SEGMENTATION_COLORS[masks % len(SEGMENTATION_COLORS)]
+
+
+def overlay_mask(image, mask, alpha: float = 0.55) -> np.ndarray:
+    """An image (H, W, 3) in [0, 1] with non-background classes painted over it."""
+    image = np.asarray(image, np.float32)
+    mask = np.asarray(mask)
+    colored = mask_to_rgb(mask)
+    weight = alpha * (mask > 0)[..., None]
+    return image * (1 - weight) + colored * weight
+
+
+def plot_segmentation(images, true_masks, pred_masks=None, class_names=None, max_images: int = 4,
+                      titles=("image", "true mask", "predicted"), size: float = 2.0):
+    """One row per image: the image, its true mask over it, and the prediction over it.
+
+    Args:
+        images: (N, H, W, 3) floats in [0, 1].
+        true_masks, pred_masks: (N, H, W) class ids; ``pred_masks`` may be a
+            dict ``{model name: masks}`` to compare several models side by side.
+        class_names: names for the colour legend (index = class id).
+    """
+    plt = _plt()
+    from matplotlib.patches import Patch
+
+    if pred_masks is None:
+        preds = {}
+    elif isinstance(pred_masks, dict):
+        preds = dict(pred_masks)
+    else:
+        preds = {titles[2]: pred_masks}
+    n = min(max_images, len(images))
+    ncols = 2 + len(preds)
+    fig, axes = plt.subplots(n, ncols, figsize=(size * ncols, size * n + 0.5), squeeze=False)
+    for row in range(n):
+        panels = [images[row], overlay_mask(images[row], true_masks[row])]
+        panels += [overlay_mask(images[row], masks[row]) for masks in preds.values()]
+        names = [titles[0], titles[1], *preds]
+        for ax, panel, name in zip(axes[row], panels, names):
+            ax.imshow(np.clip(panel, 0, 1))
+            ax.axis("off")
+            if row == 0:
+                ax.set_title(name, fontsize=9)
+    if class_names is not None:
+        handles = [Patch(color=SEGMENTATION_COLORS[k % len(SEGMENTATION_COLORS)], label=name)
+                   for k, name in enumerate(class_names) if k > 0]
+        fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.05 if class_names is not None else 0, 1, 1))
+    return fig
+
+
 
 
 # ============================================================ 07 inside a CNN

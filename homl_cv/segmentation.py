@@ -1,0 +1,723 @@
+"""Semantic segmentation: transposed convolution, un-pooling, FCN, U-Net, metrics.
+
+Four parts, in the order chapter 06 uses them:
+
+* **Upsampling.** :func:`conv_transpose_output_size` (the output-size formula,
+  ``output_padding`` included) and two teaching versions of a transposed
+  convolution, both equal to ``keras.layers.Conv2DTranspose`` with the same
+  kernel: :func:`conv_transpose_scatter` (each input pixel stamps a scaled
+  copy of the kernel onto the output) and :func:`conv_transpose_zero_insertion`
+  (spread the input apart with zeros, then run an ordinary convolution with
+  the flipped kernel). :class:`MaxPoolingWithArgmax2D` and
+  :class:`MaxUnpooling2D` un-pool by putting each value back where the
+  maximum came from; :class:`BilinearInitializer` makes a transposed
+  convolution start as bilinear interpolation.
+* **Models.** :func:`build_fcn` (FCN-32s, FCN-16s, FCN-8s on a small VGG-like
+  backbone) and :func:`build_unet`. Both output per-pixel logits of shape
+  ``(batch, H, W, num_classes)``.
+* **Metrics and losses.** :func:`iou_per_class`, :func:`mean_iou`,
+  :func:`dice_per_class`, :func:`boundary_mask`, :func:`evaluate_segmentation`
+  and the soft :class:`DiceLoss`. Training uses Keras' per-pixel
+  ``SparseCategoricalCrossentropy(from_logits=True)`` and
+  ``keras.metrics.MeanIoU(..., sparse_y_pred=False)``.
+* **Data.** :func:`load_segmentation_data`: Oxford-IIIT Pets from tfds
+  online, the generated shapes of :func:`homl_cv.data.make_shapes` offline.
+
+Example:
+    >>> import numpy as np
+    >>> conv_transpose_output_size(2, kernel_size=3, strides=2)
+    5
+    >>> x = np.array([[1.0, 2.0], [3.0, 4.0]]).reshape(1, 2, 2, 1)
+    >>> conv_transpose_scatter(x, np.ones((3, 3, 1, 1)), strides=2)[0, :, :, 0]
+    array([[ 1.,  1.,  3.,  2.,  2.],
+           [ 1.,  1.,  3.,  2.,  2.],
+           [ 4.,  4., 10.,  6.,  6.],
+           [ 3.,  3.,  7.,  4.,  4.],
+           [ 3.,  3.,  7.,  4.,  4.]])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+import numpy as np
+
+from homl_cv import config
+from homl_cv import data as data_lib
+
+
+# ============================================================ transposed convolution
+def _pair(value, name: str) -> tuple:
+    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) for v in pair):
+        raise ValueError(f"{name}={value!r} must be an int or a pair of ints.")
+    return tuple(int(v) for v in pair)
+
+
+def _check_padding(padding: str) -> str:
+    if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
+        raise ValueError(f"padding={padding!r}: use 'valid' or 'same'.")
+    return padding.lower()
+
+
+def conv_transpose_output_size(input_size: int, kernel_size: int, strides: int = 1,
+                               padding: str = "valid", output_padding=None) -> int:
+    """Length of a transposed convolution's output along one axis (Keras' rule).
+
+    With ``n = input_size``, ``k = kernel_size``, ``s = strides``:
+
+    * ``output_padding=None``: ``padding="valid"`` gives ``(n - 1) * s + max(k, s)``
+      and ``padding="same"`` gives ``n * s`` (the inverse of a "same" convolution).
+    * with an ``output_padding`` ``p`` (``0 <= p < s``): "valid" gives
+      ``(n - 1) * s + k + p`` and "same" gives ``(n - 1) * s + k - 2 * (k // 2) + p``.
+
+    ``output_padding`` exists because a strided convolution maps several
+    input sizes to the same output size (with stride 2, both 7 and 8 give 4):
+    it says which of them the transposed convolution should give back.
+
+    Raises:
+        ValueError: for a size, kernel or stride below 1, an unknown padding,
+            or ``output_padding`` outside ``[0, strides)``.
+    """
+    for name, value in (("input_size", input_size), ("kernel_size", kernel_size), ("strides", strides)):
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name}={value!r} must be a positive int.")
+    padding = _check_padding(padding)
+    if output_padding is not None and not 0 <= output_padding < strides:
+        raise ValueError(
+            f"output_padding={output_padding} must satisfy 0 <= output_padding < strides={strides}."
+        )
+    n, k, s = int(input_size), int(kernel_size), int(strides)
+    if output_padding is None:
+        return (n - 1) * s + max(k, s) if padding == "valid" else n * s
+    if padding == "valid":
+        return (n - 1) * s + k + output_padding
+    return (n - 1) * s + k - 2 * (k // 2) + output_padding
+
+
+def _crop_start(n: int, k: int, s: int, padding: str, out: int) -> int:
+    """Rows cut from the top of the full ``(n - 1) * s + k`` output (TensorFlow's rule)."""
+    if padding == "valid":
+        return 0
+    return max((n - 1) * s + k - out, 0) // 2
+
+
+def _check_transpose_args(inputs, kernel, strides, padding, output_padding):
+    inputs = np.asarray(inputs, dtype=np.float64)
+    kernel = np.asarray(kernel, dtype=np.float64)
+    if inputs.ndim != 4:
+        raise ValueError(f"inputs must have shape (batch, H, W, C_in); got shape {inputs.shape}.")
+    if kernel.ndim != 4 or kernel.shape[3] != inputs.shape[3]:
+        raise ValueError(
+            f"kernel must have shape (kh, kw, C_out, C_in={inputs.shape[3]}) as in "
+            f"Conv2DTranspose.kernel; got shape {kernel.shape}."
+        )
+    strides = _pair(strides, "strides")
+    padding = _check_padding(padding)
+    pads = (None, None) if output_padding is None else _pair(output_padding, "output_padding")
+    sizes = tuple(conv_transpose_output_size(inputs.shape[1 + a], kernel.shape[a], strides[a],
+                                             padding, pads[a]) for a in range(2))
+    starts = tuple(_crop_start(inputs.shape[1 + a], kernel.shape[a], strides[a], padding, sizes[a])
+                   for a in range(2))
+    return inputs, kernel, strides, sizes, starts
+
+
+def conv_transpose_scatter(inputs, kernel, strides=1, padding="valid", output_padding=None) -> np.ndarray:
+    """Transposed convolution as scatter-add: every input pixel stamps the kernel.
+
+    Input pixel ``(i, j)`` adds ``kernel * inputs[:, i, j]`` to the output
+    window whose top-left corner is ``(i * sh, j * sw)``; overlapping stamps add
+    up. That builds the full ``((H - 1) * sh + kh, (W - 1) * sw + kw)`` map;
+    "same" padding then crops it (TensorFlow's rule: the extra rows go to the
+    bottom/right) to :func:`conv_transpose_output_size`.
+
+    Args:
+        inputs: (batch, H, W, C_in).
+        kernel: (kh, kw, C_out, C_in), the layout of ``Conv2DTranspose.kernel``.
+        strides, padding, output_padding: as in ``keras.layers.Conv2DTranspose``.
+
+    Returns:
+        float64 array (batch, H_out, W_out, C_out).
+    """
+    x, kernel, (sh, sw), (out_h, out_w), (top, left) = _check_transpose_args(
+        inputs, kernel, strides, padding, output_padding)
+    batch, height, width, _ = x.shape
+    kh, kw, c_out, _ = kernel.shape
+    full = np.zeros((batch, max((height - 1) * sh + kh, top + out_h),
+                     max((width - 1) * sw + kw, left + out_w), c_out))
+    for i in range(height):
+        for j in range(width):
+            stamp = np.einsum("bc,hwoc->bhwo", x[:, i, j, :], kernel)
+            full[:, i * sh:i * sh + kh, j * sw:j * sw + kw, :] += stamp
+    return full[:, top:top + out_h, left:left + out_w, :]
+
+
+def insert_zeros(inputs, strides=2) -> np.ndarray:
+    """Spread pixels apart: ``strides - 1`` zeros between neighbours.
+
+    (batch, H, W, C) -> (batch, (H - 1) * sh + 1, (W - 1) * sw + 1, C).
+    """
+    x = np.asarray(inputs)
+    sh, sw = _pair(strides, "strides")
+    if x.ndim != 4:
+        raise ValueError(f"inputs must have shape (batch, H, W, C); got shape {x.shape}.")
+    out = np.zeros((x.shape[0], (x.shape[1] - 1) * sh + 1, (x.shape[2] - 1) * sw + 1, x.shape[3]),
+                   dtype=x.dtype)
+    out[:, ::sh, ::sw, :] = x
+    return out
+
+
+def conv_transpose_zero_insertion(inputs, kernel, strides=1, padding="valid",
+                                  output_padding=None) -> np.ndarray:
+    """Transposed convolution as zero insertion followed by an ordinary convolution.
+
+    1. :func:`insert_zeros` with the stride;
+    2. pad by ``kh - 1`` rows (fewer where "same" padding crops, more at the
+       bottom/right for ``output_padding``), likewise for columns;
+    3. ``tf.nn.conv2d`` with stride 1, "valid" padding and the kernel flipped
+       in both spatial directions, its input/output channels swapped.
+
+    Args and returns: as :func:`conv_transpose_scatter`.
+    """
+    import tensorflow as tf
+
+    x, kernel, _, (out_h, out_w), (top, left) = _check_transpose_args(
+        inputs, kernel, strides, padding, output_padding)
+    kh, kw = kernel.shape[:2]
+    spread = insert_zeros(x, strides)
+    # Pad (or crop, where a pad comes out negative) so that a "valid" kh x kw
+    # convolution leaves exactly out_h x out_w pixels.
+    pad_top, pad_left = kh - 1 - top, kw - 1 - left
+    pad_bottom = out_h + kh - 1 - spread.shape[1] - pad_top
+    pad_right = out_w + kw - 1 - spread.shape[2] - pad_left
+    spread = np.pad(spread, ((0, 0), (max(pad_top, 0), max(pad_bottom, 0)),
+                             (max(pad_left, 0), max(pad_right, 0)), (0, 0)))
+    spread = spread[:, max(-pad_top, 0):spread.shape[1] - max(-pad_bottom, 0),
+                    max(-pad_left, 0):spread.shape[2] - max(-pad_right, 0)]
+    flipped = kernel[::-1, ::-1].transpose(0, 1, 3, 2)  # (kh, kw, C_in, C_out)
+    return tf.nn.conv2d(spread, flipped, strides=1, padding="VALID").numpy()
+
+
+def bilinear_kernel(kernel_size: int, channels: int = 1) -> np.ndarray:
+    """A (k, k, channels, channels) kernel that upsamples bilinearly.
+
+    Used with ``Conv2DTranspose(kernel_size=2 * s, strides=s, padding="same")``
+    for an even ``s``, it reproduces bilinear resizing (``tf.image.resize``)
+    away from the borders; each channel is upsampled on its own.
+    """
+    if not isinstance(kernel_size, (int, np.integer)) or kernel_size < 1:
+        raise ValueError(f"kernel_size={kernel_size!r} must be a positive int.")
+    factor = (kernel_size + 1) // 2
+    center = factor - 1 if kernel_size % 2 == 1 else factor - 0.5
+    ramp = 1 - np.abs(np.arange(kernel_size) - center) / factor
+    weights = np.outer(ramp, ramp).astype(np.float32)
+    kernel = np.zeros((kernel_size, kernel_size, channels, channels), np.float32)
+    kernel[:, :, np.arange(channels), np.arange(channels)] = weights[:, :, None]
+    return kernel
+
+
+@keras.saving.register_keras_serializable(package="homl_cv")
+class BilinearInitializer(keras.initializers.Initializer):
+    """Initializes a ``Conv2DTranspose`` kernel to bilinear upsampling.
+
+    The kernel must be square with as many input as output channels. FCNs
+    start their upsampling layers this way and let training refine them.
+
+    Example:
+        >>> up = keras.layers.Conv2DTranspose(
+        ...     3, kernel_size=4, strides=2, padding="same",
+        ...     kernel_initializer=BilinearInitializer(), use_bias=False)
+    """
+
+    def __call__(self, shape, dtype=None):
+        kh, kw, c_out, c_in = shape
+        if kh != kw or c_out != c_in:
+            raise ValueError(
+                f"BilinearInitializer needs a square kernel with as many input as output "
+                f"channels; got kernel shape {tuple(shape)}."
+            )
+        return keras.ops.convert_to_tensor(bilinear_kernel(kh, c_out), dtype=dtype)
+
+    def get_config(self):
+        return {}
+
+
+# ============================================================ un-pooling
+@keras.saving.register_keras_serializable(package="homl_cv")
+class MaxPoolingWithArgmax2D(keras.layers.Layer):
+    """Max pooling that also returns where each maximum was.
+
+    Returns ``(pooled, argmax)``: ``pooled`` as ``keras.layers.MaxPooling2D``
+    gives it and ``argmax`` (int64, same shape) the flat index
+    ``((b * H + y) * W + x) * C + c`` of each maximum in the input, which
+    :class:`MaxUnpooling2D` uses to put values back (``tf.nn.max_pool_with_argmax``).
+
+    Example:
+        >>> inputs = keras.Input((4, 4, 3))
+        >>> pooled, argmax = MaxPoolingWithArgmax2D()(inputs)
+        >>> restored = MaxUnpooling2D()([pooled, argmax])
+        >>> tuple(restored.shape)
+        (None, 4, 4, 3)
+    """
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size = _pair(pool_size, "pool_size")
+        self.strides = self.pool_size if strides is None else _pair(strides, "strides")
+        self.padding = _check_padding(padding)
+
+    def call(self, inputs):
+        import tensorflow as tf
+
+        pooled, argmax = tf.nn.max_pool_with_argmax(
+            inputs, ksize=self.pool_size, strides=self.strides, padding=self.padding.upper(),
+            include_batch_in_index=True)
+        return pooled, tf.stop_gradient(argmax)
+
+    def compute_output_spec(self, inputs):
+        def size(n, k, s):
+            if n is None:
+                return None
+            return -(-n // s) if self.padding == "same" else (n - k) // s + 1
+
+        b, h, w, c = inputs.shape
+        shape = (b, size(h, self.pool_size[0], self.strides[0]),
+                 size(w, self.pool_size[1], self.strides[1]), c)
+        return (keras.KerasTensor(shape, dtype=inputs.dtype), keras.KerasTensor(shape, dtype="int64"))
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides,
+                "padding": self.padding}
+
+
+@keras.saving.register_keras_serializable(package="homl_cv")
+class MaxUnpooling2D(keras.layers.Layer):
+    """Un-pooling: each value goes back to where its max-pooling maximum came from.
+
+    Called on ``[values, argmax]`` from :class:`MaxPoolingWithArgmax2D`; the
+    output is ``size`` times larger (all other pixels are 0). Use the same
+    ``size`` as the pooling's stride, on inputs whose sides it divides.
+
+    Example:
+        >>> inputs = keras.Input((8, 8, 16))
+        >>> pooled, argmax = MaxPoolingWithArgmax2D(2)(inputs)
+        >>> tuple(MaxUnpooling2D(2)([pooled, argmax]).shape)
+        (None, 8, 8, 16)
+    """
+
+    def __init__(self, size=2, **kwargs):
+        super().__init__(**kwargs)
+        self.size = _pair(size, "size")
+
+    def call(self, inputs):
+        import tensorflow as tf
+
+        values, argmax = inputs
+        shape = tf.shape(values, out_type=tf.int64)
+        out_shape = tf.stack([shape[0], shape[1] * self.size[0], shape[2] * self.size[1], shape[3]])
+        flat = tf.scatter_nd(tf.reshape(argmax, (-1, 1)), tf.reshape(values, (-1,)),
+                             tf.reduce_prod(out_shape, keepdims=True))
+        return tf.reshape(flat, out_shape)
+
+    def compute_output_spec(self, inputs):
+        values = inputs[0]
+        b, h, w, c = values.shape
+        shape = (b, None if h is None else h * self.size[0], None if w is None else w * self.size[1], c)
+        return keras.KerasTensor(shape, dtype=values.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size}
+
+
+# ============================================================ models
+FCN_VARIANTS = {"32s": 32, "16s": 16, "8s": 8}
+
+
+def _check_input_shape(input_shape, total_stride: int, model: str) -> tuple:
+    shape = tuple(input_shape)
+    if len(shape) != 3:
+        raise ValueError(f"input_shape={input_shape!r} must be (height, width, channels).")
+    for name, side in zip(("height", "width"), shape[:2]):
+        if not isinstance(side, (int, np.integer)) or side < total_stride or side % total_stride:
+            raise ValueError(
+                f"input_shape={input_shape!r}: {model} downsamples by {total_stride}, so the image "
+                f"{name} must be a positive multiple of {total_stride}; resize or pad the images "
+                f"(e.g. to {max(total_stride, -(-int(side or 1) // total_stride) * total_stride)})."
+            )
+    return shape
+
+
+def _conv_block(x, filters: int, convs: int, name: str):
+    """``convs`` x (3x3 convolution, batch norm, ReLU), keeping the size.
+
+    The batch-norm momentum is 0.9 (not Keras' 0.99) so that the running
+    statistics used at inference catch up within the few hundred steps of a
+    quick run.
+    """
+    for i in range(convs):
+        x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv{i + 1}")(x)
+        x = keras.layers.BatchNormalization(momentum=0.9, name=f"{name}_bn{i + 1}")(x)
+        x = keras.layers.Activation("relu", name=f"{name}_relu{i + 1}")(x)
+    return x
+
+
+def _upsample(x, channels: int, factor: int, name: str):
+    """Transposed convolution by ``factor``, started as bilinear interpolation."""
+    return keras.layers.Conv2DTranspose(
+        channels, kernel_size=2 * factor, strides=factor, padding="same", use_bias=False,
+        kernel_initializer=BilinearInitializer(), name=name)(x)
+
+
+def build_fcn(num_classes: int, input_shape=(64, 64, 3), variant: str = "8s",
+              filters=(8, 16, 32, 64, 64), convs_per_block=(1, 1, 1, 1, 1), head_filters: int = 64,
+              name=None) -> keras.Model:
+    """A fully convolutional network (Long et al., 2015) on a small VGG-like backbone.
+
+    The backbone has five blocks (convolutions, then 2x2 max pooling), so its
+    last map ("pool5") is 32 times smaller than the image. A 1x1 convolution
+    scores every position of it for each class, then:
+
+    * "32s": one transposed convolution upsamples the scores by 32;
+    * "16s": upsample by 2, add the scores of pool4 (stride 16), upsample by 16;
+    * "8s": as 16s, then upsample by 2 again, add the scores of pool3 (stride
+      8), upsample by 8.
+
+    The skips bring back the fine detail the pooling threw away. Every
+    upsampling layer starts as bilinear interpolation.
+
+    Args:
+        num_classes: classes per pixel (background included).
+        input_shape: (H, W, C) with H and W multiples of 32.
+        variant: "32s", "16s" or "8s".
+        filters, convs_per_block: the five backbone blocks.
+        head_filters: width of the 3x3 convolution on pool5 (the "fc" layer).
+
+    Returns:
+        A model mapping (batch, H, W, C) images to (batch, H, W, num_classes) logits.
+
+    Raises:
+        ValueError: unknown variant, or H, W not multiples of 32.
+    """
+    if variant not in FCN_VARIANTS:
+        raise ValueError(f"variant={variant!r}: use one of {', '.join(FCN_VARIANTS)}.")
+    if len(filters) != 5 or len(convs_per_block) != 5:
+        raise ValueError(f"filters={filters} and convs_per_block={convs_per_block} need 5 entries each.")
+    shape = _check_input_shape(input_shape, 32, f"FCN-{variant}")
+    inputs = keras.Input(shape, name="image")
+    x, pools = inputs, []
+    for block, (width, convs) in enumerate(zip(filters, convs_per_block), start=1):
+        x = _conv_block(x, width, convs, f"block{block}")
+        x = keras.layers.MaxPooling2D(2, name=f"pool{block}")(x)
+        pools.append(x)
+    x = _conv_block(x, head_filters, 1, "fc")
+    scores = keras.layers.Conv2D(num_classes, 1, name="score_pool5")(x)
+    stride = 32
+    for level in (4, 3):  # pool4 (stride 16), then pool3 (stride 8)
+        if stride == FCN_VARIANTS[variant]:
+            break
+        up = _upsample(scores, num_classes, 2, f"up_to_pool{level}")
+        skip = keras.layers.Conv2D(num_classes, 1, kernel_initializer="zeros",
+                                   name=f"score_pool{level}")(pools[level - 1])
+        scores = keras.layers.Add(name=f"fuse_pool{level}")([up, skip])
+        stride //= 2
+    logits = _upsample(scores, num_classes, stride, f"up_x{stride}")
+    return keras.Model(inputs, logits, name=name or f"fcn_{variant}")
+
+
+def build_unet(num_classes: int, input_shape=(64, 64, 3), filters=(8, 16, 32, 64),
+               name: str = "unet") -> keras.Model:
+    """A U-Net (Ronneberger et al., 2015), with "same" padding so no cropping is needed.
+
+    The encoder has ``len(filters)`` levels of two 3x3 convolutions, with 2x2
+    max pooling between levels (total stride ``2 ** (len(filters) - 1)``). The
+    decoder climbs back: a 2x2 stride-2 transposed convolution, concatenation
+    with the encoder map of the same size (the skip connection), two 3x3
+    convolutions. A 1x1 convolution gives the class logits.
+
+    Args:
+        num_classes: classes per pixel (background included).
+        input_shape: (H, W, C), H and W multiples of the total stride.
+        filters: widths per level, top (full resolution) to bottom.
+
+    Returns:
+        A model mapping (batch, H, W, C) images to (batch, H, W, num_classes) logits.
+
+    Raises:
+        ValueError: fewer than 2 levels, or H, W not multiples of the total stride.
+    """
+    if len(filters) < 2:
+        raise ValueError(f"filters={filters} needs at least 2 levels.")
+    total_stride = 2 ** (len(filters) - 1)
+    shape = _check_input_shape(input_shape, total_stride, f"this U-Net ({len(filters)} levels)")
+    inputs = keras.Input(shape, name="image")
+    x, skips = inputs, []
+    for level, width in enumerate(filters[:-1], start=1):
+        x = _conv_block(x, width, 2, f"down{level}")
+        skips.append(x)
+        x = keras.layers.MaxPooling2D(2, name=f"pool{level}")(x)
+    x = _conv_block(x, filters[-1], 2, "bottom")
+    for level in range(len(filters) - 1, 0, -1):
+        width = filters[level - 1]
+        x = keras.layers.Conv2DTranspose(width, 2, strides=2, name=f"up{level}")(x)
+        x = keras.layers.Concatenate(name=f"skip{level}")([skips[level - 1], x])
+        x = _conv_block(x, width, 2, f"dec{level}")
+    logits = keras.layers.Conv2D(num_classes, 1, name="logits")(x)
+    return keras.Model(inputs, logits, name=name)
+
+
+# ============================================================ metrics and losses
+def _labels(y, name: str) -> np.ndarray:
+    y = np.asarray(y)
+    if not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"{name} must hold integer class ids (use argmax on logits first); got {y.dtype}.")
+    return y
+
+
+def confusion_counts(y_true, y_pred, num_classes: int) -> np.ndarray:
+    """(num_classes, num_classes) pixel counts, rows = true class, columns = predicted."""
+    y_true, y_pred = _labels(y_true, "y_true"), _labels(y_pred, "y_pred")
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"y_true {y_true.shape} and y_pred {y_pred.shape} must have the same shape.")
+    for name, y in (("y_true", y_true), ("y_pred", y_pred)):
+        if y.size and (y.min() < 0 or y.max() >= num_classes):
+            raise ValueError(f"{name} has class ids outside [0, num_classes={num_classes}).")
+    flat = y_true.ravel().astype(np.int64) * num_classes + y_pred.ravel()
+    return np.bincount(flat, minlength=num_classes ** 2).reshape(num_classes, num_classes)
+
+
+def iou_per_class(y_true, y_pred, num_classes: int) -> np.ndarray:
+    """Intersection over union of each class's pixels: ``|T & P| / |T | P|``.
+
+    Args:
+        y_true, y_pred: integer masks of one shape, e.g. (N, H, W).
+
+    Returns:
+        float (num_classes,), NaN for a class in neither mask.
+    """
+    cm = confusion_counts(y_true, y_pred, num_classes)
+    inter = np.diag(cm).astype(np.float64)
+    union = cm.sum(0) + cm.sum(1) - inter
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(union > 0, inter / union, np.nan)
+
+
+def mean_iou(y_true, y_pred, num_classes: int) -> float:
+    """Mean of :func:`iou_per_class` over the classes present (as ``keras.metrics.MeanIoU``)."""
+    return float(np.nanmean(iou_per_class(y_true, y_pred, num_classes)))
+
+
+def dice_per_class(y_true, y_pred, num_classes: int) -> np.ndarray:
+    """Dice coefficient (F1 score) of each class's pixels: ``2 |T & P| / (|T| + |P|)``.
+
+    Returns:
+        float (num_classes,), NaN for a class in neither mask. Dice relates to
+        IoU by ``dice = 2 IoU / (1 + IoU)``.
+    """
+    cm = confusion_counts(y_true, y_pred, num_classes)
+    inter = np.diag(cm).astype(np.float64)
+    total = cm.sum(0) + cm.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, 2 * inter / total, np.nan)
+
+
+@keras.saving.register_keras_serializable(package="homl_cv")
+class DiceLoss(keras.losses.Loss):
+    """Soft Dice loss: ``1 - mean over classes of (2 sum(p y) + eps) / (sum(p) + sum(y) + eps)``.
+
+    ``p`` are the predicted class probabilities and ``y`` the one-hot labels,
+    summed over the pixels of each image. Unlike cross-entropy, it weighs a
+    small class as much as the background, which helps when objects are tiny.
+
+    Args:
+        from_logits: whether ``y_pred`` are logits (softmax is applied) or probabilities.
+        smooth: the ``eps`` above, so empty classes give 1, not 0/0.
+
+    Example:
+        >>> loss = DiceLoss(from_logits=True)
+        >>> y_true = np.array([[[0, 1]]])                # (batch, H, W) class ids
+        >>> y_pred = np.array([[[[9.0, -9.0], [-9.0, 9.0]]]])  # (batch, H, W, classes)
+        >>> round(float(loss(y_true, y_pred)), 3)
+        0.0
+    """
+
+    def __init__(self, from_logits: bool = False, smooth: float = 1.0, name: str = "dice_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.from_logits = from_logits
+        self.smooth = smooth
+
+    def call(self, y_true, y_pred):
+        ops = keras.ops
+        probs = ops.softmax(y_pred, axis=-1) if self.from_logits else y_pred
+        y_true = ops.cast(y_true, "int32")
+        if len(y_true.shape) == len(probs.shape):  # (..., 1) masks
+            y_true = ops.squeeze(y_true, axis=-1)
+        onehot = ops.one_hot(y_true, ops.shape(probs)[-1], dtype=probs.dtype)
+        axes = tuple(range(1, len(probs.shape) - 1))
+        inter = ops.sum(probs * onehot, axis=axes)
+        total = ops.sum(probs, axis=axes) + ops.sum(onehot, axis=axes)
+        dice = (2 * inter + self.smooth) / (total + self.smooth)
+        return 1 - ops.mean(dice, axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits, "smooth": self.smooth}
+
+
+def boundary_mask(masks, width: int = 1) -> np.ndarray:
+    """Pixels within ``width`` pixels of a change of class (bool, same shape as ``masks``).
+
+    Args:
+        masks: integer masks (H, W) or (N, H, W).
+    """
+    from scipy import ndimage
+
+    masks = _labels(masks, "masks")
+    if masks.ndim not in (2, 3):
+        raise ValueError(f"masks must have shape (H, W) or (N, H, W); got {masks.shape}.")
+    if width < 1:
+        raise ValueError(f"width={width} must be at least 1.")
+    size = (2 * width + 1,) * 2 if masks.ndim == 2 else (1,) + (2 * width + 1,) * 2
+    return ndimage.maximum_filter(masks, size=size) != ndimage.minimum_filter(masks, size=size)
+
+
+@dataclasses.dataclass(frozen=True)
+class SegmentationScores:
+    """Scores of predicted masks against true ones (see :func:`evaluate_segmentation`)."""
+
+    mean_iou: float
+    class_iou: tuple
+    pixel_accuracy: float
+    boundary_accuracy: float
+    mean_dice: float
+
+    def summary(self, class_names=None) -> str:
+        names = class_names or [str(i) for i in range(len(self.class_iou))]
+        per_class = ", ".join(f"{n} {v:.2f}" for n, v in zip(names, self.class_iou))
+        return (f"mean IoU {self.mean_iou:.3f} | pixel accuracy {self.pixel_accuracy:.3f} | "
+                f"boundary accuracy {self.boundary_accuracy:.3f} | mean Dice {self.mean_dice:.3f}\n"
+                f"  IoU per class: {per_class}")
+
+
+def predict_masks(model, images, batch_size: int = 64) -> np.ndarray:
+    """Class-id masks (N, H, W) int from a model that outputs per-pixel logits."""
+    images = np.asarray(images, np.float32)
+    batches = [model(images[i:i + batch_size], training=False) for i in range(0, len(images), batch_size)]
+    return np.concatenate([np.argmax(np.asarray(b), axis=-1) for b in batches]).astype(np.int32)
+
+
+def evaluate_segmentation(y_true, y_pred, num_classes: int, boundary_width: int = 1) -> SegmentationScores:
+    """Mean IoU, per-class IoU, pixel accuracy, accuracy on boundary pixels, mean Dice.
+
+    Args:
+        y_true, y_pred: integer masks (N, H, W).
+        boundary_width: the band around true class changes scored by
+            ``boundary_accuracy`` (see :func:`boundary_mask`).
+    """
+    y_true, y_pred = _labels(y_true, "y_true"), _labels(y_pred, "y_pred")
+    iou = iou_per_class(y_true, y_pred, num_classes)
+    edges = boundary_mask(y_true, boundary_width)
+    return SegmentationScores(
+        mean_iou=float(np.nanmean(iou)),
+        class_iou=tuple(float(v) for v in iou),
+        pixel_accuracy=float(np.mean(y_true == y_pred)),
+        boundary_accuracy=float(np.mean(y_true[edges] == y_pred[edges])) if edges.any() else float("nan"),
+        mean_dice=float(np.nanmean(dice_per_class(y_true, y_pred, num_classes))),
+    )
+
+
+# ============================================================ data
+PETS_CLASSES = ("background", "pet", "border")
+
+
+@dataclasses.dataclass(frozen=True)
+class SegmentationSplits:
+    """Images with per-pixel labels, as train / valid / test ``tf.data`` datasets.
+
+    Each element is ``(image, mask)``: float32 (H, W, 3) in [0, 1] and int32
+    (H, W) class ids, unbatched. ``class_names[0]`` is the background.
+    """
+
+    train: object
+    valid: object
+    test: object
+    class_names: tuple
+    image_size: int
+    source: str
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+def shapes_segmentation_splits(num_images: int = 1250, image_size: int = 64, max_objects: int = 2,
+                               size_range=(0.2, 0.5), seed: int = 0,
+                               fractions=(0.8, 0.1, 0.1)) -> SegmentationSplits:
+    """:func:`homl_cv.data.make_shapes` images and masks as :class:`SegmentationSplits`.
+
+    One or two shapes per image by default, each 20 % to 50 % of the image
+    side, split 80/10/10 into train / valid / test.
+    """
+    import tensorflow as tf
+
+    shapes = data_lib.make_shapes(num_images, image_size=image_size, max_objects=max_objects,
+                                  size_range=size_range, seed=seed)
+    parts = [tf.data.Dataset.from_tensor_slices((part.images, part.masks.astype(np.int32)))
+             for part in shapes.split(fractions)]
+    return SegmentationSplits(*parts, class_names=("background",) + shapes.class_names,
+                              image_size=image_size, source="generated shapes (homl_cv.data.make_shapes)")
+
+
+def load_segmentation_data(image_size=None, offline: bool | None = None, data_dir=None,
+                           num_shapes=None) -> SegmentationSplits:
+    """Oxford-IIIT Pets online; generated shapes with exact masks offline.
+
+    Online, tfds ``oxford_iiit_pet`` (3,680 training and 3,669 test photos of
+    37 breeds with trimap masks) is resized to ``image_size`` (bilinear for
+    photos, nearest for masks) and relabelled 0 background, 1 pet, 2 border;
+    the last 10 % of the training split is held out for validation. In quick
+    mode only a quarter of each split is used.
+
+    Args:
+        image_size: side of the square images; default 64 in quick mode, 128 otherwise.
+        offline: ``None`` follows ``HOML_CV_OFFLINE``. Offline, the shapes of
+            :func:`shapes_segmentation_splits` stand in (and a line says so).
+        data_dir: the tfds data folder (default ``HOML_CV_DATA_DIR``).
+        num_shapes: generated images offline (default 1,250 quick, 6,000 full).
+
+    Raises:
+        DownloadError: online, when the download fails.
+    """
+    image_size = image_size or config.pick(quick=64, full=128)
+    if data_lib._resolve_offline(offline):
+        num_shapes = num_shapes or config.pick(quick=1250, full=6000)
+        print(f"Offline: using {num_shapes} generated {image_size}x{image_size} shape images with exact "
+              f"masks instead of Oxford-IIIT Pets.")
+        return shapes_segmentation_splits(num_shapes, image_size)
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    data_dir = data_lib._resolve_data_dir(data_dir)
+    splits = config.pick(quick=("train[:22%]", "train[22%:25%]", "test[:25%]"),
+                         full=("train[:90%]", "train[90%:]", "test"))
+    try:
+        datasets = tfds.load("oxford_iiit_pet", split=list(splits), data_dir=str(data_dir))
+    except Exception as exc:  # noqa: BLE001 - any failure becomes one clear error
+        raise data_lib._download_error("oxford_iiit_pet", exc, data_dir) from exc
+    relabel = tf.constant([0, 1, 0, 2], tf.int32)  # tfds trimap: 1 pet, 2 background, 3 border
+
+    def prepare(example):
+        image = tf.image.resize(example["image"], (image_size, image_size)) / 255.0
+        mask = tf.image.resize(example["segmentation_mask"], (image_size, image_size), method="nearest")
+        return image, tf.gather(relabel, tf.cast(mask[..., 0], tf.int32))
+
+    train, valid, test = (ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE) for ds in datasets)
+    return SegmentationSplits(train, valid, test, class_names=PETS_CLASSES, image_size=image_size,
+                              source="tfds oxford_iiit_pet")
+
+
+def dataset_arrays(dataset, limit=None):
+    """``(images, masks)`` NumPy arrays from an unbatched (image, mask) dataset."""
+    if limit is not None:
+        dataset = dataset.take(limit)
+    images, masks = zip(*((img.numpy(), msk.numpy()) for img, msk in dataset))
+    return np.stack(images), np.stack(masks)

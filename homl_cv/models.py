@@ -126,46 +126,14 @@ class MeanBoxIoU(keras.metrics.Mean):
         return {"name": self.name, "dtype": self.dtype}
 
 
-@keras.saving.register_keras_serializable(package="homl_cv")
-class AddCoords(keras.layers.Layer):
-    """Append two channels holding each pixel's x and y position, scaled to [0, 1].
-
-    A convolution is translation-equivariant: the same filter answers the same
-    way anywhere, so a plain CNN has to work out *where* it is from padding
-    effects. Giving it the coordinates as inputs ("CoordConv", Liu et al.,
-    2018) makes regressing box positions much easier.
-
-    Input (B, H, W, C) -> output (B, H, W, C + 2): channel C is x (0 at the
-    left column, 1 at the right), channel C + 1 is y (0 at the top row).
-
-    Example:
-        >>> import numpy as np
-        >>> out = AddCoords()(np.zeros((1, 2, 3, 1), "float32"))
-        >>> tuple(out.shape)
-        (1, 2, 3, 3)
-        >>> np.asarray(out)[0, :, :, 1].tolist()  # x
-        [[0.0, 0.5, 1.0], [0.0, 0.5, 1.0]]
-    """
-
-    def call(self, inputs):
-        ops = keras.ops
-        shape = ops.shape(inputs)
-        height, width = shape[1], shape[2]
-        ys, xs = ops.meshgrid(ops.linspace(0.0, 1.0, height), ops.linspace(0.0, 1.0, width), indexing="ij")
-        coords = ops.cast(ops.stack([xs, ys], axis=-1)[None], inputs.dtype)
-        return ops.concatenate([inputs, ops.broadcast_to(coords, (shape[0], height, width, 2))], axis=-1)
-
-    def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], input_shape[-1] + 2)
-
-
-def localization_model(input_shape=(64, 64, 3), num_classes=4, filters=(16, 32, 64, 64),
-                       dense_units=128, dropout=0.2, add_coords=True, name="localizer") -> keras.Model:
+def localization_model(input_shape=(64, 64, 3), num_classes=4, filters=(16, 32, 64),
+                       dense_units=128, dropout=0.2, name="localizer") -> keras.Model:
     """A small CNN with two heads: class probabilities and one box.
 
-    Each block is a 3x3 convolution (ReLU) and a 2x2 max pool; the
-    flattened maps (they keep *where* things are, which a global pooling
-    would throw away) go through one dense layer shared by the two heads:
+    A 3x3 convolution with stride 2 halves the image, then each further
+    block is a 3x3 convolution (ReLU) and a 2x2 max pool; the flattened maps
+    (they keep *where* things are, which a global pooling would throw away)
+    go through one dense layer shared by the two heads:
 
     - ``"class"``: ``num_classes`` softmax probabilities, (B, num_classes);
     - ``"box"``: 4 sigmoid outputs in [0, 1], (B, 4): the box encoded by
@@ -174,10 +142,9 @@ def localization_model(input_shape=(64, 64, 3), num_classes=4, filters=(16, 32, 
     Args:
         input_shape: ``(height, width, channels)``; pixels in [0, 1].
         num_classes: number of classes.
-        filters: filters of each conv block (one 2x2 pool each).
+        filters: filters of the strided convolution, then of each conv + pool block.
         dense_units: width of the shared dense layer.
         dropout: dropout rate before the heads.
-        add_coords: start with :class:`AddCoords` (x and y position channels).
 
     Returns:
         An uncompiled ``keras.Model`` whose outputs are the dict
@@ -194,8 +161,8 @@ def localization_model(input_shape=(64, 64, 3), num_classes=4, filters=(16, 32, 
     if num_classes < 2:
         raise ValueError(f"num_classes={num_classes} must be at least 2.")
     inputs = keras.Input(shape=input_shape, name="images")
-    x = AddCoords()(inputs) if add_coords else inputs
-    for f in filters:
+    x = keras.layers.Conv2D(filters[0], 3, strides=2, padding="same", activation="relu")(inputs)
+    for f in filters[1:]:
         x = keras.layers.Conv2D(f, 3, padding="same", activation="relu")(x)
         x = keras.layers.MaxPooling2D(2)(x)
     x = keras.layers.Flatten()(x)

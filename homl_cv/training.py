@@ -77,7 +77,7 @@ def localization_targets(shapes) -> tuple:
     return shapes.images, targets
 
 
-def train_localizer(num_images=None, image_size=64, epochs=None, batch_size=64, seed=42,
+def train_localizer(num_images=None, image_size=64, epochs=None, batch_size=32, seed=42,
                     learning_rate=2e-3, loss_weights=None, verbose="auto") -> LocalizationResult:
     """Generate single-object shapes, train a two-headed localizer, evaluate it.
 
@@ -87,9 +87,9 @@ def train_localizer(num_images=None, image_size=64, epochs=None, batch_size=64, 
     cosine schedule to 0 over the epochs.
 
     Args:
-        num_images: total images; default 3,000 in quick mode, 20,000 otherwise.
+        num_images: total images; default 4,000 in quick mode, 20,000 otherwise.
         image_size: side of the square images.
-        epochs: default 12 in quick mode, 30 otherwise.
+        epochs: default 16 in quick mode, 40 otherwise.
         batch_size, learning_rate: for Adam.
         seed: seeds the data and the weights.
         loss_weights: see :func:`homl_cv.models.compile_localization_model`.
@@ -104,8 +104,8 @@ def train_localizer(num_images=None, image_size=64, epochs=None, batch_size=64, 
 
     from homl_cv import boxes, config, data, models
 
-    num_images = num_images or config.pick(quick=3000, full=20000)
-    epochs = epochs or config.pick(quick=12, full=30)
+    num_images = num_images or config.pick(quick=4000, full=20000)
+    epochs = epochs or config.pick(quick=16, full=40)
     if num_images < 50:
         raise ValueError(f"num_images={num_images} is too few to split 80/10/10: use 50 or more.")
     config.set_seeds(seed)

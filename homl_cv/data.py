@@ -415,14 +415,16 @@ def _photo_bank(image_size: int) -> np.ndarray:
             patch = resize(photo[y:y + crop, x:x + crop], (image_size, image_size),
                            anti_aliasing=True).astype(np.float32)
             bank.append(0.5 * patch + 0.25)  # halve the contrast so shapes stand out
-    return np.stack(bank)
+    bank = np.stack(bank)
+    bank.setflags(write=False)  # cached: shapes are drawn on copies
+    return bank
 
 
 def _background(rng, image_size: int, bank: np.ndarray) -> np.ndarray:
     kind = rng.integers(3)
     if kind == 0:  # real photo crop, maybe flipped
         bg = bank[rng.integers(len(bank))]
-        return bg[:, ::-1] if rng.random() < 0.5 else bg.copy()
+        return (bg[:, ::-1] if rng.random() < 0.5 else bg).copy()  # never a view of the cache
     if kind == 1:  # smooth noise: coarse random grid, upsampled
         coarse = rng.random((5, 5, 3)).astype(np.float32) * 0.6 + 0.2
         reps = -(-image_size // 4)

@@ -68,6 +68,7 @@ def classifier_accuracy(model, images, labels) -> float:
 
 
 # ============================================================ 04-06 localization, detection, segmentation
+<<<<<<< HEAD
 
 
 # ---------------------------------------------------------------- 06 segmentation
@@ -108,3 +109,121 @@ def fit_segmentation(model, train, valid=None, num_classes=None, epochs: int = 5
     if valid is not None:
         valid = valid.batch(batch_size).prefetch(tf.data.AUTOTUNE)
     return model.fit(train, validation_data=valid, epochs=epochs, shuffle=False, verbose=verbose)
+=======
+# ------------------------------------------------------------ 04
+import dataclasses  # noqa: E402 - kept in this section so chapters' imports do not collide
+
+
+@dataclasses.dataclass
+class LocalizationResult:
+    """What :func:`train_localizer` returns.
+
+    Attributes:
+        model: the trained two-headed Keras model.
+        history: ``History.history`` dict (loss, class_accuracy, box_box_iou, ...).
+        test: the held-out :class:`homl_cv.data.ShapesData` (never trained on).
+        pred_classes: int (N_test,) predicted class ids.
+        pred_boxes: float32 (N_test, 4) predicted "xyxy" pixel boxes.
+        true_boxes: float32 (N_test, 4) true "xyxy" pixel boxes.
+        ious: float32 (N_test,) IoU of each predicted box with its true box.
+        accuracy: class accuracy on the test set.
+        mean_iou: mean of ``ious``.
+        train_seconds: wall-clock time of ``fit``.
+    """
+
+    model: object
+    history: dict
+    test: object
+    pred_classes: np.ndarray
+    pred_boxes: np.ndarray
+    true_boxes: np.ndarray
+    ious: np.ndarray
+    accuracy: float
+    mean_iou: float
+    train_seconds: float
+
+    def summary(self) -> str:
+        return (f"test images: {len(self.test)}, class accuracy: {self.accuracy:.1%}, "
+                f"mean IoU: {self.mean_iou:.2f}, IoU >= 0.5: {np.mean(self.ious >= 0.5):.0%}")
+
+
+def localization_targets(shapes) -> tuple:
+    """Inputs and targets for a localization model from single-object shapes.
+
+    Args:
+        shapes: a :class:`homl_cv.data.ShapesData` with exactly one object per image.
+
+    Returns:
+        ``(images, {"class": int32 (N,), "box": float32 (N, 4)})``, boxes encoded
+        by :func:`homl_cv.models.encode_boxes`.
+    """
+    from homl_cv import models
+
+    counts = shapes.num_objects()
+    if not np.all(counts == 1):
+        raise ValueError(
+            f"shapes must have exactly one object per image (got counts {sorted(set(counts.tolist()))}): "
+            f"generate them with make_shapes(..., min_objects=1, max_objects=1)."
+        )
+    size = shapes.images.shape[1:3]
+    targets = {"class": shapes.classes[:, 0].astype(np.int32),
+               "box": models.encode_boxes(shapes.boxes[:, 0], image_size=size)}
+    return shapes.images, targets
+
+
+def train_localizer(num_images=None, image_size=64, epochs=None, batch_size=32, seed=42,
+                    learning_rate=2e-3, loss_weights=None, verbose="auto") -> LocalizationResult:
+    """Generate single-object shapes, train a two-headed localizer, evaluate it.
+
+    The images come from :func:`homl_cv.data.make_shapes` (one object each,
+    exact boxes), split 80/10/10 % into train/valid/test; the model is
+    :func:`homl_cv.models.localization_model`. The learning rate decays with a
+    cosine schedule to 0 over the epochs.
+
+    Args:
+        num_images: total images; default 4,000 in quick mode, 20,000 otherwise.
+        image_size: side of the square images.
+        epochs: default 16 in quick mode, 40 otherwise.
+        batch_size, learning_rate: for Adam.
+        seed: seeds the data and the weights.
+        loss_weights: see :func:`homl_cv.models.compile_localization_model`.
+        verbose: passed to ``fit`` (Keras progress bars).
+
+    Returns:
+        A :class:`LocalizationResult` measured on the test images.
+    """
+    import time
+
+    import keras
+
+    from homl_cv import boxes, config, data, models
+
+    num_images = num_images or config.pick(quick=4000, full=20000)
+    epochs = epochs or config.pick(quick=16, full=40)
+    if num_images < 50:
+        raise ValueError(f"num_images={num_images} is too few to split 80/10/10: use 50 or more.")
+    config.set_seeds(seed)
+    shapes = data.make_shapes(num_images, image_size=image_size, seed=seed)
+    train, valid, test = shapes.split((0.8, 0.1, 0.1))
+    x_train, y_train = localization_targets(train)
+    x_valid, y_valid = localization_targets(valid)
+    model = models.localization_model(x_train.shape[1:], num_classes=len(shapes.class_names))
+    steps = epochs * -(-len(x_train) // batch_size)
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps)
+    models.compile_localization_model(model, learning_rate=schedule, loss_weights=loss_weights)
+    start = time.perf_counter()
+    history = model.fit(x_train, y_train, validation_data=(x_valid, y_valid), epochs=epochs,
+                        batch_size=batch_size, verbose=verbose)
+    seconds = time.perf_counter() - start
+    pred = model.predict(test.images, batch_size=256, verbose=0)
+    pred_boxes = models.decode_boxes(pred["box"], image_size=test.images.shape[1:3])
+    true_boxes = test.boxes[:, 0]
+    ious = boxes.paired_iou(pred_boxes, true_boxes)
+    pred_classes = pred["class"].argmax(axis=1)
+    return LocalizationResult(
+        model=model, history=history.history, test=test, pred_classes=pred_classes,
+        pred_boxes=pred_boxes, true_boxes=true_boxes, ious=ious,
+        accuracy=float(np.mean(pred_classes == test.classes[:, 0])),
+        mean_iou=float(ious.mean()), train_seconds=seconds,
+    )
+>>>>>>> ch04

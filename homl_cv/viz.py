@@ -236,6 +236,84 @@ def plot_feature_map_sizes(model, title=None):
 
 
 # ============================================================ 04 localization
+def plot_iou(box1, box2, ax=None, labels=("A", "B")):
+    """Two "xyxy" boxes, their intersection shaded, and IoU in the title.
+
+    Returns the axes. Coordinates are drawn with y pointing down, as in images.
+    """
+    from matplotlib.patches import Rectangle
+
+    from homl_cv.boxes import iou
+
+    plt = _plt()
+    a, b = (np.asarray(box, dtype=np.float32).reshape(4) for box in (box1, box2))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(3.6, 3.6))
+    for box, color, label in zip((a, b), ("tab:blue", "tab:orange"), labels):
+        ax.add_patch(Rectangle(box[:2], *(box[2:] - box[:2]), fill=False, edgecolor=color, linewidth=2))
+        ax.text(box[0] + 0.5, box[1] + 0.5, label, color=color, va="top", fontsize=11, weight="bold")
+    top_left, bottom_right = np.maximum(a[:2], b[:2]), np.minimum(a[2:], b[2:])
+    if np.all(bottom_right > top_left):
+        ax.add_patch(Rectangle(top_left, *(bottom_right - top_left), color="tab:green", alpha=0.45,
+                               label="intersection"))
+        ax.legend(loc="lower right", fontsize=8)
+    corners = np.stack([a, b])
+    lo, hi = corners[:, :2].min(axis=0), corners[:, 2:].max(axis=0)
+    pad = 0.1 * (hi - lo).max()
+    ax.set_xlim(lo[0] - pad, hi[0] + pad)
+    ax.set_ylim(hi[1] + pad, lo[1] - pad)
+    ax.set_aspect("equal")
+    ax.grid(alpha=0.3)
+    ax.set_title(f"IoU = {float(iou(a[None], b[None])[0, 0]):.3f}")
+    ax.figure.tight_layout()
+    return ax
+
+
+def plot_localization_predictions(images, true_boxes, pred_boxes, true_classes=None,
+                                  pred_classes=None, class_names=None, ncols=6, size=1.9):
+    """Images with true boxes (green, solid) and predicted boxes (red, dashed).
+
+    Args:
+        images: (N, H, W, 3) in [0, 1].
+        true_boxes, pred_boxes: (N, 4) "xyxy" pixel boxes.
+        true_classes, pred_classes: optional (N,) class ids, shown in the titles
+            with each image's IoU.
+        class_names: names for the class ids.
+    """
+    from homl_cv.boxes import paired_iou
+
+    ious = paired_iou(pred_boxes, true_boxes)
+    titles = []
+    for i, value in enumerate(ious):
+        title = f"IoU {value:.2f}"
+        if pred_classes is not None:
+            name = class_names[pred_classes[i]] if class_names is not None else pred_classes[i]
+            wrong = true_classes is not None and pred_classes[i] != true_classes[i]
+            title = f"{name}{' ✗' if wrong else ''}\n{title}"
+        titles.append(title)
+    fig = plot_images(images, titles=titles, ncols=ncols, size=size)
+    for ax, true, pred in zip(fig.axes, true_boxes, pred_boxes):
+        draw_boxes(ax, true, color="lime")
+        draw_boxes(ax, pred, color="red", linestyle="--")
+    return fig
+
+
+def plot_iou_histogram(ious, thresholds=(0.5, 0.75), ax=None, bins=20):
+    """Histogram of IoUs in [0, 1], with the share of boxes above each threshold."""
+    plt = _plt()
+    ious = np.asarray(ious, dtype=np.float32)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3))
+    ax.hist(ious, bins=bins, range=(0, 1), color="tab:blue", alpha=0.8)
+    for threshold in thresholds:
+        share = float(np.mean(ious >= threshold))
+        ax.axvline(threshold, color="k", linestyle="--", linewidth=1)
+        ax.text(threshold + 0.01, ax.get_ylim()[1] * 0.9, f"{share:.0%} ≥ {threshold}", fontsize=8)
+    ax.set_xlabel("IoU with the true box")
+    ax.set_ylabel("test images")
+    ax.set_title(f"mean IoU {ious.mean():.2f} on {len(ious)} images")
+    ax.figure.tight_layout()
+    return ax
 
 
 # ============================================================ 05 detection

@@ -119,19 +119,23 @@ def _intersection(a, b) -> np.ndarray:
 def make_window_classifier(window: int = 32, num_outputs: int = 5, filters: int = 16) -> keras.Model:
     """A small CNN + Flatten + Dense classifier for ``window`` x ``window`` crops.
 
-    Three conv + 2x2 max-pool blocks (an output stride of 8), then Flatten, a
-    hidden Dense layer and a softmax Dense layer with ``num_outputs`` units
-    (the shape classes + background).
+    Three 3x3 conv + 2x2 max-pool blocks (an output stride of 8), then
+    Flatten, a hidden Dense layer and a softmax Dense layer with
+    ``num_outputs`` units (the shape classes + background). The convolutions
+    use "valid" padding: a window then sees its own pixels only, so the FCN
+    made by :func:`dense_to_conv` gives on a large image exactly what the
+    classifier gives on each crop ("same" padding would pad each crop with
+    zeros where the large image has real neighbours).
     """
     if window % 8:
         raise ValueError(f"window={window} must be a multiple of 8 (three 2x2 poolings).")
     return keras.Sequential([
         keras.Input((window, window, 3)),
-        keras.layers.Conv2D(filters, 3, padding="same", activation="relu"),
+        keras.layers.Conv2D(filters, 3, activation="relu"),
         keras.layers.MaxPooling2D(2),
-        keras.layers.Conv2D(2 * filters, 3, padding="same", activation="relu"),
+        keras.layers.Conv2D(2 * filters, 3, activation="relu"),
         keras.layers.MaxPooling2D(2),
-        keras.layers.Conv2D(4 * filters, 3, padding="same", activation="relu"),
+        keras.layers.Conv2D(4 * filters, 3, activation="relu"),
         keras.layers.MaxPooling2D(2),
         keras.layers.Flatten(),
         keras.layers.Dense(64, activation="relu"),
@@ -157,7 +161,9 @@ def dense_to_conv(model: keras.Model) -> keras.Model:
     images of any size (at least the training size): on the training size it
     gives exactly the classifier's output (as a 1x1 grid); on a larger image
     it gives one output per window position, with a step equal to the product
-    of the strides (e.g. 8 for three 2x2 poolings), in a single pass.
+    of the strides (e.g. 8 for three 2x2 poolings), in a single pass. Those
+    equal the classifier run on each crop when the conv layers use "valid"
+    padding (with "same" padding, the crops' zero borders differ).
 
     Args:
         model: a Sequential or functional model whose layers form a single

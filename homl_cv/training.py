@@ -25,7 +25,7 @@ def yolo_recipe() -> dict:
 
     return dict(image_size=64, max_objects=3, num_anchors=3,
                 num_train=config.pick(1500, 8000), num_test=config.pick(200, 1000),
-                epochs=config.pick(12, 40), batch_size=32, learning_rate=3e-3)
+                epochs=config.pick(12, 40), batch_size=16, learning_rate=3e-3)
 
 
 def train_yolo_detector(train_data, anchors, epochs: int = 12, batch_size: int = 32,

@@ -154,3 +154,213 @@ def paired_iou(boxes1, boxes2, box_format: str = "xyxy") -> np.ndarray:
 
 
 # ============================================================ 05 detection: NMS, anchors, YOLO targets
+def non_max_suppression(boxes, scores, iou_threshold: float = 0.5, score_threshold: float = float("-inf"),
+                        max_outputs: int | None = None, classes=None, box_format: str = "xyxy") -> np.ndarray:
+    """Greedy non-max suppression, written out to teach it.
+
+    Repeat: take the highest-scoring box left, keep it, and drop every box left
+    that overlaps it with IoU > ``iou_threshold``. Boxes scoring
+    ``<= score_threshold`` are dropped before starting. With ``classes``, a box
+    only suppresses boxes of its own class (per-class NMS); without it, any box
+    suppresses any other (class-agnostic). Same result as
+    ``tf.image.non_max_suppression`` (tested).
+
+    Args:
+        boxes: (N, 4) boxes in ``box_format``.
+        scores: (N,) confidence scores.
+        iou_threshold: overlap above which the lower-scoring box is dropped.
+        score_threshold: scores at or below it are dropped first.
+        max_outputs: keep at most this many boxes (``None``: no limit).
+        classes: optional (N,) class ids for per-class NMS.
+        box_format: format of ``boxes``.
+
+    Returns:
+        int64 (K,) indices of the kept boxes, by decreasing score.
+
+    Example:
+        >>> b = [[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30]]
+        >>> non_max_suppression(b, [0.9, 0.8, 0.7]).tolist()
+        [0, 2]
+    """
+    xyxy = to_xyxy(validate_boxes(boxes, box_format, "boxes"), box_format)
+    if xyxy.ndim != 2:
+        raise ValueError(f"boxes must have shape (N, 4); got {xyxy.shape}. Run NMS on one image at a time.")
+    scores = np.asarray(scores, dtype=np.float32)
+    if scores.shape != (len(xyxy),):
+        raise ValueError(f"scores must have shape ({len(xyxy)},), one per box; got {scores.shape}.")
+    if classes is not None:
+        classes = np.asarray(classes)
+        if classes.shape != (len(xyxy),):
+            raise ValueError(f"classes must have shape ({len(xyxy)},), one per box; got {classes.shape}.")
+    if not 0.0 <= iou_threshold <= 1.0:
+        raise ValueError(f"iou_threshold={iou_threshold} must lie in [0, 1].")
+    if max_outputs is not None and max_outputs < 0:
+        raise ValueError(f"max_outputs={max_outputs} must be >= 0 (or None for no limit).")
+    limit = len(xyxy) if max_outputs is None else max_outputs
+    candidates = [int(i) for i in np.argsort(-scores, kind="stable") if scores[i] > score_threshold]
+    keep = []
+    while candidates and len(keep) < limit:
+        best = candidates.pop(0)
+        keep.append(best)
+        if not candidates:
+            break
+        overlaps = _broadcast_iou(xyxy[best][None], xyxy[candidates])
+        same_class = np.ones(len(candidates), bool) if classes is None else classes[candidates] == classes[best]
+        candidates = [c for c, o, s in zip(candidates, overlaps, same_class) if not (s and o > iou_threshold)]
+    return np.asarray(keep, dtype=np.int64)
+
+
+def anchor_iou(sizes, anchors) -> np.ndarray:
+    """IoU of box shapes, as if every box and anchor shared one centre.
+
+    Args:
+        sizes: (N, 2) box (width, height).
+        anchors: (K, 2) anchor (width, height).
+
+    Returns:
+        float32 (N, K): ``min(w) * min(h) / (area_box + area_anchor - that)``.
+    """
+    sizes = _check_sizes(sizes, "sizes")
+    anchors = _check_sizes(anchors, "anchors")
+    inter = np.minimum(sizes[:, None, 0], anchors[None, :, 0]) * np.minimum(sizes[:, None, 1], anchors[None, :, 1])
+    union = sizes[:, None].prod(-1) + anchors[None].prod(-1) - inter
+    return (inter / np.maximum(union, 1e-12)).astype(np.float32)
+
+
+def _check_sizes(sizes, name: str) -> np.ndarray:
+    arr = np.asarray(sizes, dtype=np.float32)
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise ValueError(f"{name} must have shape (N, 2) holding (width, height); got {arr.shape}.")
+    if not np.all(np.isfinite(arr)) or (arr <= 0).any():
+        raise ValueError(f"{name} must be finite and positive (widths and heights); drop padding rows first.")
+    return arr
+
+
+def kmeans_anchors(sizes, k: int, iterations: int = 100, seed: int = 0) -> np.ndarray:
+    """Anchor shapes by k-means on box (width, height) with distance 1 - IoU.
+
+    Euclidean k-means would let big boxes dominate; ``1 - anchor_iou`` treats
+    a 4-pixel error on a small box as worse than on a large one, which is what
+    matters when a box is matched to its best anchor (YOLOv2's recipe).
+    Each step assigns every box to the anchor it overlaps most, then moves each
+    anchor to the median size of its boxes.
+
+    Args:
+        sizes: (N, 2) box widths and heights (N >= k).
+        k: number of anchors.
+        iterations: maximum number of steps (stops early when stable).
+        seed: the random choice of the k starting boxes (k-means++: each
+            next start is drawn with probability growing with its distance
+            to the starts already chosen).
+
+    Returns:
+        float32 (k, 2) anchors (width, height), sorted by area.
+    """
+    sizes = _check_sizes(sizes, "sizes")
+    if not 1 <= k <= len(sizes):
+        raise ValueError(f"k={k} must be between 1 and the number of boxes ({len(sizes)}).")
+    rng = np.random.default_rng(seed)
+    anchors = sizes[[rng.integers(len(sizes))]]
+    while len(anchors) < k:  # k-means++ start: far boxes (low IoU) are likelier picks
+        distance = 1.0 - anchor_iou(sizes, anchors).max(axis=1)
+        weights = distance ** 2 if distance.any() else np.ones(len(sizes))
+        anchors = np.concatenate([anchors, sizes[[rng.choice(len(sizes), p=weights / weights.sum())]]])
+    assignment = None
+    for _ in range(iterations):
+        new_assignment = anchor_iou(sizes, anchors).argmax(axis=1)
+        if assignment is not None and np.array_equal(new_assignment, assignment):
+            break
+        assignment = new_assignment
+        for j in range(k):
+            if (assignment == j).any():
+                anchors[j] = np.median(sizes[assignment == j], axis=0)
+    return anchors[np.argsort(anchors.prod(axis=1))].astype(np.float32)
+
+
+def encode_yolo_targets(boxes, classes, image_size: int, grid_size: int, anchors) -> np.ndarray:
+    """YOLO training targets for one image: one slot per (cell, anchor).
+
+    A box belongs to the grid cell holding its centre and to the anchor whose
+    shape fits it best (:func:`anchor_iou`). Its slot holds
+    ``(tx, ty, tw, th, 1, class)``: ``tx, ty`` in [0, 1) the centre's position
+    inside the cell, ``tw = log(w / anchor_w)`` and ``th = log(h / anchor_h)``
+    (log-scale size offsets: 0 means "exactly the anchor"). Empty slots are
+    all 0 (objectness 0). When two boxes claim one slot, the later one wins.
+
+    Args:
+        boxes: (M, 4) "xyxy" pixel boxes; rows of -1 (padding) are skipped.
+        classes: (M,) class ids, -1 for padding.
+        image_size: side of the square image, in pixels.
+        grid_size: cells per side (``image_size / grid_size`` pixels each).
+        anchors: (A, 2) anchor (width, height) in pixels.
+
+    Returns:
+        float32 (grid_size, grid_size, A, 6), indexed [row, column, anchor].
+    """
+    anchors = _check_sizes(anchors, "anchors")
+    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    classes = np.asarray(classes).reshape(-1)
+    if len(classes) != len(boxes):
+        raise ValueError(f"boxes ({len(boxes)}) and classes ({len(classes)}) must have the same length.")
+    if image_size % grid_size:
+        raise ValueError(f"image_size={image_size} must be a multiple of grid_size={grid_size}.")
+    real = classes >= 0
+    boxes, classes = validate_boxes(boxes[real], "xyxy", image_size=(image_size, image_size)), classes[real]
+    cell = image_size / grid_size
+    target = np.zeros((grid_size, grid_size, len(anchors), 6), np.float32)
+    if not len(boxes):
+        return target
+    wh = np.maximum(boxes[:, 2:] - boxes[:, :2], 1e-3)
+    centre = (boxes[:, :2] + boxes[:, 2:]) / 2
+    col_row = np.minimum((centre // cell).astype(int), grid_size - 1)
+    best = anchor_iou(wh, anchors).argmax(axis=1)
+    for (col, row), a, c, (w, h), cls in zip(col_row, best, centre, wh, classes):
+        tx, ty = c / cell - (col, row)
+        target[row, col, a] = (tx, ty, np.log(w / anchors[a, 0]), np.log(h / anchors[a, 1]), 1.0, cls)
+    return target
+
+
+def decode_yolo_boxes(offsets, image_size: int, anchors) -> np.ndarray:
+    """Pixel "xyxy" boxes from YOLO offsets (the inverse of the encoding).
+
+    Args:
+        offsets: (..., S, S, A, 4) holding ``(tx, ty, tw, th)`` with
+            ``tx, ty`` the centre inside its cell (in [0, 1]) and ``tw, th``
+            log-scale sizes relative to the anchors.
+        image_size: side of the square image, in pixels.
+        anchors: (A, 2) anchor (width, height) in pixels.
+
+    Returns:
+        float32 (..., S, S, A, 4) "xyxy" boxes (not clipped to the image).
+    """
+    anchors = _check_sizes(anchors, "anchors")
+    offsets = np.asarray(offsets, dtype=np.float32)
+    if offsets.ndim < 4 or offsets.shape[-1] != 4 or offsets.shape[-2] != len(anchors) \
+            or offsets.shape[-4] != offsets.shape[-3]:
+        raise ValueError(
+            f"offsets must have shape (..., S, S, {len(anchors)}, 4) for {len(anchors)} anchors; "
+            f"got {offsets.shape}."
+        )
+    grid_size = offsets.shape[-3]
+    cell = image_size / grid_size
+    rows, cols = np.meshgrid(np.arange(grid_size), np.arange(grid_size), indexing="ij")
+    cx = (cols[:, :, None] + offsets[..., 0]) * cell
+    cy = (rows[:, :, None] + offsets[..., 1]) * cell
+    w = anchors[:, 0] * np.exp(offsets[..., 2])
+    h = anchors[:, 1] * np.exp(offsets[..., 3])
+    return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=-1).astype(np.float32)
+
+
+def decode_yolo_targets(target, image_size: int, anchors):
+    """The boxes and classes stored in an :func:`encode_yolo_targets` array.
+
+    Returns:
+        ``(boxes, classes)``: float32 (K, 4) "xyxy" pixels and int32 (K,),
+        one per slot whose objectness is 1, in (row, column, anchor) order.
+    """
+    target = np.asarray(target, dtype=np.float32)
+    if target.ndim != 4 or target.shape[-1] != 6:
+        raise ValueError(f"target must have shape (S, S, A, 6); got {target.shape}.")
+    boxes = decode_yolo_boxes(target[..., :4], image_size, anchors)
+    filled = target[..., 4] > 0.5
+    return boxes[filled], target[..., 5][filled].astype(np.int32)

@@ -317,6 +317,118 @@ def plot_iou_histogram(ious, thresholds=(0.5, 0.75), ax=None, bins=20):
 
 
 # ============================================================ 05 detection
+def plot_window_scores(image, scores, window: int, stride: int, title="objectness per window"):
+    """An image and, next to it, a score per sliding-window position.
+
+    ``scores`` is (rows, cols); window (i, j) covers pixels from
+    (i * stride, j * stride), so its score is drawn at the window's centre.
+    """
+    plt = _plt()
+    scores = np.asarray(scores)
+    rows, cols = scores.shape
+    fig, axes = plt.subplots(1, 2, figsize=(7, 3.4))
+    axes[0].imshow(image)
+    axes[0].set_title("image")
+    half = window / 2
+    extent = (half - stride / 2, half + (cols - 0.5) * stride, half + (rows - 0.5) * stride, half - stride / 2)
+    axes[1].imshow(image)
+    shown = axes[1].imshow(scores, extent=extent, alpha=0.6, cmap="magma", vmin=0, vmax=1)
+    axes[1].set_xlim(0, image.shape[1])
+    axes[1].set_ylim(image.shape[0], 0)
+    axes[1].set_title(title)
+    fig.colorbar(shown, ax=axes[1], fraction=0.046)
+    for ax in axes:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def plot_nms(image, boxes, scores, kept, title="non-max suppression"):
+    """Candidate boxes with their scores (left) and the boxes NMS kept (right)."""
+    plt = _plt()
+    boxes, scores = np.asarray(boxes), np.asarray(scores)
+    fig, axes = plt.subplots(1, 2, figsize=(7, 3.6))
+    for ax, idx, name in [(axes[0], np.arange(len(boxes)), f"{len(boxes)} candidates"),
+                          (axes[1], np.asarray(kept, int), f"{len(kept)} kept")]:
+        ax.imshow(image)
+        draw_boxes(ax, boxes[idx], labels=[f"{s:.2f}" for s in scores[idx]],
+                   color="yellow" if ax is axes[0] else "lime")
+        ax.set_title(name)
+        ax.axis("off")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_anchors(sizes, anchors, assignment=None, title="box sizes and k-means anchors"):
+    """Box (width, height) pairs coloured by their anchor, anchors as stars."""
+    plt = _plt()
+    sizes, anchors = np.asarray(sizes), np.asarray(anchors)
+    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    ax.scatter(sizes[:, 0], sizes[:, 1], s=6, alpha=0.5, c=assignment, cmap="tab10" if assignment is not None else None)
+    ax.scatter(anchors[:, 0], anchors[:, 1], marker="*", s=260, c="black", label="anchors")
+    for w, h in anchors:
+        ax.annotate(f"{w:.0f}x{h:.0f}", (w, h), textcoords="offset points", xytext=(8, 6), fontsize=9)
+    ax.set_xlabel("box width (pixels)")
+    ax.set_ylabel("box height (pixels)")
+    ax.set_title(title)
+    ax.legend(loc="upper left")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_precision_recall(precision, recall, recall_points: int = 11, title=None):
+    """A precision/recall curve, its "max precision at recall >= r" envelope
+    and the recall levels AP averages over."""
+    plt = _plt()
+    precision, recall = np.asarray(precision), np.asarray(recall)
+    envelope = np.maximum.accumulate(precision[::-1])[::-1]
+    levels = np.round(np.linspace(0, 1, recall_points), 10)
+    where = np.searchsorted(recall, levels, side="left")
+    at_levels = np.where(where < len(recall), envelope[np.minimum(where, len(recall) - 1)], 0.0)
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    ax.plot(recall, precision, "o-", color="tab:blue", alpha=0.6, label="precision after each detection")
+    ax.step(recall, envelope, where="post", color="tab:orange", label="max precision at recall >= r")
+    ax.plot(levels, at_levels, "s", color="tab:red", label=f"{recall_points} recall levels")
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.05)
+    ax.set_title(title or f"AP = mean of the red squares = {at_levels.mean():.3f}")
+    ax.legend(fontsize=8, loc="lower left")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_detections(images, predictions, true_boxes=None, class_names=None, ncols: int = 4,
+                    min_score: float = 0.3, size: float = 2.4):
+    """Images with predicted boxes (lime, "class score") and true boxes (dashed white).
+
+    ``predictions`` is a list of dicts with "boxes", "scores", "classes";
+    boxes scoring below ``min_score`` are not drawn.
+    """
+    plt = _plt()
+    n = len(images)
+    ncols = min(ncols, n)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= n:
+            continue
+        ax.imshow(images[i])
+        if true_boxes is not None:
+            truth = np.asarray(true_boxes[i])
+            draw_boxes(ax, truth[truth[:, 0] >= 0], color="white", linestyle="--")
+        pred = predictions[i]
+        shown = np.asarray(pred["scores"]) >= min_score
+        names = [class_names[int(c)] if class_names is not None else str(int(c)) for c in np.asarray(pred["classes"])[shown]]
+        draw_boxes(ax, np.asarray(pred["boxes"])[shown],
+                   labels=[f"{name} {s:.2f}" for name, s in zip(names, np.asarray(pred["scores"])[shown])])
+    fig.tight_layout()
+    return fig
 
 
 # ============================================================ 06 segmentation

@@ -1,0 +1,580 @@
+"""Object detection: sliding windows, Dense -> Conv (FCN), a small YOLO-style
+detector, and mean average precision.
+
+The pieces follow chapter 05:
+
+* :func:`window_crops`, :func:`window_training_set`, :func:`make_window_classifier`:
+  slide a small classifier over a grid of windows (objectness per window).
+* :func:`dense_to_conv`: turn a CNN + Flatten + Dense classifier into a fully
+  convolutional network (FCN) with the same weights; on a larger image it
+  outputs the whole grid of window predictions in one pass.
+* :func:`make_yolo_detector`, :class:`YoloLoss`, :func:`yolo_targets`,
+  :func:`decode_predictions`: a tiny YOLO (grid cells, k-means anchors, box
+  offsets relative to the cell, objectness + class + box losses, NMS).
+* :func:`evaluate_detections`: precision/recall, AP (max precision at recall
+  >= r), mAP@0.5 (VOC) and AP@[.5:.95] (COCO); :func:`coco_reference` gives
+  pycocotools' numbers on the same predictions.
+* :func:`make_keras_cv_yolov8`: keras-cv's YOLOV8Detector built from a config.
+
+Predictions are lists (one item per image) of dicts ``{"boxes": (K, 4) xyxy
+pixels, "scores": (K,), "classes": (K,)}``; ground truth is padded arrays as in
+:class:`homl_cv.data.ShapesData` (boxes (N, M, 4), classes (N, M), -1 padding).
+
+Example:
+    >>> import numpy as np
+    >>> truth_boxes = np.array([[[0., 0., 10., 10.]]]); truth_classes = np.array([[0]])
+    >>> perfect = [{"boxes": truth_boxes[0], "scores": np.array([0.9]), "classes": np.array([0])}]
+    >>> evaluate_detections(perfect, truth_boxes, truth_classes, num_classes=1)["mAP"]
+    1.0
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import keras
+import numpy as np
+
+from homl_cv import boxes as boxes_lib
+
+COCO_IOU_THRESHOLDS = tuple(np.round(np.arange(0.5, 0.951, 0.05), 2))
+
+
+# ============================================================================ sliding windows
+def window_crops(image, window: int, stride: int) -> np.ndarray:
+    """All ``window`` x ``window`` crops of an image on a grid with step ``stride``.
+
+    Args:
+        image: (H, W, C) array.
+        window: side of the square window, in pixels.
+        stride: step between windows, in pixels.
+
+    Returns:
+        (rows, cols, window, window, C) with ``rows = (H - window) // stride + 1``
+        (same for cols); crop [i, j] starts at pixel (i * stride, j * stride).
+    """
+    image = np.asarray(image)
+    if image.ndim != 3:
+        raise ValueError(f"image must have shape (H, W, C); got {image.shape}.")
+    height, width = image.shape[:2]
+    if window > min(height, width) or window < 1 or stride < 1:
+        raise ValueError(
+            f"window={window} and stride={stride} must be >= 1, with the window no larger "
+            f"than the {height}x{width} image."
+        )
+    rows, cols = (height - window) // stride + 1, (width - window) // stride + 1
+    return np.stack([
+        np.stack([image[i * stride:i * stride + window, j * stride:j * stride + window] for j in range(cols)])
+        for i in range(rows)
+    ])
+
+
+def window_boxes(grid_shape, window: int, stride: int) -> np.ndarray:
+    """The "xyxy" pixel boxes of a (rows, cols) grid of windows: (rows, cols, 4)."""
+    rows, cols = grid_shape
+    y, x = np.meshgrid(np.arange(rows) * stride, np.arange(cols) * stride, indexing="ij")
+    return np.stack([x, y, x + window, y + window], axis=-1).astype(np.float32)
+
+
+def window_training_set(data, window: int, stride: int, min_iou: float = 0.4, max_background: float = 0.1):
+    """Labelled crops for a window classifier, cut from multi-object images.
+
+    A window gets the class of the box it overlaps most when their IoU is at
+    least ``min_iou``; it is background (label ``num_classes``) when it holds
+    at most ``max_background`` of every box's area; other windows (half an
+    object) are left out, so the classifier learns "a whole object, centred".
+
+    Args:
+        data: a :class:`homl_cv.data.ShapesData`.
+        window, stride: as in :func:`window_crops`.
+
+    Returns:
+        ``(crops, labels)``: float32 (K, window, window, 3) and int32 (K,).
+    """
+    background = len(data.class_names)
+    crops, labels = [], []
+    for image, boxes, classes in zip(data.images, data.boxes, data.classes):
+        grid = window_crops(image, window, stride)
+        wins = window_boxes(grid.shape[:2], window, stride).reshape(-1, 4)
+        real = classes >= 0
+        overlap = boxes_lib.iou(wins, boxes[real])
+        covered = _intersection(wins, boxes[real]) / boxes_lib.area(boxes[real])[None]
+        best = overlap.argmax(axis=1)
+        label = np.where(overlap.max(axis=1) >= min_iou, classes[real][best], -1)
+        label = np.where(covered.max(axis=1) <= max_background, background, label)
+        keep = label >= 0
+        crops.append(grid.reshape(-1, window, window, 3)[keep])
+        labels.append(label[keep])
+    return np.concatenate(crops).astype(np.float32), np.concatenate(labels).astype(np.int32)
+
+
+def _intersection(a, b) -> np.ndarray:
+    """Intersection areas of "xyxy" boxes, (N, 4) x (M, 4) -> (N, M)."""
+    top_left = np.maximum(a[:, None, :2], b[None, :, :2])
+    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    return np.prod(np.clip(bottom_right - top_left, 0, None), axis=-1)
+
+
+def make_window_classifier(window: int = 32, num_outputs: int = 5, filters: int = 16) -> keras.Model:
+    """A small CNN + Flatten + Dense classifier for ``window`` x ``window`` crops.
+
+    Three 3x3 conv + 2x2 max-pool blocks (an output stride of 8), then
+    Flatten, a hidden Dense layer and a softmax Dense layer with
+    ``num_outputs`` units (the shape classes + background). The convolutions
+    use "valid" padding: a window then sees its own pixels only, so the FCN
+    made by :func:`dense_to_conv` gives on a large image exactly what the
+    classifier gives on each crop ("same" padding would pad each crop with
+    zeros where the large image has real neighbours).
+    """
+    if window % 8:
+        raise ValueError(f"window={window} must be a multiple of 8 (three 2x2 poolings).")
+    return keras.Sequential([
+        keras.Input((window, window, 3)),
+        keras.layers.Conv2D(filters, 3, activation="relu"),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Conv2D(2 * filters, 3, activation="relu"),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Conv2D(4 * filters, 3, activation="relu"),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Flatten(),
+        keras.layers.Dense(64, activation="relu"),
+        keras.layers.Dense(num_outputs, activation="softmax"),
+    ], name="window_classifier")
+
+
+# ============================================================================ Dense -> Conv
+_PASS_THROUGH = (keras.layers.Conv2D, keras.layers.MaxPooling2D, keras.layers.AveragePooling2D,
+                 keras.layers.BatchNormalization, keras.layers.Activation, keras.layers.ReLU,
+                 keras.layers.Dropout, keras.layers.Rescaling, keras.layers.DepthwiseConv2D,
+                 keras.layers.SeparableConv2D)
+
+
+def dense_to_conv(model: keras.Model) -> keras.Model:
+    """A fully convolutional copy of a CNN + Flatten + Dense classifier.
+
+    The first Dense layer after ``Flatten`` sees an (h, w, c) feature map
+    flattened; it becomes a ``Conv2D`` with an (h, w) kernel and "valid"
+    padding whose kernel is the Dense weight matrix reshaped to (h, w, c,
+    units). Later Dense layers become 1x1 convolutions. Convolution, pooling
+    and activation layers are copied with their weights. The new model takes
+    images of any size (at least the training size): on the training size it
+    gives exactly the classifier's output (as a 1x1 grid); on a larger image
+    it gives one output per window position, with a step equal to the product
+    of the strides (e.g. 8 for three 2x2 poolings), in a single pass. Those
+    equal the classifier run on each crop when the conv layers use "valid"
+    padding (with "same" padding, the crops' zero borders differ).
+
+    Args:
+        model: a Sequential or functional model whose layers form a single
+            chain: conv/pool/normalization/activation layers, one ``Flatten``,
+            then ``Dense`` (and ``Dropout``/``Activation``) layers.
+
+    Returns:
+        A functional model from (None, None, channels) images to
+        (batch, rows, cols, units).
+    """
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    flatten_at = [i for i, layer in enumerate(layers) if isinstance(layer, keras.layers.Flatten)]
+    if len(flatten_at) != 1:
+        raise ValueError(
+            f"model must have exactly one Flatten layer between its conv part and its Dense part; "
+            f"found {len(flatten_at)}. (A model ending in global pooling is already fully convolutional.)"
+        )
+    input_shape = model.inputs[0].shape
+    if len(input_shape) != 4 or None in input_shape[1:]:
+        raise ValueError(f"model must take images of a fixed size (batch, h, w, c); got input shape {input_shape}.")
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise ValueError("model must have one input and one output (a simple chain of layers).")
+    inputs = keras.Input((None, None, input_shape[-1]))
+    x = inputs
+    for layer in layers[:flatten_at[0]]:
+        if not isinstance(layer, _PASS_THROUGH):
+            raise ValueError(
+                f"Layer {layer.name!r} ({type(layer).__name__}) before Flatten is not supported: "
+                f"use convolution, pooling, normalization, activation or dropout layers."
+            )
+        x = _copy_layer(layer, x)
+    height, width, channels = layers[flatten_at[0]].input.shape[1:]
+    first = True
+    for layer in layers[flatten_at[0] + 1:]:
+        if isinstance(layer, keras.layers.Dense):
+            kernel, *bias = layer.get_weights()
+            size = (height, width) if first else (1, 1)
+            depth = channels if first else kernel.shape[0]
+            conv = keras.layers.Conv2D(layer.units, size, activation=layer.activation,
+                                       use_bias=layer.use_bias, name=f"{layer.name}_as_conv")
+            x = conv(x)
+            conv.set_weights([kernel.reshape(size[0], size[1], depth, layer.units), *bias])
+            first = False
+        elif isinstance(layer, (keras.layers.Dropout, keras.layers.Activation, keras.layers.ReLU)):
+            x = _copy_layer(layer, x)
+        else:
+            raise ValueError(
+                f"Layer {layer.name!r} ({type(layer).__name__}) after Flatten is not supported: "
+                f"only Dense, Dropout and Activation layers can be converted."
+            )
+    return keras.Model(inputs, x, name=f"{model.name}_fcn")
+
+
+def _copy_layer(layer, x):
+    clone = type(layer).from_config(layer.get_config())
+    out = clone(x)
+    clone.set_weights(layer.get_weights())
+    return out
+
+
+# ============================================================================ YOLO-style detector
+def make_yolo_detector(image_size: int = 64, num_anchors: int = 3, num_classes: int = 4,
+                       filters: int = 8) -> keras.Model:
+    """A tiny YOLO-style detector: a CNN with an output stride of 8.
+
+    Three conv + pool blocks shrink the image 8 times (64x64 -> an 8x8 grid of
+    8-pixel cells); two more 3x3 convolutions widen the receptive field to
+    whole objects; a 1x1 convolution predicts, for each cell and anchor,
+    ``5 + num_classes`` raw numbers: ``tx, ty`` (logits of the centre's
+    position inside the cell), ``tw, th`` (log-scale size offsets from the
+    anchor), the objectness logit and the class logits.
+
+    Returns:
+        A model from (batch, image_size, image_size, 3) images to raw outputs
+        (batch, S, S, num_anchors, 5 + num_classes), S = image_size / 8.
+    """
+    if image_size % 8:
+        raise ValueError(f"image_size={image_size} must be a multiple of 8 (the output stride).")
+    inputs = keras.Input((image_size, image_size, 3))
+    x = inputs
+    for k in range(3):
+        x = keras.layers.Conv2D(filters * 2 ** k, 3, padding="same", use_bias=False)(x)
+        x = keras.layers.BatchNormalization()(x)
+        x = keras.layers.ReLU()(x)
+        x = keras.layers.MaxPooling2D(2)(x)
+    for _ in range(2):
+        x = keras.layers.Conv2D(filters * 8, 3, padding="same", use_bias=False)(x)
+        x = keras.layers.BatchNormalization()(x)
+        x = keras.layers.ReLU()(x)
+    x = keras.layers.Conv2D(num_anchors * (5 + num_classes), 1)(x)
+    grid = image_size // 8
+    outputs = keras.layers.Reshape((grid, grid, num_anchors, 5 + num_classes))(x)
+    return keras.Model(inputs, outputs, name="tiny_yolo")
+
+
+@keras.saving.register_keras_serializable(package="homl_cv")
+class YoloLoss(keras.losses.Loss):
+    """YOLO loss: objectness + class + box terms, summed per image.
+
+    ``y_true`` is (batch, S, S, A, 6) from :func:`yolo_targets`: ``(tx, ty,
+    tw, th, objectness, class)``; ``y_pred`` the raw model output (batch, S,
+    S, A, 5 + C). Per image, the loss sums:
+
+    * objectness: binary cross-entropy on every slot, the empty ones weighted
+      by ``noobj_weight`` (most slots are empty);
+    * box: squared error on ``sigmoid(tx), sigmoid(ty)`` and on ``tw, th``,
+      for slots holding an object only, times ``box_weight``;
+    * class: cross-entropy for slots holding an object only.
+
+    Example:
+        >>> model.compile(optimizer="adam", loss=YoloLoss())  # doctest: +SKIP
+    """
+
+    def __init__(self, box_weight: float = 5.0, noobj_weight: float = 0.5, name: str = "yolo_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.box_weight = box_weight
+        self.noobj_weight = noobj_weight
+
+    def call(self, y_true, y_pred):
+        from keras import ops
+
+        y_true = ops.cast(y_true, y_pred.dtype)
+        obj = y_true[..., 4]
+        obj_bce = ops.binary_crossentropy(obj, y_pred[..., 4], from_logits=True)
+        obj_loss = ops.sum(obj_bce * (obj + self.noobj_weight * (1.0 - obj)), axis=(1, 2, 3))
+        xy_err = ops.sum(ops.square(ops.sigmoid(y_pred[..., :2]) - y_true[..., :2]), axis=-1)
+        wh_err = ops.sum(ops.square(y_pred[..., 2:4] - y_true[..., 2:4]), axis=-1)
+        box_loss = self.box_weight * ops.sum(obj * (xy_err + wh_err), axis=(1, 2, 3))
+        cls_ce = ops.sparse_categorical_crossentropy(ops.cast(y_true[..., 5], "int32"), y_pred[..., 5:],
+                                                     from_logits=True)
+        cls_loss = ops.sum(obj * cls_ce, axis=(1, 2, 3))
+        return obj_loss + box_loss + cls_loss
+
+    def get_config(self):
+        return {**super().get_config(), "box_weight": self.box_weight, "noobj_weight": self.noobj_weight}
+
+
+def yolo_targets(data, grid_size: int, anchors) -> np.ndarray:
+    """:func:`homl_cv.boxes.encode_yolo_targets` for every image of a ShapesData.
+
+    Returns:
+        float32 (N, grid_size, grid_size, A, 6).
+    """
+    size = data.images.shape[1]
+    return np.stack([boxes_lib.encode_yolo_targets(b, c, size, grid_size, anchors)
+                     for b, c in zip(data.boxes, data.classes)])
+
+
+def decode_predictions(raw, anchors, image_size: int, score_threshold: float = 0.05,
+                       iou_threshold: float = 0.5, max_outputs: int = 20) -> list:
+    """Boxes, scores and classes from raw YOLO outputs, after per-class NMS.
+
+    The score of a slot is ``sigmoid(objectness) * max softmax(class)``; its
+    box comes from :func:`homl_cv.boxes.decode_yolo_boxes` with ``sigmoid``
+    applied to ``tx, ty``, clipped to the image.
+
+    Args:
+        raw: (N, S, S, A, 5 + C) model outputs.
+        anchors: (A, 2) anchor sizes in pixels.
+        image_size: side of the square images.
+        score_threshold, iou_threshold, max_outputs: passed to
+            :func:`homl_cv.boxes.non_max_suppression`.
+
+    Returns:
+        A list of N dicts ``{"boxes": (K, 4), "scores": (K,), "classes": (K,)}``.
+    """
+    raw = np.asarray(raw, dtype=np.float32)
+    if raw.ndim != 5 or raw.shape[3] != len(anchors) or raw.shape[4] < 6:
+        raise ValueError(f"raw must have shape (N, S, S, {len(anchors)}, 5 + classes); got {raw.shape}.")
+    offsets = np.concatenate([_sigmoid(raw[..., :2]), raw[..., 2:4]], axis=-1)
+    all_boxes = np.clip(boxes_lib.decode_yolo_boxes(offsets, image_size, anchors), 0, image_size)
+    logits = raw[..., 5:] - raw[..., 5:].max(axis=-1, keepdims=True)
+    class_probs = np.exp(logits) / np.exp(logits).sum(axis=-1, keepdims=True)
+    scores = _sigmoid(raw[..., 4]) * class_probs.max(axis=-1)
+    classes = class_probs.argmax(axis=-1)
+    results = []
+    for b, s, c in zip(all_boxes, scores, classes):
+        b, s, c = b.reshape(-1, 4), s.reshape(-1), c.reshape(-1)
+        keep = boxes_lib.non_max_suppression(b, s, iou_threshold, score_threshold, max_outputs, classes=c)
+        results.append({"boxes": b[keep], "scores": s[keep], "classes": c[keep].astype(np.int32)})
+    return results
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+# ============================================================================ mAP
+def _check_predictions(predictions, num_images: int) -> list:
+    if len(predictions) != num_images:
+        raise ValueError(
+            f"predictions has {len(predictions)} item(s) but the ground truth has {num_images} image(s): "
+            f"give one dict of boxes/scores/classes per image (an empty one for no detections)."
+        )
+    checked = []
+    for i, pred in enumerate(predictions):
+        missing = {"boxes", "scores", "classes"} - set(pred)
+        if missing:
+            raise ValueError(f"predictions[{i}] lacks {sorted(missing)}: each needs boxes, scores and classes.")
+        boxes = boxes_lib.validate_boxes(np.asarray(pred["boxes"], np.float32).reshape(-1, 4), "xyxy",
+                                         f"predictions[{i}]['boxes']")
+        scores = np.asarray(pred["scores"], np.float32).reshape(-1)
+        classes = np.asarray(pred["classes"]).reshape(-1).astype(np.int64)
+        if not len(boxes) == len(scores) == len(classes):
+            raise ValueError(
+                f"predictions[{i}] has {len(boxes)} boxes, {len(scores)} scores and {len(classes)} classes: "
+                f"they must have the same length."
+            )
+        checked.append((boxes, scores, classes))
+    return checked
+
+
+def match_detections(pred_boxes, pred_scores, true_boxes, iou_threshold: float = 0.5) -> np.ndarray:
+    """Which detections of one image and one class are true positives.
+
+    Detections are taken by decreasing score; each one is matched to the
+    not-yet-matched true box it overlaps most, if their IoU is at least
+    ``iou_threshold`` (a true positive); otherwise it is a false positive
+    (a duplicate of an already found object is a false positive too).
+
+    Returns:
+        bool (K,), in the order of ``pred_scores`` sorted decreasingly.
+    """
+    order = np.argsort(-np.asarray(pred_scores), kind="mergesort")
+    pred_boxes = np.asarray(pred_boxes, np.float32).reshape(-1, 4)[order]
+    true_boxes = np.asarray(true_boxes, np.float32).reshape(-1, 4)
+    hits = np.zeros(len(pred_boxes), bool)
+    if not len(true_boxes) or not len(pred_boxes):
+        return hits
+    overlaps = boxes_lib.iou(pred_boxes, true_boxes)
+    taken = np.zeros(len(true_boxes), bool)
+    for k, row in enumerate(overlaps):
+        row = np.where(taken, -1.0, row)
+        best = int(row.argmax())
+        if row[best] >= iou_threshold:
+            hits[k], taken[best] = True, True
+    return hits
+
+
+def precision_recall_curve(scores, hits, num_true: int):
+    """Precision and recall after each detection, by decreasing score.
+
+    Args:
+        scores: (K,) scores of all detections of one class (all images).
+        hits: (K,) whether each is a true positive.
+        num_true: number of true objects of that class.
+
+    Returns:
+        ``(precision, recall)``: float64 (K,) each.
+    """
+    order = np.argsort(-np.asarray(scores), kind="mergesort")
+    hits = np.asarray(hits, bool)[order]
+    tp = np.cumsum(hits)
+    fp = np.cumsum(~hits)
+    precision = tp / np.maximum(tp + fp, np.spacing(1))
+    recall = tp / max(num_true, 1)
+    return precision, recall
+
+
+def average_precision(precision, recall, recall_points: int = 11) -> float:
+    """AP: the mean, over recall levels r, of the best precision at recall >= r.
+
+    Args:
+        precision, recall: from :func:`precision_recall_curve`.
+        recall_points: the number of evenly spaced recall levels from 0 to 1:
+            11 (0, 0.1, ..., 1; the book and PASCAL VOC 2007) or 101 (COCO).
+            Where recall never reaches r, the precision counts as 0.
+    """
+    if recall_points < 2:
+        raise ValueError(f"recall_points={recall_points} must be at least 2 (e.g. 11 or 101).")
+    precision = np.asarray(precision, np.float64)
+    recall = np.asarray(recall, np.float64)
+    if precision.shape != recall.shape:
+        raise ValueError(f"precision {precision.shape} and recall {recall.shape} must have the same shape.")
+    best_after = np.maximum.accumulate(precision[::-1])[::-1] if len(precision) else precision
+    # Rounded so that a recall of exactly 3/5 reaches the level 0.6 (np.linspace
+    # gives 0.6000000000000001 there; pycocotools keeps that quirk).
+    levels = np.round(np.linspace(0.0, 1.0, recall_points), 10)
+    where = np.searchsorted(recall, levels, side="left")
+    reached = where < len(recall)
+    return float(np.where(reached, best_after[np.minimum(where, len(recall) - 1)] if len(recall) else 0.0,
+                          0.0).mean())
+
+
+def evaluate_detections(predictions, true_boxes, true_classes, num_classes: int,
+                        iou_thresholds=(0.5,), recall_points: int = 101, max_detections: int = 100) -> dict:
+    """Mean average precision of detections over a set of images.
+
+    For each IoU threshold and class: match detections to true boxes per image
+    (:func:`match_detections`), pool them over all images, compute the
+    precision/recall curve and its AP (:func:`average_precision`). The mAP is
+    the mean over classes that have true objects and over the thresholds.
+
+    * mAP@0.5 (PASCAL VOC style): ``iou_thresholds=(0.5,)``.
+    * AP@[.5:.95] (COCO): ``iou_thresholds=COCO_IOU_THRESHOLDS`` (0.5, 0.55,
+      ..., 0.95) with ``recall_points=101``.
+
+    Args:
+        predictions: list of N dicts (see the module docstring).
+        true_boxes: (N, M, 4) "xyxy" pixels, padded with -1.
+        true_classes: (N, M) int, -1 for padding.
+        num_classes: number of classes.
+        iou_thresholds: IoU levels a match needs.
+        recall_points: 11 (book / VOC 2007) or 101 (COCO).
+        max_detections: the top detections per image and class that count.
+
+    Returns:
+        ``{"mAP": float, "ap": (T, C) float array (NaN for classes without
+        true objects), "iou_thresholds": tuple}``.
+    """
+    true_boxes = np.asarray(true_boxes, np.float32)
+    true_classes = np.asarray(true_classes)
+    if true_boxes.ndim != 3 or true_boxes.shape[-1] != 4 or true_classes.shape != true_boxes.shape[:2]:
+        raise ValueError(
+            f"true_boxes must be (N, M, 4) and true_classes (N, M); got {true_boxes.shape} and "
+            f"{true_classes.shape}."
+        )
+    checked = _check_predictions(predictions, len(true_boxes))
+    thresholds = tuple(float(t) for t in np.atleast_1d(iou_thresholds))
+    ap = np.full((len(thresholds), num_classes), np.nan)
+    for c in range(num_classes):
+        truths = [tb[tc == c] for tb, tc in zip(true_boxes, true_classes)]
+        num_true = sum(len(t) for t in truths)
+        if num_true == 0:
+            continue
+        for t, threshold in enumerate(thresholds):
+            scores, hits = [], []
+            for (pb, ps, pc), truth in zip(checked, truths):
+                mine = pc == c
+                s = np.sort(ps[mine])[::-1][:max_detections]
+                order = np.argsort(-ps[mine], kind="mergesort")[:max_detections]
+                hits.append(match_detections(pb[mine][order], ps[mine][order], truth, threshold))
+                scores.append(s)
+            precision, recall = precision_recall_curve(np.concatenate(scores), np.concatenate(hits), num_true)
+            ap[t, c] = average_precision(precision, recall, recall_points)
+    return {"mAP": float(np.nanmean(ap)) if np.isfinite(ap).any() else 0.0, "ap": ap,
+            "iou_thresholds": thresholds}
+
+
+def coco_reference(predictions, true_boxes, true_classes, image_size) -> dict:
+    """pycocotools' COCOeval on the same predictions, built in memory.
+
+    Returns:
+        ``{"AP": AP@[.5:.95], "AP50": AP@0.5}`` for all areas, 100 detections
+        per image (COCOeval's first two summary numbers).
+    """
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    checked = _check_predictions(predictions, len(true_boxes))
+    height, width = (image_size, image_size) if np.isscalar(image_size) else image_size
+    images, annotations, results = [], [], []
+    for i, (tb, tc) in enumerate(zip(np.asarray(true_boxes), np.asarray(true_classes))):
+        images.append({"id": i, "height": height, "width": width})
+        for box, cls in zip(tb[tc >= 0], tc[tc >= 0]):
+            w, h = float(box[2] - box[0]), float(box[3] - box[1])
+            annotations.append({"id": len(annotations) + 1, "image_id": i, "category_id": int(cls),
+                                "bbox": [float(box[0]), float(box[1]), w, h], "area": w * h, "iscrowd": 0})
+    for i, (pb, ps, pc) in enumerate(checked):
+        for box, score, cls in zip(pb, ps, pc):
+            results.append({"image_id": i, "category_id": int(cls), "score": float(score),
+                            "bbox": [float(box[0]), float(box[1]), float(box[2] - box[0]), float(box[3] - box[1])]})
+    categories = sorted({int(c) for c in np.asarray(true_classes).ravel() if c >= 0} | {r["category_id"] for r in results})
+    with contextlib.redirect_stdout(io.StringIO()):
+        truth = COCO()
+        truth.dataset = {"images": images, "annotations": annotations,
+                         "categories": [{"id": c, "name": str(c)} for c in categories]}
+        truth.createIndex()
+        if not results:
+            return {"AP": 0.0, "AP50": 0.0}
+        detections = truth.loadRes(results)
+        evaluator = COCOeval(truth, detections, "bbox")
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+    return {"AP": float(max(evaluator.stats[0], 0.0)), "AP50": float(max(evaluator.stats[1], 0.0))}
+
+
+# ============================================================================ keras-cv YOLOv8
+def make_keras_cv_yolov8(num_classes: int = 4, image_size: int = 64, channels=(16, 32, 64, 64),
+                         learning_rate: float = 1e-3):
+    """keras-cv's ``YOLOV8Detector`` on a small backbone built from a config.
+
+    No preset (presets download weights): the ``YOLOV8Backbone`` is built from
+    ``stackwise_channels=channels`` with one CSP block per stage, and the
+    detector gets a one-block feature pyramid. Boxes are "xyxy" pixels, the
+    same convention as :meth:`homl_cv.data.ShapesData.to_dataset`.
+
+    Returns:
+        The compiled detector (binary cross-entropy class loss, CIoU box loss).
+    """
+    import keras_cv
+
+    backbone = keras_cv.models.YOLOV8Backbone(
+        stackwise_channels=list(channels), stackwise_depth=[1] * len(channels),
+        include_rescaling=False, activation="swish", input_shape=(image_size, image_size, 3))
+    detector = keras_cv.models.YOLOV8Detector(num_classes=num_classes, bounding_box_format="xyxy",
+                                              backbone=backbone, fpn_depth=1)
+    detector.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate, global_clipnorm=10.0),
+                     classification_loss="binary_crossentropy", box_loss="ciou")
+    return detector
+
+
+def keras_cv_to_predictions(outputs) -> list:
+    """keras-cv's padded prediction dict -> this module's list of dicts."""
+    results = []
+    for boxes, scores, classes, count in zip(np.asarray(outputs["boxes"]), np.asarray(outputs["confidence"]),
+                                             np.asarray(outputs["classes"]), np.asarray(outputs["num_detections"])):
+        n = int(count)
+        boxes = np.clip(boxes[:n], 0, None)
+        boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2])  # an untrained head can flip corners
+        results.append({"boxes": boxes, "scores": scores[:n],
+                        "classes": classes[:n].astype(np.int32)})
+    return results

@@ -211,9 +211,9 @@ class TransferComparison:
         return self.transfer_accuracy - self.scratch_accuracy
 
 
-def digits_transfer_experiment(shots_per_class: int = 20, seed: int = 0,
-                               pretrain_epochs: int = 10, head_epochs: int = 10,
-                               fine_tune_epochs: int = 10, steps_per_epoch: int = 10,
+def digits_transfer_experiment(shots_per_class: int = 10, seed: int = 0,
+                               pretrain_epochs: int = 10, head_epochs: int = 3,
+                               fine_tune_epochs: int = 3, steps_per_epoch: int = 10,
                                verbose: int = 0) -> TransferComparison:
     """Does reusing features learned on digits 0-4 help on digits 5-9?
 

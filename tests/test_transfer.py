@@ -68,11 +68,12 @@ def test_freeze_then_unfreeze():
     assert base.trainable_weights == []
     assert [w.path for w in model.trainable_weights] == ["head/kernel", "head/bias"]
     training.unfreeze(base, from_layer=100)
-    assert base.trainable_weights
+    partial = len(base.trainable_weights)
+    assert partial > 0
     assert not any(layer.trainable_weights for layer in base.layers[:100])
     assert any(layer.trainable_weights for layer in base.layers[100:])
     training.unfreeze(base)
-    assert len(base.trainable_weights) > len(base.layers[100:])
+    assert len(base.trainable_weights) > partial
     with pytest.raises(ValueError, match="from_layer=999"):
         training.unfreeze(base, from_layer=999)
 

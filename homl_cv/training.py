@@ -231,6 +231,20 @@ def digits_transfer_experiment(shots_per_class: int = 10, seed: int = 0,
     Both are evaluated on the digits 5-9 of the validation and test splits
     (never seen in training).
     """
+    import tensorflow as tf
+
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")  # silence "retracing" notes: several small models in a row
+    try:
+        return _digits_transfer_run(shots_per_class, seed, pretrain_epochs, head_epochs,
+                                    fine_tune_epochs, steps_per_epoch, verbose)
+    finally:
+        logger.setLevel(level)
+
+
+def _digits_transfer_run(shots_per_class, seed, pretrain_epochs, head_epochs, fine_tune_epochs,
+                         steps_per_epoch, verbose) -> TransferComparison:
     import keras
     import tensorflow as tf
 

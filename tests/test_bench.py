@@ -34,14 +34,15 @@ def test_table_and_markdown(rows, tmp_path, monkeypatch):
     assert "`python -m homl_cv.bench`" in markdown
 
 
-def test_main_writes_markdown(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(bench, "QUICK", TINY)
+def test_main_writes_markdown(rows, tmp_path, monkeypatch, capsys):
+    calls = []
+    monkeypatch.setattr(bench, "run_benchmarks", lambda quick: calls.append(quick) or rows)
     target = tmp_path / "BENCH.md"
     target.write_text("# Benchmarks\n")
     assert bench.main(["--write", str(target)]) == 0
     text = target.read_text()
     assert text.startswith("# Benchmarks\n") and "| training | XLA |" in text
-    assert "device:" in capsys.readouterr().out
+    assert "device:" in capsys.readouterr().out and calls == [True]
     assert bench.main(["--write", str(tmp_path / "missing" / "B.md")]) == 2
 
 

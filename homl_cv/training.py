@@ -68,17 +68,22 @@ def unfreeze(base, from_layer: int = 0) -> None:
 
     ``from_layer=0`` unfreezes everything; e.g. ``from_layer=56`` keeps
     Xception's first 56 layers (its low-level filters) frozen. The base's
-    BatchNormalization layers still run in inference mode because
-    :func:`build_transfer_model` calls the base with ``training=False``.
+    BatchNormalization layers stay frozen, so they run in inference mode and
+    keep their ImageNet statistics.
     """
     if not 0 <= from_layer < len(base.layers):
         raise ValueError(
             f"from_layer={from_layer} must be between 0 and {len(base.layers) - 1} "
             f"(the base has {len(base.layers)} layers)."
         )
+    import keras
+
     base.trainable = True
-    for layer in base.layers[:from_layer]:
-        layer.trainable = False
+    for index, layer in enumerate(base.layers):
+        # BatchNormalization stays frozen: a frozen BN layer runs in inference
+        # mode in Keras 3, keeping its ImageNet statistics
+        layer.trainable = (index >= from_layer
+                           and not isinstance(layer, keras.layers.BatchNormalization))
 
 
 def compile_classifier(model, learning_rate: float, optimizer: str = "sgd",

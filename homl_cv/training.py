@@ -67,6 +67,303 @@ def classifier_accuracy(model, images, labels) -> float:
 
 
 # ============================================================ 03 transfer learning
+import dataclasses  # noqa: E402 - kept in this chapter's section
+
+
+def build_transfer_model(base, num_classes: int, dropout: float = 0.2, name: str = "transfer"):
+    """A new classification head on a (pretrained) base.
+
+    ``inputs -> base(training=False) -> GlobalAveragePooling2D -> Dropout ->
+    Dense(num_classes, softmax, float32)``. The base is called with
+    ``training=False``, so its BatchNormalization layers stay in inference
+    mode (they keep their ImageNet statistics) even after they are unfrozen;
+    the output layer is float32 so the softmax stays accurate under mixed
+    precision.
+
+    Args:
+        base: a Keras model mapping images to a feature map (N, h, w, c), e.g.
+            ``homl_cv.pretrained.build_base(...).model``.
+        num_classes: classes of the new task.
+        dropout: dropout rate before the output layer.
+
+    Example:
+        >>> import keras
+        >>> base = keras.applications.MobileNetV2(include_top=False, weights=None,
+        ...                                       input_shape=(96, 96, 3))
+        >>> model = build_transfer_model(base, 5)
+        >>> model.output_shape
+        (None, 5)
+    """
+    import keras
+
+    if num_classes < 2:
+        raise ValueError(f"num_classes={num_classes} must be at least 2.")
+    if len(base.output_shape) != 4:
+        raise ValueError(
+            f"base outputs shape {base.output_shape}: expected a feature map (N, h, w, c); "
+            f"build the base with include_top=False."
+        )
+    inputs = keras.Input(shape=base.input_shape[1:], name="images")
+    features = base(inputs, training=False)
+    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(features)
+    x = keras.layers.Dropout(dropout, name="head_dropout")(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", dtype="float32",
+                                 name="head")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def freeze(base) -> None:
+    """Make every weight of ``base`` non-trainable (recompile the model after)."""
+    base.trainable = False
+
+
+def unfreeze(base, from_layer: int = 0) -> None:
+    """Make ``base`` trainable from layer index ``from_layer`` on (recompile after).
+
+    ``from_layer=0`` unfreezes everything; e.g. ``from_layer=56`` keeps
+    Xception's first 56 layers (its low-level filters) frozen. The base's
+    BatchNormalization layers stay frozen, so they run in inference mode and
+    keep their ImageNet statistics.
+    """
+    if not 0 <= from_layer < len(base.layers):
+        raise ValueError(
+            f"from_layer={from_layer} must be between 0 and {len(base.layers) - 1} "
+            f"(the base has {len(base.layers)} layers)."
+        )
+    import keras
+
+    base.trainable = True
+    for index, layer in enumerate(base.layers):
+        # BatchNormalization stays frozen: a frozen BN layer runs in inference
+        # mode in Keras 3, keeping its ImageNet statistics
+        layer.trainable = (index >= from_layer
+                           and not isinstance(layer, keras.layers.BatchNormalization))
+
+
+def compile_classifier(model, learning_rate: float, optimizer: str = "sgd",
+                       jit_compile=False) -> None:
+    """Compile for sparse labels: cross-entropy loss, accuracy metric.
+
+    ``optimizer`` is "sgd" (momentum 0.9, as in the book) or "adam".
+    ``jit_compile=True`` compiles with XLA (see ``config.setup_device``).
+    """
+    import keras
+
+    if optimizer == "sgd":
+        opt = keras.optimizers.SGD(learning_rate=learning_rate, momentum=0.9)
+    elif optimizer == "adam":
+        opt = keras.optimizers.Adam(learning_rate=learning_rate)
+    else:
+        raise ValueError(f"optimizer={optimizer!r}: use 'sgd' or 'adam'.")
+    model.compile(optimizer=opt, loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"], jit_compile=jit_compile)
+
+
+class TwoPhaseHistory:
+    """Histories of the frozen phase and the fine-tuning phase.
+
+    Attributes:
+        frozen, fine_tune: ``History.history`` dicts of the two phases.
+        switch_epoch: number of epochs of the frozen phase (where the base
+            was unfrozen).
+    """
+
+    def __init__(self, frozen: dict, fine_tune: dict):
+        self.frozen, self.fine_tune = frozen, fine_tune
+        self.switch_epoch = len(next(iter(frozen.values()), []))
+
+    @property
+    def history(self) -> dict:
+        """Both phases end to end, like one ``History.history`` (for plotting)."""
+        keys = [k for k in self.frozen if k in self.fine_tune]
+        return {k: list(self.frozen[k]) + list(self.fine_tune[k]) for k in keys}
+
+
+def fit_two_phase(model, base, train, valid=None, head_epochs: int = 3,
+                  fine_tune_epochs: int = 10, head_lr: float = 0.1, fine_tune_lr: float = 0.01,
+                  unfreeze_from: int = 0, optimizer: str = "sgd", jit_compile=False,
+                  verbose="auto", **fit_kwargs) -> TwoPhaseHistory:
+    """Transfer learning in two phases: train the head, then fine-tune.
+
+    1. Freeze ``base``, compile with ``head_lr`` and train ``head_epochs``:
+       the new, randomly initialised head learns without its large gradients
+       wrecking the pretrained filters.
+    2. Unfreeze ``base`` from layer ``unfreeze_from`` on, recompile (needed for
+       the change to take effect) with the much smaller ``fine_tune_lr``, and
+       train ``fine_tune_epochs`` more, so the pretrained filters adapt gently.
+
+    Args:
+        model: from :func:`build_transfer_model`.
+        base: the base inside ``model``.
+        train, valid: datasets (or arrays as ``train=(x, y)``, ``valid=(x, y)``).
+        fit_kwargs: passed to ``model.fit`` (e.g. ``batch_size``, ``callbacks``).
+
+    Returns:
+        A :class:`TwoPhaseHistory`.
+    """
+    if fine_tune_lr >= head_lr:
+        raise ValueError(
+            f"fine_tune_lr={fine_tune_lr} should be much smaller than head_lr={head_lr} "
+            f"(e.g. 10x smaller), or fine-tuning wrecks the pretrained weights."
+        )
+    if isinstance(train, tuple):
+        fit_kwargs = dict(fit_kwargs, x=train[0], y=train[1])
+    else:
+        fit_kwargs = dict(fit_kwargs, x=train)
+    fit_kwargs.update(validation_data=valid, verbose=verbose)
+    freeze(base)
+    compile_classifier(model, head_lr, optimizer, jit_compile)
+    frozen = model.fit(epochs=head_epochs, **fit_kwargs).history
+    unfreeze(base, unfreeze_from)
+    compile_classifier(model, fine_tune_lr, optimizer, jit_compile)
+    fine_tune = model.fit(epochs=fine_tune_epochs, **fit_kwargs).history
+    return TwoPhaseHistory(frozen, fine_tune)
+
+
+def digits_features(name: str = "digits_features"):
+    """A small convolutional feature extractor for 28x28 grey digits.
+
+    (N, 28, 28, 1) uint8-range pixels -> (N, 3, 3, 128) features: rescale,
+    then three conv/pool stages (32, 64 and 128 filters).
+    No BatchNormalization, so it trains the same whether called with
+    ``training`` True or False.
+    """
+    import keras
+
+    return keras.Sequential([
+        keras.Input(shape=(28, 28, 1)),
+        keras.layers.Rescaling(1 / 255),
+        keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
+        keras.layers.MaxPooling2D(),
+        keras.layers.Conv2D(64, 3, padding="same", activation="relu"),
+        keras.layers.MaxPooling2D(),
+        keras.layers.Conv2D(128, 3, padding="same", activation="relu"),
+        keras.layers.MaxPooling2D(),
+    ], name=name)
+
+
+@dataclasses.dataclass
+class TransferComparison:
+    """Result of :func:`digits_transfer_experiment`.
+
+    Attributes:
+        source_accuracy: accuracy of the pretrained net on held-out digits 0-4.
+        transfer_accuracy: test accuracy on digits 5-9, pretrained features.
+        scratch_accuracy: test accuracy on digits 5-9, same net from scratch.
+        transfer_history: :class:`TwoPhaseHistory` of the transfer run.
+        scratch_history: ``History.history`` of the scratch run.
+        shots_per_class: labelled training images per target class.
+        num_test: number of test images (digits 5-9).
+    """
+
+    source_accuracy: float
+    transfer_accuracy: float
+    scratch_accuracy: float
+    transfer_history: TwoPhaseHistory
+    scratch_history: dict
+    shots_per_class: int
+    num_test: int
+
+    @property
+    def gain(self) -> float:
+        """Transfer minus scratch accuracy."""
+        return self.transfer_accuracy - self.scratch_accuracy
+
+
+def digits_transfer_experiment(shots_per_class: int = 10, seed: int = 0,
+                               pretrain_epochs: int = 10, head_epochs: int = 3,
+                               fine_tune_epochs: int = 3, steps_per_epoch: int = 10,
+                               verbose: int = 0) -> TransferComparison:
+    """Does reusing features learned on digits 0-4 help on digits 5-9?
+
+    Real data, offline, in seconds: scikit-learn's digits (see
+    ``homl_cv.data.load_digits_28x28``).
+
+    1. Pretrain :func:`digits_features` plus a head on all training digits
+       0-4 (about 650 images).
+    2. Transfer: a new head on those features, trained on only
+       ``shots_per_class`` images of each digit 5-9 with :func:`fit_two_phase`
+       (frozen, then fine-tuned at a 10x smaller learning rate).
+    3. Scratch: the same architecture, randomly initialised, trained on the
+       same few images for the same total number of epochs.
+
+    Both are evaluated on the digits 5-9 of the validation and test splits
+    (never seen in training).
+    """
+    import tensorflow as tf
+
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")  # silence "retracing" notes: several small models in a row
+    try:
+        return _digits_transfer_run(shots_per_class, seed, pretrain_epochs, head_epochs,
+                                    fine_tune_epochs, steps_per_epoch, verbose)
+    finally:
+        logger.setLevel(level)
+
+
+def _digits_transfer_run(shots_per_class, seed, pretrain_epochs, head_epochs, fine_tune_epochs,
+                         steps_per_epoch, verbose) -> TransferComparison:
+    import keras
+    import tensorflow as tf
+
+    from homl_cv import config
+    from homl_cv.data import load_digits_28x28
+
+    if shots_per_class < 1:
+        raise ValueError(f"shots_per_class={shots_per_class} must be at least 1.")
+    digits = load_digits_28x28()
+    x_train, y_train = digits.x_train[..., None], digits.y_train
+    x_eval = np.concatenate([digits.x_valid, digits.x_test])[..., None]
+    y_eval = np.concatenate([digits.y_valid, digits.y_test])
+    source = y_train < 5
+    rng = np.random.default_rng(seed)
+    few = np.concatenate([
+        rng.choice(np.flatnonzero(y_train == d), shots_per_class, replace=False)
+        for d in range(5, 10)
+    ])
+    if len(few) != 5 * shots_per_class:
+        raise ValueError(f"shots_per_class={shots_per_class} is more than the data has.")
+    x_few, y_few = x_train[few], y_train[few] - 5
+    target_eval = y_eval >= 5
+    x_test, y_test = x_eval[target_eval], y_eval[target_eval] - 5
+
+    config.set_seeds(seed)
+    features = digits_features()
+    source_model = build_transfer_model(features, 5, name="source_0_to_4")
+    compile_classifier(source_model, 1e-3, "adam")
+    source_model.fit(x_train[source], y_train[source], epochs=pretrain_epochs,
+                     batch_size=32, verbose=verbose)
+    source_accuracy = source_model.evaluate(x_eval[~target_eval], y_eval[~target_eval],
+                                            verbose=0)[1]
+
+    # The few images are repeated and reshuffled, so each "epoch" is
+    # ``steps_per_epoch`` batches: the same training budget for both nets.
+    few_shot = (tf.data.Dataset.from_tensor_slices((x_few, y_few)).repeat()
+                .shuffle(len(y_few), seed=seed).batch(16))
+    budget = dict(steps_per_epoch=steps_per_epoch, verbose=verbose)
+
+    config.set_seeds(seed + 1)
+    transfer_model = build_transfer_model(features, 5, name="transfer_5_to_9")
+    transfer_history = fit_two_phase(
+        transfer_model, features, few_shot, (x_test, y_test), head_epochs=head_epochs,
+        fine_tune_epochs=fine_tune_epochs, head_lr=1e-2, fine_tune_lr=1e-3, optimizer="adam",
+        **budget,
+    )
+    transfer_accuracy = transfer_model.evaluate(x_test, y_test, verbose=0)[1]
+
+    config.set_seeds(seed + 1)
+    scratch_model = build_transfer_model(digits_features("scratch_features"), 5, name="scratch")
+    compile_classifier(scratch_model, 1e-3, "adam")
+    scratch_history = scratch_model.fit(
+        few_shot, validation_data=(x_test, y_test), epochs=head_epochs + fine_tune_epochs,
+        **budget,
+    ).history
+    scratch_accuracy = scratch_model.evaluate(x_test, y_test, verbose=0)[1]
+    keras.backend.clear_session(free_memory=True)
+    return TransferComparison(float(source_accuracy), float(transfer_accuracy),
+                              float(scratch_accuracy), transfer_history, scratch_history,
+                              shots_per_class, int(len(y_test)))
 
 
 # ============================================================ 04-06 localization, detection, segmentation

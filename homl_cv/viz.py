@@ -233,6 +233,43 @@ def plot_feature_map_sizes(model, title=None):
 
 
 # ============================================================ 03 transfer learning
+def plot_two_phase_curves(history, metrics=("loss", "accuracy"), title=None):
+    """Learning curves of ``training.fit_two_phase``, a line where the base was unfrozen."""
+    fig = plot_learning_curves(history.history, metrics=metrics, title=title)
+    for ax in fig.axes:
+        ax.axvline(history.switch_epoch + 0.5, color="gray", linestyle=":")
+        ax.text(history.switch_epoch + 0.6, ax.get_ylim()[1], "unfrozen", va="top",
+                fontsize=8, color="gray")
+    return fig
+
+
+def plot_transfer_vs_scratch(comparison, title=None):
+    """Validation accuracy per epoch and final test accuracy of the digits experiment.
+
+    ``comparison`` is a ``training.TransferComparison``.
+    """
+    plt = _plt()
+    fig, (ax_curve, ax_bar) = plt.subplots(1, 2, figsize=(9, 3.3),
+                                           gridspec_kw={"width_ratios": [2, 1]})
+    transfer = comparison.transfer_history.history["val_accuracy"]
+    scratch = comparison.scratch_history["val_accuracy"]
+    ax_curve.plot(np.arange(1, len(transfer) + 1), transfer, "o-", label="pretrained on 0-4")
+    ax_curve.plot(np.arange(1, len(scratch) + 1), scratch, "s--", label="from scratch")
+    ax_curve.axvline(comparison.transfer_history.switch_epoch + 0.5, color="gray", linestyle=":")
+    ax_curve.set_xlabel("epoch")
+    ax_curve.set_ylabel("accuracy on digits 5-9")
+    ax_curve.set_ylim(0, 1)
+    ax_curve.grid(alpha=0.3)
+    ax_curve.legend()
+    values = [comparison.transfer_accuracy, comparison.scratch_accuracy]
+    bars = ax_bar.bar(["transfer", "scratch"], values, color=["tab:blue", "tab:orange"])
+    for bar, value in zip(bars, values):
+        ax_bar.text(bar.get_x() + bar.get_width() / 2, value + 0.02, f"{value:.0%}", ha="center")
+    ax_bar.set_ylim(0, 1.1)
+    ax_bar.set_title(f"test accuracy, {comparison.shots_per_class} labels per class", fontsize=9)
+    fig.suptitle(title or "Digits 5-9 with few labels: reuse features or start from scratch?")
+    fig.tight_layout()
+    return fig
 
 
 # ============================================================ 04 localization

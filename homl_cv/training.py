@@ -67,7 +67,6 @@ def classifier_accuracy(model, images, labels) -> float:
 
 
 # ============================================================ 03 transfer learning
-import dataclasses  # noqa: E402 - kept in this chapter's section
 
 
 def build_transfer_model(base, num_classes: int, dropout: float = 0.2, name: str = "transfer"):

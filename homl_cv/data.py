@@ -398,7 +398,7 @@ def _background(rng, image_size: int, bank: np.ndarray) -> np.ndarray:
     kind = rng.integers(3)
     if kind == 0:  # real photo crop, maybe flipped
         bg = bank[rng.integers(len(bank))]
-        return bg[:, ::-1] if rng.random() < 0.5 else bg.copy()
+        return bg[:, ::-1].copy() if rng.random() < 0.5 else bg.copy()
     if kind == 1:  # smooth noise: coarse random grid, upsampled
         coarse = rng.random((5, 5, 3)).astype(np.float32) * 0.6 + 0.2
         reps = -(-image_size // 4)

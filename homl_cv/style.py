@@ -234,10 +234,10 @@ def _as_image(image, name: str) -> np.ndarray:
     if image.dtype == np.uint8:
         return image.astype(np.float32) / 255.0
     image = image.astype(np.float32)
-    if image.min() < 0 or image.max() > 1:
+    if image.min() < -0.01 or image.max() > 1.01:  # a little overshoot from resizing is fine
         raise ValueError(f"{name} must hold values in [0, 1] (or be uint8 0-255); got "
                          f"[{image.min():.3g}, {image.max():.3g}].")
-    return image
+    return np.clip(image, 0.0, 1.0)
 
 
 def transfer_style(content_image, style_image, extractor, steps: int = 100,

@@ -200,18 +200,22 @@ def plot_feature_maps(maps, max_channels: int = 16, ncols: int = 8, title=None, 
 
 
 def visualize_filter(model, layer_name: str, filter_index: int, steps: int = 40,
-                     step_size: float = 0.05, seed: int = 0) -> np.ndarray:
+                     step_size: float = 0.05, blur: float = 0.5, seed: int = 0) -> np.ndarray:
     """An input image that excites one filter, found by gradient ascent.
 
-    Starts from gray plus a little noise and repeatedly moves the pixels along
-    the (normalized) gradient of the filter's mean activation, keeping them in
-    [0, 1]. The network stays frozen: only the image changes.
+    Starts from gray plus noise and repeatedly moves the pixels along the
+    (normalized) gradient of the filter's mean activation, keeping them in
+    [0, 1]. The network stays frozen: only the image changes. After each step
+    the image is mixed with a 3x3-blurred copy of itself (weight ``blur``), a
+    simple regularizer that removes the pixel-level noise gradient ascent
+    otherwise produces and leaves the patterns the filter responds to.
 
     Args:
         model: a Keras model taking images in [0, 1] of its input shape.
         layer_name: a layer with a (N, h, w, c) output.
         filter_index: the channel to maximize, 0 <= filter_index < c.
         steps, step_size: number and size (in pixel units) of ascent steps.
+        blur: 0 (no smoothing) to 1 (full 3x3 blur after each step).
         seed: seed of the starting noise.
 
     Returns:
@@ -230,13 +234,23 @@ def visualize_filter(model, layer_name: str, filter_index: int, steps: int = 40,
     extractor = keras.Model(_model_input(model), layer.output)
     shape = (1, *model.inputs[0].shape[1:])
     rng = np.random.default_rng(seed)
-    image = tf.Variable(0.5 + 0.05 * rng.standard_normal(shape).astype(np.float32))
-    for _ in range(steps):
+    image = tf.Variable(np.clip(0.5 + 0.15 * rng.standard_normal(shape), 0, 1).astype(np.float32))
+    kernel = np.outer([1, 2, 1], [1, 2, 1]).astype(np.float32) / 16
+    kernel = np.tile(kernel[:, :, None, None], (1, 1, shape[-1], 1))  # depthwise (3, 3, C, 1)
+
+    @tf.function
+    def ascent_step():
         with tf.GradientTape() as tape:
             activation = tf.reduce_mean(extractor(image, training=False)[..., filter_index])
         grads = tape.gradient(activation, image)
         grads /= tf.math.reduce_std(grads) + 1e-8
-        image.assign(tf.clip_by_value(image + step_size * grads, 0.0, 1.0))
+        stepped = image + step_size * grads
+        blurred = tf.nn.depthwise_conv2d(tf.pad(stepped, [[0, 0], [1, 1], [1, 1], [0, 0]], "SYMMETRIC"),
+                                         kernel, strides=[1, 1, 1, 1], padding="VALID")
+        image.assign(tf.clip_by_value((1 - blur) * stepped + blur * blurred, 0.0, 1.0))
+
+    for _ in range(steps):
+        ascent_step()
     result = image.numpy()[0]
     return (result - result.min()) / (result.max() - result.min() + 1e-8)
 
@@ -461,3 +475,31 @@ def plot_heatmaps(images, heatmaps, boxes=None, titles=None, ncols: int = 6,
 
 
 # ============================================================ 08 style transfer
+def plot_style_transfer(content_image, style_image, result_image, titles=("content", "style", "result")):
+    """The content photo, the style image and the stylized result side by side."""
+    return plot_images([np.asarray(content_image), np.asarray(style_image), np.asarray(result_image)],
+                       titles=list(titles), ncols=3, size=3.2)
+
+
+def plot_style_losses(history, weights=None, title="Style transfer losses"):
+    """Each loss of a ``StyleTransferResult.history`` per step, on a log scale.
+
+    ``weights`` (e.g. ``{"content": 1.0, "style": 1.0, "tv": 0.5}``) multiplies
+    the terms, so the curves show what each contributes to the total.
+    """
+    plt = _plt()
+    weights = weights or {}
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    for key, values in history.items():
+        values = np.asarray(values) * weights.get(key, 1.0)
+        steps = np.arange(len(values))
+        positive = values > 0
+        ax.plot(steps[positive], values[positive], lw=2.5 if key == "total" else 1.5,
+                label=key if key not in weights else f"{weights[key]:g} x {key}")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig

@@ -138,8 +138,11 @@ def _model_input(model):
 
 def _get_spatial_layer(model, layer_name: str, purpose: str):
     """The layer called ``layer_name`` whose output is a (N, h, w, c) map."""
+    import keras
+
     names = [layer.name for layer in model.layers]
-    spatial = [layer.name for layer in model.layers[1:] if len(layer.output.shape) == 4]
+    spatial = [layer.name for layer in model.layers
+               if not isinstance(layer, keras.layers.InputLayer) and len(layer.output.shape) == 4]
     if layer_name not in names:
         raise ValueError(
             f"layer_name={layer_name!r} is not a layer of model {model.name!r}; "
@@ -150,7 +153,7 @@ def _get_spatial_layer(model, layer_name: str, purpose: str):
         raise ValueError(
             f"layer_name={layer_name!r} outputs shape {tuple(layer.output.shape)}, not a "
             f"(N, h, w, channels) map, so it has no {purpose}; pick a convolutional layer "
-            f"such as {spatial[-1]!r} (choices: {', '.join(spatial)})."
+            f"(choices: {', '.join(spatial) or 'none in this model'})."
         )
     return layer
 

@@ -6,8 +6,17 @@
     ``--inplace`` stores the outputs in the chapter files themselves (for
     authors), cleaned of stderr and timing metadata.
 
-Expected failures (unknown chapter, missing folder) print one line and exit
-with status 2; a chapter that fails makes the exit status 1.
+``homl-cv doctor``
+    What this machine offers: TensorFlow/Keras/keras-cv versions, GPUs and
+    their memory, mixed-precision support, the datasets and pretrained weights
+    available without a download, and the mode the chapters would run in.
+
+``homl-cv bench [ARGS...]``
+    The benchmarks: forwards ``ARGS`` to ``homl_cv.bench.main``.
+
+Expected failures (unknown chapter, missing folder, a bad ``HOML_CV_*`` value)
+print one line and exit with status 2; a chapter that fails makes the exit
+status 1.
 """
 
 from __future__ import annotations
@@ -132,6 +141,125 @@ def cmd_run(args) -> int:
     return 1 if failed else 0
 
 
+# ----------------------------------------------------------------------------- doctor
+TFDS_DATASETS = ("tf_flowers", "mnist", "fashion_mnist", "oxford_iiit_pet")
+MIXED_PRECISION_MIN_CAPABILITY = (7, 0)  # float16 tensor cores: Volta and later
+
+
+def _gpu_lines() -> list:
+    """One line per visible GPU: name, compute capability, memory, mixed-precision support."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return ["GPU: none (CPU only)",
+                "Mixed precision: no (it needs a GPU with compute capability >= 7.0)"]
+    lines = []
+    for index, gpu in enumerate(gpus):
+        details = tf.config.experimental.get_device_details(gpu)
+        capability = details.get("compute_capability")
+        name = details.get("device_name", gpu.name)
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:  # already initialized
+            pass
+        try:
+            memory = tf.config.experimental.get_memory_info(f"GPU:{index}")
+            used = f"{memory['current'] / 2**20:.0f} MiB in use, peak {memory['peak'] / 2**20:.0f} MiB"
+        except (ValueError, RuntimeError) as exc:
+            used = f"memory unknown ({type(exc).__name__})"
+        total = _nvidia_smi_total(index)
+        cap = ".".join(map(str, capability)) if capability else "unknown"
+        lines.append(f"GPU {index}: {name}, compute capability {cap}, "
+                     f"{total + ', ' if total else ''}{used}")
+        if capability:
+            ok = tuple(capability) >= MIXED_PRECISION_MIN_CAPABILITY
+            lines.append(f"  mixed precision: {'yes' if ok else 'no'} "
+                         f"(compute capability {cap} {'>=' if ok else '<'} 7.0)")
+    return lines
+
+
+def _nvidia_smi_total(index: int) -> str:
+    import shutil
+    import subprocess
+
+    if not shutil.which("nvidia-smi"):
+        return ""
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", f"--id={index}", "--query-gpu=memory.total", "--format=csv,noheader"],
+            capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return f"{out} total" if out else ""
+
+
+def _dataset_lines(data_dir: Path) -> list:
+    lines = [f"Data dir: {data_dir} (set {config.DATA_DIR_ENV} to change)"]
+    for name in TFDS_DATASETS:
+        found = (data_dir / name).is_dir()
+        if name == "mnist":
+            found = found or (data_dir / "mnist" / "mnist.npz").is_file() or (
+                Path.home() / ".keras" / "datasets" / "mnist.npz").is_file()
+        lines.append(f"  {name:<16} {'available' if found else 'not downloaded'}")
+    from homl_cv import data
+
+    lines.append(f"  {'sample photos':<16} bundled: {', '.join(data.SAMPLE_PHOTOS)}")
+    lines.append(f"  {'digits':<16} bundled (scikit-learn, 1,797 images: the offline MNIST)")
+    lines.append(f"  {'shapes':<16} generated (homl_cv.data.make_shapes, exact boxes and masks)")
+    return lines
+
+
+def _weights_lines() -> list:
+    folder = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
+    files = sorted(p.name for p in folder.glob("*") if p.suffix in (".h5", ".keras")) if folder.is_dir() else []
+    if not files:
+        return [f"Pretrained weights in {folder}: none (offline chapters use random or "
+                f"freshly trained weights)"]
+    return [f"Pretrained weights in {folder}:"] + [f"  {name}" for name in files]
+
+
+def cmd_doctor(args) -> int:
+    import platform
+
+    quick, offline = config.is_quick(), config.is_offline()  # ValueError on a bad value
+    import keras
+    import tensorflow as tf
+
+    import homl_cv
+
+    try:
+        import keras_cv
+
+        keras_cv_version = keras_cv.__version__
+    except ImportError:
+        keras_cv_version = "not installed"
+    print(f"homl-cv {homl_cv.__version__} | Python {platform.python_version()}")
+    print(f"TensorFlow {tf.__version__} | Keras {keras.__version__} | keras-cv {keras_cv_version}")
+    for line in _gpu_lines() + _dataset_lines(config.data_dir()) + _weights_lines():
+        print(line)
+    print(f"Mode: {'QUICK' if quick else 'FULL'}, {'OFFLINE' if offline else 'online'} "
+          f"(from {config.QUICK_ENV}={os.environ.get(config.QUICK_ENV, '')!r}, "
+          f"{config.OFFLINE_ENV}={os.environ.get(config.OFFLINE_ENV, '')!r}; "
+          f"'homl-cv run' defaults to quick + offline)")
+    return 0
+
+
+# ----------------------------------------------------------------------------- bench
+def cmd_bench(args) -> int:
+    """Forward the arguments to ``homl_cv.bench.main`` (imported only now: it loads TF)."""
+    import importlib
+
+    try:
+        bench = importlib.import_module("homl_cv.bench")
+    except ModuleNotFoundError as exc:
+        if exc.name != "homl_cv.bench":
+            raise
+        raise UsageError("the benchmarks module homl_cv.bench is missing from this install; "
+                         "reinstall homl-cv from a full clone.") from exc
+    return int(bench.main(list(args.bench_args)) or 0)
+
+
 # ----------------------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="homl-cv", description=__doc__.splitlines()[0])
@@ -150,16 +278,28 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--chapters-dir", help="folder of the chapter notebooks")
     run.add_argument("--timeout", type=int, default=1800, help="seconds per cell (default: 1800)")
     run.set_defaults(func=cmd_run)
+
+    doctor = sub.add_parser("doctor", help="versions, GPU, data and weights available, mode")
+    doctor.set_defaults(func=cmd_doctor)
+
+    bench = sub.add_parser("bench", add_help=False,
+                           help="run the benchmarks (arguments go to homl_cv.bench)")
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER)
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:  # everything after "bench", options included, is bench's
+        args = argparse.Namespace(command="bench", func=cmd_bench, bench_args=argv[1:])
+    else:
+        args = build_parser().parse_args(argv)
     if getattr(args, "offline", False) is None:
         args.offline = args.quick
     try:
         return args.func(args)
-    except UsageError as exc:
+    except (UsageError, ValueError) as exc:
         print(f"homl-cv: {exc}", file=sys.stderr)
         return 2
 

@@ -128,6 +128,14 @@ def test_shapes_are_deterministic():
     assert not np.array_equal(a.images, c.images)
 
 
+def test_shapes_do_not_depend_on_earlier_calls():
+    # Regression: shapes once leaked into the cached photo backgrounds.
+    first = data.make_shapes(30, image_size=40, max_objects=2, seed=3)
+    data.make_shapes(60, image_size=40, max_objects=3, seed=4)
+    again = data.make_shapes(30, image_size=40, max_objects=2, seed=3)
+    np.testing.assert_array_equal(first.images, again.images)
+
+
 def test_single_object_box_is_tight_around_its_mask():
     single = data.make_shapes(100, image_size=40, seed=5)
     for box, cls, mask in zip(single.boxes[:, 0], single.classes[:, 0], single.masks):

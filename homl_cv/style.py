@@ -1,0 +1,299 @@
+"""Neural style transfer (Gatys et al., 2015): content loss, style loss with
+Gram matrices, total variation, and the optimization of the image itself.
+
+The network is frozen; only the pixels of a ``tf.Variable`` image change.
+Online, the feature extractor is VGG-19 with ImageNet weights (downloaded
+once by ``keras.applications``). Offline, no weights can be downloaded, so
+:func:`build_extractor` builds the same VGG-19 layers with random He-normal
+weights from a fixed seed: random conv features still capture colour and
+texture statistics, so the style (colours, small patterns) transfers, but the
+content features see edges and blobs only, not objects, and the result looks
+cruder than with trained weights.
+
+Example:
+    >>> extractor = build_extractor(weights=None)  # doctest: +SKIP
+    >>> result = transfer_style(content, style, extractor, steps=50)  # doctest: +SKIP
+    >>> result.image.shape, result.history["total"][-1] < result.history["total"][0]  # doctest: +SKIP
+    ((128, 128, 3), True)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from homl_cv import config
+
+STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
+CONTENT_LAYERS = ("block5_conv2",)
+
+
+def _check_features(features, name: str):
+    import tensorflow as tf
+
+    features = tf.convert_to_tensor(features, dtype=tf.float32)
+    if features.shape.rank != 4:
+        raise ValueError(
+            f"{name} must be feature maps of shape (N, H, W, C); got shape "
+            f"{tuple(features.shape)} (for one image's maps (H, W, C), add a batch axis)."
+        )
+    return features
+
+
+def gram_matrix(features):
+    """Channel-by-channel correlations of feature maps, averaged over positions.
+
+    ``G[n, c, d] = sum_{i,j} F[n, i, j, c] * F[n, i, j, d] / (H * W)``: how much
+    channels ``c`` and ``d`` fire together, wherever that happens. Dropping the
+    positions is what makes it a description of style (texture, colours)
+    rather than of content (what is where).
+
+    Args:
+        features: float (N, H, W, C).
+
+    Returns:
+        float32 tensor (N, C, C), symmetric.
+    """
+    import tensorflow as tf
+
+    features = _check_features(features, "features")
+    positions = tf.cast(tf.shape(features)[1] * tf.shape(features)[2], tf.float32)
+    return tf.einsum("nhwc,nhwd->ncd", features, features) / positions
+
+
+def _relative_error(value, target):
+    """||value - target||^2 / ||target||^2 per batch item, averaged."""
+    import tensorflow as tf
+
+    axes = list(range(1, target.shape.rank))
+    error = tf.reduce_sum(tf.square(value - target), axis=axes)
+    return tf.reduce_mean(error / (tf.reduce_sum(tf.square(target), axis=axes) + 1e-8))
+
+
+def content_loss(features, target_features):
+    """Mean over layers of ``||F - F_target||^2 / ||F_target||^2``.
+
+    Args:
+        features, target_features: lists of (N, H, W, C) maps, one per content
+            layer (or a single map).
+
+    Dividing by the target's squared norm makes the loss independent of the
+    scale of each layer, so the same weights work for trained and random
+    networks (the paper uses raw sums with hand-tuned constants instead).
+    """
+    import tensorflow as tf
+
+    features, targets = _as_list(features), _as_list(target_features)
+    _same_length(features, targets, "features", "target_features")
+    return tf.add_n([_relative_error(_check_features(f, "features"), _check_features(t, "target_features"))
+                     for f, t in zip(features, targets)]) / len(features)
+
+
+def style_loss(features, target_grams):
+    """Mean over layers of ``||G - G_target||^2 / ||G_target||^2`` (G: Gram matrices).
+
+    Args:
+        features: list of (N, H, W, C) maps, one per style layer.
+        target_grams: list of (N or 1, C, C) Gram matrices of the style image.
+    """
+    import tensorflow as tf
+
+    features, targets = _as_list(features), _as_list(target_grams)
+    _same_length(features, targets, "features", "target_grams")
+    return tf.add_n([_relative_error(gram_matrix(f), tf.convert_to_tensor(t, tf.float32))
+                     for f, t in zip(features, targets)]) / len(features)
+
+
+def total_variation_loss(images):
+    """Mean absolute difference between neighbouring pixels: a smoothness penalty.
+
+    Written out: the sum of ``|x[i+1, j] - x[i, j]|`` and ``|x[i, j+1] - x[i, j]|``
+    over the image, divided by its number of values (H * W * C), averaged
+    over the batch. Equal to ``tf.image.total_variation(images) / (H * W * C)``.
+
+    Args:
+        images: float (N, H, W, C).
+    """
+    import tensorflow as tf
+
+    images = _check_features(images, "images")
+    down = tf.abs(images[:, 1:, :, :] - images[:, :-1, :, :])
+    right = tf.abs(images[:, :, 1:, :] - images[:, :, :-1, :])
+    per_image = tf.reduce_sum(down, axis=[1, 2, 3]) + tf.reduce_sum(right, axis=[1, 2, 3])
+    values = tf.cast(tf.reduce_prod(tf.shape(images)[1:]), tf.float32)
+    return tf.reduce_mean(per_image / values)
+
+
+def _as_list(x):
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def _same_length(a, b, name_a, name_b):
+    if len(a) != len(b):
+        raise ValueError(f"{name_a} has {len(a)} layers but {name_b} has {len(b)}: pass one per layer.")
+
+
+# --------------------------------------------------------------------------- the network
+def random_vgg19(seed: int = 42):
+    """VGG-19's convolutional part with random He-normal weights (no download).
+
+    Same layers and names as ``keras.applications.VGG19(include_top=False)``;
+    kernels are drawn from ``HeNormal(seed)`` (which keeps activations at a
+    steady scale through the 16 ReLU layers) and biases are zero.
+    """
+    import keras
+
+    vgg = keras.applications.VGG19(include_top=False, weights=None)
+    init = keras.initializers.HeNormal(seed=seed)
+    for layer in vgg.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            layer.kernel.assign(init(layer.kernel.shape))
+            layer.bias.assign(np.zeros(layer.bias.shape, np.float32))
+    return vgg
+
+
+def build_extractor(weights="imagenet", style_layers=STYLE_LAYERS,
+                    content_layers=CONTENT_LAYERS, seed: int = 42):
+    """A frozen model: images in [0, 1] (N, H, W, 3) -> {"style": [...], "content": [...]}.
+
+    The images are scaled to 0-255 and preprocessed as VGG-19 expects (BGR,
+    ImageNet mean subtracted) inside the model. Only the layers up to the
+    deepest one requested are run.
+
+    Args:
+        weights: "imagenet" (downloads about 80 MB the first time) or ``None``
+            for :func:`random_vgg19` (offline).
+        style_layers, content_layers: VGG-19 layer names.
+        seed: seed of the random weights when ``weights`` is None.
+
+    Returns:
+        A ``keras.Model`` with ``trainable = False``.
+    """
+    import keras
+
+    if weights not in ("imagenet", None):
+        raise ValueError(f"weights={weights!r}: use 'imagenet' (online) or None (random, offline).")
+    if weights is None:
+        vgg = random_vgg19(seed)
+    else:
+        try:
+            vgg = keras.applications.VGG19(include_top=False, weights="imagenet")
+        except Exception as exc:  # noqa: BLE001 - any failure becomes one clear error
+            from homl_cv.data import DownloadError
+
+            raise DownloadError(
+                f"Could not download the VGG-19 ImageNet weights: {type(exc).__name__}: {exc}\n"
+                f"Place vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5 in ~/.keras/models, "
+                f"or run offline ({config.OFFLINE_ENV}=1) with random weights (weights=None)."
+            ) from exc
+    vgg.trainable = False
+    names = [layer.name for layer in vgg.layers]
+    for name in (*style_layers, *content_layers):
+        if name not in names:
+            raise ValueError(
+                f"{name!r} is not a VGG-19 layer; conv layers are named like "
+                f"'block1_conv1' ... 'block5_conv4'."
+            )
+    images = keras.Input(shape=(None, None, 3), name="image")
+    x = keras.applications.vgg19.preprocess_input(images * 255.0)
+    truncated = keras.Model(vgg.input, {
+        "style": [vgg.get_layer(n).output for n in style_layers],
+        "content": [vgg.get_layer(n).output for n in content_layers],
+    })
+    extractor = keras.Model(images, truncated(x), name="vgg19_features")
+    extractor.trainable = False
+    return extractor
+
+
+def default_extractor(offline: bool | None = None):
+    """(extractor, description) for the current mode: ImageNet VGG-19 online, random offline."""
+    offline = config.is_offline() if offline is None else offline
+    if offline:
+        return build_extractor(weights=None), "VGG-19 layers with random weights (offline)"
+    return build_extractor(weights="imagenet"), "VGG-19 with ImageNet weights"
+
+
+# --------------------------------------------------------------------------- optimization
+@dataclasses.dataclass
+class StyleTransferResult:
+    """The stylized image (H, W, 3) in [0, 1] and the loss of every step.
+
+    ``history`` maps "total", "content", "style" and "tv" to lists of floats,
+    one per step (measured before that step's update).
+    """
+
+    image: np.ndarray
+    history: dict
+
+
+def _as_image(image, name: str) -> np.ndarray:
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[-1] != 3:
+        raise ValueError(f"{name} must be one RGB image of shape (H, W, 3); got shape {image.shape}.")
+    if image.dtype == np.uint8:
+        return image.astype(np.float32) / 255.0
+    image = image.astype(np.float32)
+    if image.min() < -0.01 or image.max() > 1.01:  # a little overshoot from resizing is fine
+        raise ValueError(f"{name} must hold values in [0, 1] (or be uint8 0-255); got "
+                         f"[{image.min():.3g}, {image.max():.3g}].")
+    return np.clip(image, 0.0, 1.0)
+
+
+def transfer_style(content_image, style_image, extractor, steps: int = 100,
+                   content_weight: float = 1.0, style_weight: float = 1.0,
+                   tv_weight: float = 0.5, learning_rate: float = 0.02,
+                   progress: bool = True) -> StyleTransferResult:
+    """Repaint ``content_image`` in the style of ``style_image``.
+
+    The image starts as the content photo and is a ``tf.Variable``; Adam
+    updates its pixels to lower ``content_weight * content_loss +
+    style_weight * style_loss + tv_weight * total_variation_loss`` while the
+    network stays frozen. Pixels are kept in [0, 1] after each step.
+
+    Args:
+        content_image: (H, W, 3), float in [0, 1] or uint8.
+        style_image: (H', W', 3) in the same range; its size may differ.
+        extractor: a model from :func:`build_extractor`.
+        steps: optimization steps (a tqdm bar shows them when ``progress``).
+        content_weight, style_weight, tv_weight: weights of the three losses.
+        learning_rate: Adam's step size, in pixel units.
+
+    Returns:
+        A :class:`StyleTransferResult`.
+    """
+    import keras
+    import tensorflow as tf
+    from tqdm.auto import tqdm
+
+    content_image = _as_image(content_image, "content_image")
+    style_image = _as_image(style_image, "style_image")
+    if steps < 1:
+        raise ValueError(f"steps={steps} must be at least 1.")
+    content_targets = extractor(content_image[None])["content"]
+    style_targets = [gram_matrix(f) for f in extractor(style_image[None])["style"]]
+    image = tf.Variable(content_image[None])
+    optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+
+    @tf.function
+    def train_step():
+        with tf.GradientTape() as tape:
+            features = extractor(image)
+            losses = {
+                "content": content_loss(features["content"], content_targets),
+                "style": style_loss(features["style"], style_targets),
+                "tv": total_variation_loss(image),
+            }
+            total = (content_weight * losses["content"] + style_weight * losses["style"]
+                     + tv_weight * losses["tv"])
+        optimizer.apply_gradients([(tape.gradient(total, image), image)])
+        image.assign(tf.clip_by_value(image, 0.0, 1.0))
+        return dict(losses, total=total)
+
+    history = {"total": [], "content": [], "style": [], "tv": []}
+    bar = tqdm(range(steps), desc="style transfer", unit="step", disable=not progress)
+    for _ in bar:
+        for key, value in train_step().items():
+            history[key].append(float(value))
+        bar.set_postfix(loss=f"{history['total'][-1]:.4f}")
+    return StyleTransferResult(image.numpy()[0], history)

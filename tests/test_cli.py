@@ -1,0 +1,59 @@
+"""The ``homl-cv`` command: ``doctor`` and ``bench``."""
+
+import sys
+import types
+
+import pytest
+import tensorflow as tf
+
+from homl_cv import cli
+
+
+def test_doctor_reports_versions_device_data_and_mode(capsys, monkeypatch, tmp_path):
+    (tmp_path / "tf_flowers").mkdir()
+    monkeypatch.setenv("HOML_CV_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("HOML_CV_QUICK", "1")
+    monkeypatch.setenv("HOML_CV_OFFLINE", "1")
+    assert cli.main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert f"TensorFlow {tf.__version__}" in out and "Keras 3." in out and "keras-cv" in out
+    if tf.config.list_physical_devices("GPU"):
+        assert "GPU 0:" in out and "compute capability" in out
+    else:
+        assert "GPU: none (CPU only)" in out and "Mixed precision: no" in out
+    lines = out.splitlines()
+    assert any(line.split() == ["tf_flowers", "available"] for line in lines)
+    assert any(line.split() == ["oxford_iiit_pet", "not", "downloaded"] for line in lines)
+    assert "chelsea" in out and "Mode: QUICK, OFFLINE" in out
+
+
+def test_doctor_bad_env_value_is_one_clear_line(capsys, monkeypatch):
+    monkeypatch.setenv("HOML_CV_QUICK", "maybe")
+    assert cli.main(["doctor"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and "Traceback" not in captured.err
+    assert "HOML_CV_QUICK='maybe'" in captured.err and "use 1 (on) or 0 (off)" in captured.err
+
+
+def test_bench_forwards_its_arguments_and_exit_code(monkeypatch):
+    calls = []
+    fake = types.ModuleType("homl_cv.bench")
+    fake.main = lambda argv=None: calls.append(argv) or 3
+    monkeypatch.setitem(sys.modules, "homl_cv.bench", fake)
+    assert cli.main(["bench", "--quick", "--only", "03", "-h"]) == 3
+    assert calls == [["--quick", "--only", "03", "-h"]]
+    fake.main = lambda argv=None: calls.append(argv) or 0
+    assert cli.main(["bench"]) == 0 and calls[-1] == []
+
+
+def test_bench_without_the_module_is_one_clear_line(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "homl_cv.bench", None)  # makes the import fail
+    assert cli.main(["bench"]) == 2
+    assert "homl_cv.bench is missing" in capsys.readouterr().err
+
+
+def test_help_lists_the_subcommands(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    out = capsys.readouterr().out
+    assert "doctor" in out and "bench" in out and "run" in out

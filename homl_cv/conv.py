@@ -30,8 +30,6 @@ Example:
 
 from __future__ import annotations
 
-import math
-
 import keras
 import numpy as np
 from keras import ops

@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import keras
+import numpy as np
 
 
 # ============================================================ 02 architectures
@@ -605,7 +606,6 @@ def encode_boxes(boxes, image_size) -> "np.ndarray":
         >>> [round(float(v), 4) for v in encode_boxes([[16, 16, 48, 32]], image_size=(64, 64))[0]]
         [0.5, 0.375, 0.7071, 0.5]
     """
-    import numpy as np
 
     from homl_cv import boxes as boxes_lib
 
@@ -626,7 +626,6 @@ def decode_boxes(encoded, image_size) -> "np.ndarray":
         >>> decode_boxes([[0.5, 0.375, 0.5 ** 0.5, 0.5]], image_size=(64, 64)).round(3).tolist()
         [[16.0, 16.0, 48.0, 32.0]]
     """
-    import numpy as np
 
     encoded = np.asarray(encoded, dtype=np.float32)
     if encoded.ndim != 2 or encoded.shape[1] != 4:

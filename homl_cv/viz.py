@@ -20,18 +20,22 @@ def _plt():
 
 
 # ============================================================ shared by all chapters
-def plot_images(images, titles=None, ncols: int = 8, cmap=None, size: float = 1.6, suptitle=None):
-    """A grid of images (N, H, W) or (N, H, W, C); floats in [0, 1] or uint8."""
+def _image_grid(n: int, ncols: int, size: float):
+    """A figure with ``n`` image axes in rows of ``ncols`` (axis lines off)."""
     plt = _plt()
-    images = np.asarray(images)
-    n = len(images)
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.3), squeeze=False)
-    for i, ax in enumerate(axes.flat):
+    for ax in axes.flat:
         ax.axis("off")
-        if i >= n:
-            continue
+    return fig, list(axes.flat)[:n]
+
+
+def plot_images(images, titles=None, ncols: int = 8, cmap=None, size: float = 1.6, suptitle=None):
+    """A grid of images (N, H, W) or (N, H, W, C); floats in [0, 1] or uint8."""
+    images = np.asarray(images)
+    fig, axes = _image_grid(len(images), ncols, size)
+    for i, ax in enumerate(axes):
         img = images[i]
         if img.ndim == 3 and img.shape[-1] == 1:
             img = img[..., 0]
@@ -149,7 +153,7 @@ def plot_padding_and_strides(n: int = 13, kernel: int = 6, stride: int = 5):
     return fig
 
 
-def plot_feature_maps(images, feature_maps, map_titles=None, size: float = 2.6):
+def plot_filter_responses(images, feature_maps, map_titles=None, size: float = 2.6):
     """Each image next to its feature maps, one row per image.
 
     Args:
@@ -862,21 +866,14 @@ def plot_heatmaps(images, heatmaps, boxes=None, titles=None, ncols: int = 6,
     peak is marked with a white cross, and ``boxes`` (one "xyxy" box per image,
     optional) are drawn in lime.
     """
-    plt = _plt()
     images = _as_batch(images)
     heatmaps = np.asarray(heatmaps, dtype=np.float32)
     if heatmaps.ndim == 2:
         heatmaps = heatmaps[None]
     big = upsample_heatmaps(heatmaps, images.shape[1:3])
     peaks = heatmap_peaks(heatmaps, images.shape[1:3])
-    n = len(images)
-    ncols = min(ncols, n)
-    nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.3), squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if i >= n:
-            continue
+    fig, axes = _image_grid(len(images), ncols, size)
+    for i, ax in enumerate(axes):
         img = images[i]
         ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray" if img.shape[-1] == 1 else None)
         ax.imshow(_normalize(big[i]), cmap="jet", alpha=alpha, vmin=0, vmax=1)

@@ -220,5 +220,5 @@ def test_padding_diagram_draws_the_windows_the_formulas_give():
     assert len(same_cells) == 13 + sum(conv.same_padding(13, 6, 5))
     assert not any(p.get_hatch() for p in same_cells)
     assert len(same.patches) - len(same_cells) == conv.output_size(13, 6, 5, "same")
-    fig = viz.plot_feature_maps(np.zeros((2, 8, 8, 3)), np.zeros((2, 8, 8, 4)), list("abcd"))
+    fig = viz.plot_filter_responses(np.zeros((2, 8, 8, 3)), np.zeros((2, 8, 8, 4)), list("abcd"))
     assert len(fig.axes) == 2 * 5 and fig.axes[1].get_title() == "a"

@@ -86,8 +86,11 @@ def _absolute_paths_in(nb) -> list:
     return found
 
 
-def execute_notebook(path: Path, out_path: Path, timeout: int) -> None:
-    """Run one notebook in a fresh kernel (cwd = its folder) with a cell progress bar."""
+def execute_notebook(path: Path, out_path: Path, timeout: int, env=None) -> None:
+    """Run one notebook in a fresh kernel (cwd = its folder) with a cell progress bar.
+
+    ``env`` is the kernel's whole environment (default: this process's).
+    """
     import nbformat
     from nbclient import NotebookClient
     from tqdm.auto import tqdm
@@ -101,7 +104,7 @@ def execute_notebook(path: Path, out_path: Path, timeout: int) -> None:
             on_cell_executed=lambda **_: bar.update(1),
         )
         try:
-            client.execute()
+            client.execute(env=dict(os.environ if env is None else env))
         finally:
             clean_notebook(nb)
             out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -112,8 +115,9 @@ def execute_notebook(path: Path, out_path: Path, timeout: int) -> None:
 
 
 def cmd_run(args) -> int:
-    os.environ[config.QUICK_ENV] = "1" if args.quick else "0"
-    os.environ[config.OFFLINE_ENV] = "1" if args.offline else "0"
+    # The mode goes to the kernels only: this process's environment stays as it was.
+    env = {**os.environ, config.QUICK_ENV: "1" if args.quick else "0",
+           config.OFFLINE_ENV: "1" if args.offline else "0"}
     chapters_dir = Path(args.chapters_dir) if args.chapters_dir else default_chapters_dir()
     notebooks = find_chapters(args.chapters, chapters_dir, solutions=args.solutions)
     if not notebooks:
@@ -126,7 +130,7 @@ def cmd_run(args) -> int:
         target = nb_path if args.inplace else out_dir / nb_path.relative_to(chapters_dir)
         start = time.perf_counter()
         try:
-            execute_notebook(nb_path, target, args.timeout)
+            execute_notebook(nb_path, target, args.timeout, env=env)
             status = "ok"
         except Exception as exc:  # noqa: BLE001 - report and go on with the next chapter
             failed += 1

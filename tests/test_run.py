@@ -1,5 +1,7 @@
 """`homl-cv run`: chapter selection, execution in a fresh kernel, clean outputs, exit codes."""
 
+import os
+
 import nbformat
 import pytest
 
@@ -56,8 +58,11 @@ def test_run_writes_clean_executed_notebooks_and_reports(chapters, tmp_path, cap
 
 def test_full_mode_and_failures_give_exit_status_1(chapters, tmp_path, capsys):
     out = tmp_path / "runs"
+    before = {k: os.environ.get(k) for k in ("HOML_CV_QUICK", "HOML_CV_OFFLINE")}
     status = cli.main(["run", "--full", "--chapters-dir", str(chapters), "--out", str(out)])
     assert status == 1
+    # The mode reaches the kernels only; later notebooks (nbval) must not inherit it.
+    assert {k: os.environ.get(k) for k in before} == before
     nb = nbformat.read(out / "01_first.ipynb", as_version=4)
     assert nb.cells[0].outputs[0]["text"] == "mode 0 0\n"  # --full implies online
     report = capsys.readouterr().out

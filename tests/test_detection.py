@@ -265,11 +265,17 @@ def trained_yolo():
 
 
 def test_tiny_yolo_learns_map50(trained_yolo):
+    """Reached 0.891 (pycocotools agrees) on 200 held-out images with seed 1/2 data.
+
+    The issue expected >= 0.5 in quick mode; 0.7 keeps a margin of about 0.19
+    for seed and platform noise and still fails for a detector that finds only
+    some of the objects or misplaces its boxes.
+    """
     model, anchors, test = trained_yolo
     preds = detection.decode_predictions(model.predict(test.images, verbose=0), anchors, 64)
     result = detection.evaluate_detections(preds, test.boxes, test.classes, 4)
     print(f"tiny YOLO on {len(test)} held-out images: mAP@0.5 = {result['mAP']:.3f}")
-    assert result["mAP"] >= 0.5
+    assert result["mAP"] >= 0.7
 
 
 def test_yolo_loss_serializes_and_decode_checks_shape():

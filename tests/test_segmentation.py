@@ -265,17 +265,18 @@ def trained():
 def test_best_model_reaches_mean_iou(trained):
     """Quick mode (1,000 training images, 5 epochs, about a minute of CPU per model).
 
-    Reached with seed 42: U-Net 0.635, FCN-8s 0.609, FCN-32s 0.441 (mean over the
-    5 classes, background included). Predicting background everywhere scores
-    about 0.18, so 0.55 needs every shape class mostly right; the margin of
-    0.08 covers seed and platform noise. Full mode trains longer on more data.
+    Reached with seed 42 on the current generator: U-Net 0.896, FCN-8s 0.803,
+    FCN-32s 0.560 (mean over the 5 classes, background included). Predicting
+    background everywhere scores about 0.18. The threshold is the issue's
+    expected 0.7 plus a margin, 0.75: it needs every shape class mostly right
+    and still leaves about 0.15 for seed and platform noise.
     """
     best = max(s.mean_iou for s in trained.values())
-    assert best >= 0.55, {k: round(v.mean_iou, 3) for k, v in trained.items()}
+    assert best >= 0.75, {k: round(v.mean_iou, 3) for k, v in trained.items()}
 
 
 def test_skips_beat_fcn32s(trained):
-    """Reached: IoU 0.609 (8s) vs 0.441 (32s); boundary accuracy 0.753 (U-Net), 0.597 (8s), 0.533 (32s)."""
-    assert trained["8s"].mean_iou > trained["32s"].mean_iou + 0.1
+    """Reached: IoU 0.803 (8s) vs 0.560 (32s); boundary accuracy 0.864 (U-Net), 0.664 (8s), 0.550 (32s)."""
+    assert trained["8s"].mean_iou > trained["32s"].mean_iou + 0.15
     assert trained["8s"].boundary_accuracy > trained["32s"].boundary_accuracy
-    assert trained["unet"].boundary_accuracy > trained["32s"].boundary_accuracy + 0.1
+    assert trained["unet"].boundary_accuracy > trained["32s"].boundary_accuracy + 0.2

@@ -70,6 +70,15 @@ def _scaled(count: int, width: float) -> int:
     return max(1, int(round(count * width)))
 
 
+def _build_chain(layers, input_shape):
+    """Build ``layers`` applied one after the other; return the output shape."""
+    shape = input_shape
+    for layer in layers:
+        layer.build(shape)
+        shape = layer.compute_output_shape(shape)
+    return shape
+
+
 @keras.saving.register_keras_serializable(package="homl_cv")
 class LocalResponseNormalization(keras.layers.Layer):
     """AlexNet's local response normalization (LRN), across channels.
@@ -146,10 +155,7 @@ class InceptionModule(keras.layers.Layer):
 
     def build(self, input_shape):
         for branch in self.branches:
-            shape = input_shape
-            for layer in branch:
-                layer.build(shape)
-                shape = layer.compute_output_shape(shape)
+            _build_chain(branch, input_shape)
         self.built = True
 
     def call(self, inputs):
@@ -229,10 +235,7 @@ class _TwoPathBlock(keras.layers.Layer):
     def build(self, input_shape):
         self.skip_layers = self._skip_layers(input_shape)
         for layers in (self.main_layers, self.skip_layers):
-            shape = input_shape
-            for layer in layers:
-                layer.build(shape)
-                shape = layer.compute_output_shape(shape)
+            _build_chain(layers, input_shape)
         self.built = True
 
     def call(self, inputs):

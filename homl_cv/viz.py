@@ -31,6 +31,16 @@ def _image_grid(n: int, ncols: int, size: float):
     return fig, list(axes.flat)[:n]
 
 
+def _finish_grid(fig, axes, titles=None, suptitle=None):
+    """Title each axes and the figure, tighten the layout, return the figure."""
+    for ax, title in zip(axes, titles if titles is not None else []):
+        ax.set_title(str(title), fontsize=9)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
 def plot_images(images, titles=None, ncols: int = 8, cmap=None, size: float = 1.6, suptitle=None):
     """A grid of images (N, H, W) or (N, H, W, C); floats in [0, 1] or uint8."""
     images = np.asarray(images)
@@ -40,12 +50,7 @@ def plot_images(images, titles=None, ncols: int = 8, cmap=None, size: float = 1.
         if img.ndim == 3 and img.shape[-1] == 1:
             img = img[..., 0]
         ax.imshow(img, cmap=cmap or ("gray" if img.ndim == 2 else None))
-        if titles is not None:
-            ax.set_title(str(titles[i]), fontsize=9)
-    if suptitle:
-        fig.suptitle(suptitle)
-    fig.tight_layout()
-    return fig
+    return _finish_grid(fig, axes, titles, suptitle)
 
 
 def plot_learning_curves(history, metrics=("loss", "accuracy"), title=None):
@@ -880,12 +885,7 @@ def plot_heatmaps(images, heatmaps, boxes=None, titles=None, ncols: int = 6,
         ax.plot(*peaks[i], "w+", markersize=10, markeredgewidth=2)
         if boxes is not None:
             draw_boxes(ax, np.asarray(boxes)[i])
-        if titles is not None:
-            ax.set_title(str(titles[i]), fontsize=9)
-    if suptitle:
-        fig.suptitle(suptitle)
-    fig.tight_layout()
-    return fig
+    return _finish_grid(fig, axes, titles, suptitle)
 
 
 

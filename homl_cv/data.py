@@ -268,7 +268,9 @@ def load_flowers(offline: bool | None = None, data_dir=None, mock_examples: int 
 
     data_dir = _resolve_data_dir(data_dir)
     offline = _resolve_offline(offline)
-    prepared = (data_dir / "tf_flowers").is_dir()
+    # tfds writes dataset_info.json once a dataset is fully prepared; an interrupted
+    # download leaves the folder without it.
+    prepared = any((data_dir / "tf_flowers").glob("*/dataset_info.json"))
     if offline and not prepared:
         print(
             f"Offline and no prepared tf_flowers in {_shown_path(data_dir)}: using tfds mock data "

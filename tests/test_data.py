@@ -86,6 +86,14 @@ def test_offline_flowers_use_mock_data_and_say_so(capsys, tmp_path):
     assert images == 6
 
 
+def test_interrupted_download_folder_does_not_count_as_prepared(capsys, tmp_path):
+    # An interrupted download leaves tf_flowers/ without dataset_info.json.
+    (tmp_path / "tf_flowers" / "3.0.1").mkdir(parents=True)
+    splits = data.load_flowers(offline=True, data_dir=tmp_path, mock_examples=4)
+    assert splits.source == "tfds mock data"
+    assert "mock data" in capsys.readouterr().out
+
+
 def test_failed_flowers_download_names_dataset_and_fixes(monkeypatch, tmp_path):
     import tensorflow_datasets as tfds
 

@@ -120,13 +120,25 @@ def area(boxes) -> np.ndarray:
     return np.clip(boxes[..., 2] - boxes[..., 0], 0, None) * np.clip(boxes[..., 3] - boxes[..., 1], 0, None)
 
 
-def _broadcast_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of "xyxy" boxes that broadcast against each other."""
+def _broadcast_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection areas of "xyxy" boxes that broadcast against each other."""
     top_left = np.maximum(a[..., :2], b[..., :2])
     bottom_right = np.minimum(a[..., 2:], b[..., 2:])
-    inter = np.prod(np.clip(bottom_right - top_left, 0, None), axis=-1)
+    return np.prod(np.clip(bottom_right - top_left, 0, None), axis=-1)
+
+
+def _broadcast_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of "xyxy" boxes that broadcast against each other."""
+    inter = _broadcast_intersection(a, b)
     union = area(a) + area(b) - inter
     return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0).astype(np.float32)
+
+
+def intersection(boxes1, boxes2, box_format: str = "xyxy") -> np.ndarray:
+    """Intersection areas of every pair: (N, 4) x (M, 4) -> (N, M)."""
+    a = to_xyxy(validate_boxes(boxes1, box_format, "boxes1"), box_format).reshape(-1, 4)
+    b = to_xyxy(validate_boxes(boxes2, box_format, "boxes2"), box_format).reshape(-1, 4)
+    return _broadcast_intersection(a[:, None, :], b[None, :, :]).astype(np.float32)
 
 
 def iou(boxes1, boxes2, box_format: str = "xyxy") -> np.ndarray:

@@ -99,7 +99,7 @@ def window_training_set(data, window: int, stride: int, min_iou: float = 0.4, ma
         wins = window_boxes(grid.shape[:2], window, stride).reshape(-1, 4)
         real = classes >= 0
         overlap = boxes_lib.iou(wins, boxes[real])
-        covered = _intersection(wins, boxes[real]) / boxes_lib.area(boxes[real])[None]
+        covered = boxes_lib.intersection(wins, boxes[real]) / boxes_lib.area(boxes[real])[None]
         best = overlap.argmax(axis=1)
         label = np.where(overlap.max(axis=1) >= min_iou, classes[real][best], -1)
         label = np.where(covered.max(axis=1) <= max_background, background, label)
@@ -107,13 +107,6 @@ def window_training_set(data, window: int, stride: int, min_iou: float = 0.4, ma
         crops.append(grid.reshape(-1, window, window, 3)[keep])
         labels.append(label[keep])
     return np.concatenate(crops).astype(np.float32), np.concatenate(labels).astype(np.int32)
-
-
-def _intersection(a, b) -> np.ndarray:
-    """Intersection areas of "xyxy" boxes, (N, 4) x (M, 4) -> (N, M)."""
-    top_left = np.maximum(a[:, None, :2], b[None, :, :2])
-    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    return np.prod(np.clip(bottom_right - top_left, 0, None), axis=-1)
 
 
 def make_window_classifier(window: int = 32, num_outputs: int = 5, filters: int = 16) -> keras.Model:

@@ -211,3 +211,11 @@ def test_make_shapes_bad_arguments():
         data.make_shapes(4, min_objects=3, max_objects=2)
     with pytest.raises(ValueError, match="image_size"):
         data.make_shapes(4, image_size=8)
+
+
+def test_intersection_areas_by_hand():
+    a = np.array([[0, 0, 10, 10], [20, 20, 30, 30]], np.float32)
+    b = np.array([[5, 5, 15, 15]], np.float32)
+    np.testing.assert_array_equal(boxes.intersection(a, b), [[25], [0]])
+    with pytest.raises(ValueError, match="second corner is before the first"):
+        boxes.intersection([[10, 0, 0, 10]], b)

@@ -569,15 +569,17 @@ def format_layer_table(model, max_rows: int | None = None) -> str:
 
 
 # ============================================================ 04 classification + localization
-LOCALIZATION_LOSS_WEIGHTS = {"class": 0.2, "box": 0.8}
+LOCALIZATION_LOSS_WEIGHTS = {"class": 0.1, "box": 5.0}
 """Loss weights of :func:`localization_model`.
 
-The class loss (cross-entropy, about ln 4 = 1.4 at the start) is about 30
-times larger than the box loss (mean squared error of numbers in [0, 1],
-about 0.05 at the start), and the shapes are easy to tell apart: with equal
-weights the gradient is all about the class. Giving the box loss the larger
-weight (0.8 vs 0.2, the book's 0.8/0.2 the other way round) keeps both heads
-learning. What to weight more depends on what you care about most.
+The weights must make up for the scales of the two losses. The class loss
+(cross-entropy) starts near ln 4 = 1.4 and the shapes are easy to tell
+apart; the box loss (mean squared error of numbers in [0, 1]) starts near
+0.05 and ends near 0.003. With equal weights, or the book's 0.8/0.2 for the
+class, the gradient of the shared layers is at first nearly all about the
+class and the box head learns slowly. Weighting the box loss 50 times the
+class loss keeps both heads learning (BENCHMARKS.md, 04, measures the
+difference). What to weight more depends on what you care about most.
 """
 
 

@@ -436,7 +436,7 @@ def train_localizer(num_images=None, image_size=64, epochs=None, batch_size=32, 
     Args:
         num_images: total images; default 4,000 in quick mode, 20,000 otherwise.
         image_size: side of the square images.
-        epochs: default 16 in quick mode, 40 otherwise.
+        epochs: default 12 in quick mode, 40 otherwise.
         batch_size, learning_rate: for Adam.
         seed: seeds the data and the weights.
         loss_weights: see :func:`homl_cv.models.compile_localization_model`.
@@ -452,7 +452,7 @@ def train_localizer(num_images=None, image_size=64, epochs=None, batch_size=32, 
     from homl_cv import boxes, config, data, models
 
     num_images = num_images or config.pick(quick=4000, full=20000)
-    epochs = epochs or config.pick(quick=16, full=40)
+    epochs = epochs or config.pick(quick=12, full=40)
     if num_images < 50:
         raise ValueError(f"num_images={num_images} is too few to split 80/10/10: use 50 or more.")
     config.set_seeds(seed)

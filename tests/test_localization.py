@@ -5,17 +5,16 @@ import pytest
 
 from homl_cv import boxes, data, models, training
 
-# Learning thresholds. Quick mode (4,000 images, 16 epochs, about 2.5 CPU-minutes)
-# reached 0.557 mean IoU (68 % of boxes with IoU >= 0.5) and 98.2 % accuracy on
-# the 400 held-out images, the same in the notebook and this test (seeded). The
-# IoU threshold is 0.5, the usual "this box found the object" line, below the
-# issue's expected 0.6, which this CPU budget does not reach (the model underfits:
-# IoU levels off near 0.57 on validation as the learning rate decays). It is far
-# above what a model that has
-# not learned gets: a fixed box in the image centre or an untrained model score
-# under 0.25 (asserted in test_untrained_model_is_far_below_the_thresholds), and
-# guessing the class gets 25 %.
-MIN_MEAN_IOU = 0.5
+# Learning thresholds. Quick mode (4,000 images, 12 epochs, about 1.5 CPU-minutes)
+# reached 0.69 mean IoU (88 % of boxes with IoU >= 0.5) and 99.0 % accuracy on
+# the 400 held-out images, the same in the notebook and this test (seeded); with
+# seed 1 the same recipe reached 0.64. The IoU threshold is the 0.6, a box
+# that covers the object well. It is far above what a model that has not learned
+# gets: a fixed box in the image centre or an untrained model score under 0.3
+# (asserted in test_untrained_model_is_far_below_the_thresholds), and guessing the
+# class gets 25 %. The old loss weights (0.2 class / 0.8 box) reached only 0.54
+# with the same budget: the test fails if the box loss is not weighted enough.
+MIN_MEAN_IOU = 0.6
 MIN_ACCURACY = 0.9
 
 

@@ -207,8 +207,8 @@ def fit_two_phase(model, base, train, valid=None, head_epochs: int = 3,
         )
     if isinstance(train, tuple):
         fit_kwargs = dict(fit_kwargs, x=train[0], y=train[1])
-    else:
-        fit_kwargs = dict(fit_kwargs, x=train)
+    else:  # a tf.data.Dataset shuffles itself (Keras warns if asked to shuffle it)
+        fit_kwargs = dict({"shuffle": False}, **fit_kwargs, x=train)
     fit_kwargs.update(validation_data=valid, verbose=verbose)
     freeze(base)
     compile_classifier(model, head_lr, optimizer, jit_compile)
@@ -356,7 +356,7 @@ def _digits_transfer_run(shots_per_class, seed, pretrain_epochs, head_epochs, fi
     compile_classifier(scratch_model, 1e-3, "adam")
     scratch_history = scratch_model.fit(
         few_shot, validation_data=(x_test, y_test), epochs=head_epochs + fine_tune_epochs,
-        **budget,
+        shuffle=False, **budget,
     ).history
     scratch_accuracy = scratch_model.evaluate(x_test, y_test, verbose=0)[1]
     keras.backend.clear_session(free_memory=True)

@@ -64,3 +64,17 @@ def test_stored_outputs_are_clean(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_chapter_has_a_solutions_notebook(path):
     assert (ROOT / "chapters" / "solutions" / f"{path.stem}_solutions.ipynb").exists()
+
+
+def test_parallel_tests_keep_each_notebook_in_one_process():
+    # nbval runs a notebook's cells in order in one kernel: with pytest-xdist, only
+    # --dist loadscope keeps them together (the default would spread the cells).
+    import tomllib
+
+    options = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    addopts = options["addopts"].split()
+    assert "--nbval" in addopts
+    if "-n" in addopts:
+        assert "--dist" in addopts and addopts[addopts.index("--dist") + 1] == "loadscope", addopts
+        assert any(line.startswith("pytest-xdist>=")
+                   for line in (ROOT / "requirements.txt").read_text().splitlines())

@@ -203,8 +203,7 @@ def _dataset_lines(data_dir: Path) -> list:
     for name in TFDS_DATASETS:
         found = (data_dir / name).is_dir()
         if name == "mnist":
-            found = found or (data_dir / "mnist" / "mnist.npz").is_file() or (
-                Path.home() / ".keras" / "datasets" / "mnist.npz").is_file()
+            found = found or (Path.home() / ".keras" / "datasets" / "mnist.npz").is_file()
         lines.append(f"  {name:<16} {'available' if found else 'not downloaded'}")
     from homl_cv import data
 
@@ -215,7 +214,9 @@ def _dataset_lines(data_dir: Path) -> list:
 
 
 def _weights_lines() -> list:
-    folder = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
+    from homl_cv.pretrained import keras_models_dir
+
+    folder = keras_models_dir()
     files = sorted(p.name for p in folder.glob("*") if p.suffix in (".h5", ".keras")) if folder.is_dir() else []
     if not files:
         return [f"Pretrained weights in {folder}: none (offline chapters use random or "

@@ -300,8 +300,9 @@ def load_flowers(offline: bool | None = None, data_dir=None, mock_examples: int 
 
 @contextlib.contextmanager
 def _quiet_tf_logs():
-    """Silence TensorFlow's Python-side deprecation notices for a moment
-    (tfds' mock data triggers some that mean nothing to a learner)."""
+    """Silence TensorFlow's Python-side notices (deprecations, retracing) for a
+    moment: tfds' mock data and several small models in a row trigger some
+    that mean nothing to a learner."""
     import tensorflow as tf
 
     logger = tf.get_logger()

@@ -482,15 +482,15 @@ def evaluate_detections(predictions, true_boxes, true_classes, num_classes: int,
         num_true = sum(len(t) for t in truths)
         if num_true == 0:
             continue
+        detections = []  # per image: its class-c boxes and scores, best first, at most max_detections
+        for pb, ps, pc in checked:
+            mine = pc == c
+            order = np.argsort(-ps[mine], kind="mergesort")[:max_detections]
+            detections.append((pb[mine][order], ps[mine][order]))
+        scores = np.concatenate([s for _, s in detections])
         for t, threshold in enumerate(thresholds):
-            scores, hits = [], []
-            for (pb, ps, pc), truth in zip(checked, truths):
-                mine = pc == c
-                s = np.sort(ps[mine])[::-1][:max_detections]
-                order = np.argsort(-ps[mine], kind="mergesort")[:max_detections]
-                hits.append(match_detections(pb[mine][order], ps[mine][order], truth, threshold))
-                scores.append(s)
-            precision, recall = precision_recall_curve(np.concatenate(scores), np.concatenate(hits), num_true)
+            hits = [match_detections(b, s, truth, threshold) for (b, s), truth in zip(detections, truths)]
+            precision, recall = precision_recall_curve(scores, np.concatenate(hits), num_true)
             ap[t, c] = average_precision(precision, recall, recall_points)
     return {"mAP": float(np.nanmean(ap)) if np.isfinite(ap).any() else 0.0, "ap": ap,
             "iou_thresholds": thresholds}

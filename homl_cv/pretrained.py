@@ -44,6 +44,7 @@ from importlib import resources
 import numpy as np
 
 from homl_cv import config
+from homl_cv.data import _shown_path
 
 CLASS_INDEX_FILE = "imagenet_class_index.json"
 CLASS_INDEX_MD5 = "c2c37ea517e94d9795004a39431a14cb"  # the hash Keras checks its download against
@@ -116,13 +117,6 @@ def keras_models_dir():
     return Path(home) / "models"
 
 
-def _shown(path) -> str:
-    """A path as printed to users: the home folder as ``~`` (no absolute paths in notebooks)."""
-    home = os.path.expanduser("~")
-    text = str(path)
-    return "~" + text[len(home):] if text.startswith(home) else text
-
-
 def cached_weights_path(name: str, include_top: bool = False, input_size: int | None = None):
     """Path of the cached ImageNet weights file of ``name``, or ``None`` if absent."""
     spec = base_spec(name)
@@ -158,7 +152,7 @@ def resolve_weights(name: str, include_top: bool = False, weights="auto",
     if have or not config.is_offline():
         return "imagenet"
     message = (
-        f"Offline and no cached ImageNet weights for {spec.name} in {_shown(keras_models_dir())}"
+        f"Offline and no cached ImageNet weights for {spec.name} in {_shown_path(keras_models_dir())}"
     )
     if weights == "imagenet":
         raise FileNotFoundError(
@@ -238,7 +232,7 @@ def build_base(name: str = "Xception", include_top: bool = False, weights="auto"
 
         raise DownloadError(
             f"Could not download the ImageNet weights of {name}: {type(exc).__name__}: {exc}\n"
-            f"Two ways to go on: put the weights file in {_shown(keras_models_dir())} "
+            f"Two ways to go on: put the weights file in {_shown_path(keras_models_dir())} "
             f"beforehand, or run offline ({config.OFFLINE_ENV}=1) with random weights."
         ) from exc
     return PretrainedBase(model, spec, size, pretrained=resolved is not None)
@@ -311,10 +305,8 @@ def decode_predictions(preds, top: int = 5) -> list:
     index_map = imagenet_class_index()
     results = []
     for pred in preds:
-        best = pred.argsort()[-top:][::-1]
-        row = [index_map[int(i)] + (pred[i],) for i in best]
-        row.sort(key=lambda item: item[2], reverse=True)
-        results.append(row)
+        best = pred.argsort()[-top:][::-1]  # highest score first
+        results.append([index_map[int(i)] + (pred[i],) for i in best])
     return results
 
 

@@ -495,7 +495,10 @@ def iou_per_class(y_true, y_pred, num_classes: int) -> np.ndarray:
     Returns:
         float (num_classes,), NaN for a class in neither mask.
     """
-    cm = confusion_counts(y_true, y_pred, num_classes)
+    return _iou_from_counts(confusion_counts(y_true, y_pred, num_classes))
+
+
+def _iou_from_counts(cm) -> np.ndarray:
     inter = np.diag(cm).astype(np.float64)
     union = cm.sum(0) + cm.sum(1) - inter
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -514,7 +517,10 @@ def dice_per_class(y_true, y_pred, num_classes: int) -> np.ndarray:
         float (num_classes,), NaN for a class in neither mask. Dice relates to
         IoU by ``dice = 2 IoU / (1 + IoU)``.
     """
-    cm = confusion_counts(y_true, y_pred, num_classes)
+    return _dice_from_counts(confusion_counts(y_true, y_pred, num_classes))
+
+
+def _dice_from_counts(cm) -> np.ndarray:
     inter = np.diag(cm).astype(np.float64)
     total = cm.sum(0) + cm.sum(1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -614,14 +620,15 @@ def evaluate_segmentation(y_true, y_pred, num_classes: int, boundary_width: int 
             ``boundary_accuracy`` (see :func:`boundary_mask`).
     """
     y_true, y_pred = _labels(y_true, "y_true"), _labels(y_pred, "y_pred")
-    iou = iou_per_class(y_true, y_pred, num_classes)
+    counts = confusion_counts(y_true, y_pred, num_classes)  # once for IoU and Dice
+    iou = _iou_from_counts(counts)
     edges = boundary_mask(y_true, boundary_width)
     return SegmentationScores(
         mean_iou=float(np.nanmean(iou)),
         class_iou=tuple(float(v) for v in iou),
         pixel_accuracy=float(np.mean(y_true == y_pred)),
         boundary_accuracy=float(np.mean(y_true[edges] == y_pred[edges])) if edges.any() else float("nan"),
-        mean_dice=float(np.nanmean(dice_per_class(y_true, y_pred, num_classes))),
+        mean_dice=float(np.nanmean(_dice_from_counts(counts))),
     )
 
 

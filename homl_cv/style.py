@@ -24,6 +24,7 @@ import dataclasses
 import numpy as np
 
 from homl_cv import config
+from homl_cv.data import _resolve_offline
 
 STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
 CONTENT_LAYERS = ("block5_conv2",)
@@ -208,8 +209,7 @@ def build_extractor(weights="imagenet", style_layers=STYLE_LAYERS,
 
 def default_extractor(offline: bool | None = None):
     """(extractor, description) for the current mode: ImageNet VGG-19 online, random offline."""
-    offline = config.is_offline() if offline is None else offline
-    if offline:
+    if _resolve_offline(offline):
         return build_extractor(weights=None), "VGG-19 layers with random weights (offline)"
     return build_extractor(weights="imagenet"), "VGG-19 with ImageNet weights"
 

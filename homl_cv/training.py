@@ -42,12 +42,9 @@ def fit_classifier(model, splits, epochs: int, batch_size: int = 32, learning_ra
     Returns:
         The Keras ``History`` (``history.history["val_accuracy"]`` etc.).
     """
-    import keras
-
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs={epochs!r} must be a positive integer.")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    compile_classifier(model, learning_rate, "adam", jit_compile="auto")  # Keras' default
     return model.fit(
         scale_images(splits.x_train), splits.y_train,
         validation_data=(scale_images(splits.x_valid), splits.y_valid),
@@ -289,16 +286,11 @@ def digits_transfer_experiment(shots_per_class: int = 10, seed: int = 0,
     Both are evaluated on the digits 5-9 of the validation and test splits
     (never seen in training).
     """
-    import tensorflow as tf
+    from homl_cv.data import _quiet_tf_logs
 
-    logger = tf.get_logger()
-    level = logger.level
-    logger.setLevel("ERROR")  # silence "retracing" notes: several small models in a row
-    try:
+    with _quiet_tf_logs():  # silence "retracing" notes: several small models in a row
         return _digits_transfer_run(shots_per_class, seed, pretrain_epochs, head_epochs,
                                     fine_tune_epochs, steps_per_epoch, verbose)
-    finally:
-        logger.setLevel(level)
 
 
 def _digits_transfer_run(shots_per_class, seed, pretrain_epochs, head_epochs, fine_tune_epochs,
@@ -366,6 +358,19 @@ def _digits_transfer_run(shots_per_class, seed, pretrain_epochs, head_epochs, fi
 
 
 # ============================================================ 04-06 localization, detection, segmentation
+def cosine_schedule(learning_rate: float, epochs: int, num_examples: int, batch_size: int,
+                    alpha: float = 0.0):
+    """A ``CosineDecay`` from ``learning_rate`` to ``alpha * learning_rate`` over all steps.
+
+    The steps are ``epochs * ceil(num_examples / batch_size)``: one per batch
+    that ``fit`` will run.
+    """
+    import keras
+
+    steps = epochs * -(-num_examples // batch_size)
+    return keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps, alpha=alpha)
+
+
 # ------------------------------------------------------------ 04
 @dataclasses.dataclass
 class LocalizationResult:
@@ -447,8 +452,6 @@ def train_localizer(num_images=None, image_size=64, epochs=None, batch_size=32, 
     """
     import time
 
-    import keras
-
     from homl_cv import boxes, config, data, models
 
     num_images = num_images or config.pick(quick=4000, full=20000)
@@ -461,8 +464,7 @@ def train_localizer(num_images=None, image_size=64, epochs=None, batch_size=32, 
     x_train, y_train = localization_targets(train)
     x_valid, y_valid = localization_targets(valid)
     model = models.localization_model(x_train.shape[1:], num_classes=len(shapes.class_names))
-    steps = epochs * -(-len(x_train) // batch_size)
-    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps)
+    schedule = cosine_schedule(learning_rate, epochs, len(x_train), batch_size)
     models.compile_localization_model(model, learning_rate=schedule, loss_weights=loss_weights)
     start = time.perf_counter()
     history = model.fit(x_train, y_train, validation_data=(x_valid, y_valid), epochs=epochs,
@@ -512,8 +514,7 @@ def train_yolo_detector(train_data, anchors, epochs: int = 12, batch_size: int =
     image_size = train_data.images.shape[1]
     model = detection.make_yolo_detector(image_size, len(anchors), len(train_data.class_names), filters)
     targets = detection.yolo_targets(train_data, image_size // 8, anchors)
-    steps = epochs * -(-len(train_data) // batch_size)
-    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps, alpha=0.05)
+    schedule = cosine_schedule(learning_rate, epochs, len(train_data), batch_size, alpha=0.05)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule), loss=detection.YoloLoss())
     history = model.fit(train_data.images, targets, epochs=epochs, batch_size=batch_size, verbose=verbose)
     return model, history
@@ -526,14 +527,11 @@ def train_window_classifier(crops, labels, num_outputs: int, epochs: int = 4, ba
     Returns:
         ``(model, history)``; the model's outputs are softmax probabilities.
     """
-    import keras
-
     from homl_cv import config, detection
 
     config.set_seeds(seed)
     model = detection.make_window_classifier(crops.shape[1], num_outputs)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=2e-3),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    compile_classifier(model, 2e-3, "adam", jit_compile="auto")  # Keras' default
     history = model.fit(crops, labels, epochs=epochs, batch_size=batch_size, verbose=verbose)
     return model, history
 
@@ -566,9 +564,8 @@ def fit_segmentation(model, train, valid=None, num_classes=None, epochs: int = 5
     size = int(train.cardinality())
     if size <= 0:
         raise ValueError("train must be a finite, non-empty dataset of (image, mask) pairs.")
-    steps = epochs * -(-size // batch_size)
     model.compile(
-        optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(learning_rate, steps)),
+        optimizer=keras.optimizers.Adam(cosine_schedule(learning_rate, epochs, size, batch_size)),
         loss=loss or keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy", keras.metrics.MeanIoU(num_classes, sparse_y_pred=False, name="mean_iou")],
     )

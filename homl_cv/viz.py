@@ -842,7 +842,11 @@ def upsample_heatmaps(heatmaps, size) -> np.ndarray:
 
 def heatmap_peaks(heatmaps, size) -> np.ndarray:
     """(x, y) pixel centres of each map's maximum after resizing to ``size = (H, W)``; (N, 2)."""
-    big = upsample_heatmaps(heatmaps, size)
+    return _peak_centres(upsample_heatmaps(heatmaps, size))
+
+
+def _peak_centres(big: np.ndarray) -> np.ndarray:
+    """(x, y) pixel centres of the maximum of each (N, H, W) map; (N, 2)."""
     flat = big.reshape(len(big), -1).argmax(axis=1)
     rows, cols = np.unravel_index(flat, big.shape[1:])
     return np.stack([cols + 0.5, rows + 0.5], axis=1).astype(np.float32)
@@ -876,7 +880,7 @@ def plot_heatmaps(images, heatmaps, boxes=None, titles=None, ncols: int = 6,
     if heatmaps.ndim == 2:
         heatmaps = heatmaps[None]
     big = upsample_heatmaps(heatmaps, images.shape[1:3])
-    peaks = heatmap_peaks(heatmaps, images.shape[1:3])
+    peaks = _peak_centres(big)
     fig, axes = _image_grid(len(images), ncols, size)
     for i, ax in enumerate(axes):
         img = images[i]

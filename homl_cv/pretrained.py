@@ -117,13 +117,18 @@ def keras_models_dir():
     return Path(home) / "models"
 
 
-def cached_weights_path(name: str, include_top: bool = False, input_size: int | None = None):
-    """Path of the cached ImageNet weights file of ``name``, or ``None`` if absent."""
+def _weights_file_name(name: str, include_top: bool, input_size: int | None) -> str:
+    """The file name Keras caches the ImageNet weights of ``name`` under."""
     spec = base_spec(name)
     size = input_size or spec.input_size
     if name == "MobileNetV2" and size not in (96, 128, 160, 192, 224):
         size = 224  # Keras loads the 224 weights for other sizes
-    path = keras_models_dir() / spec.weight_files[0 if include_top else 1].format(size=size)
+    return spec.weight_files[0 if include_top else 1].format(size=size)
+
+
+def cached_weights_path(name: str, include_top: bool = False, input_size: int | None = None):
+    """Path of the cached ImageNet weights file of ``name``, or ``None`` if absent."""
+    path = keras_models_dir() / _weights_file_name(name, include_top, input_size)
     return path if path.is_file() else None
 
 
@@ -157,7 +162,7 @@ def resolve_weights(name: str, include_top: bool = False, weights="auto",
     if weights == "imagenet":
         raise FileNotFoundError(
             f"{message}. Run once online (or copy the file "
-            f"{spec.weight_files[0 if include_top else 1].format(size=input_size or spec.input_size)} "
+            f"{_weights_file_name(name, include_top, input_size)} "
             f"there), or pass weights=None for random weights."
         )
     if verbose:

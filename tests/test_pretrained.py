@@ -76,6 +76,9 @@ def test_offline_without_cache_falls_back_loudly(monkeypatch, tmp_path, capsys):
     assert "RANDOM weights" in capsys.readouterr().out
     with pytest.raises(FileNotFoundError, match="weights=None"):
         pretrained.resolve_weights("Xception", weights="imagenet")
+    # the message names the file Keras would load: MobileNetV2 has no 64-px weights, it takes 224's
+    with pytest.raises(FileNotFoundError, match=r"kernels_1\.0_224_no_top\.h5 there"):
+        pretrained.resolve_weights("MobileNetV2", weights="imagenet", input_size=64)
     # a user with the weights in Keras' cache gets them offline
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "xception_weights_tf_dim_ordering_tf_kernels_notop.h5").touch()

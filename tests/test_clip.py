@@ -142,3 +142,15 @@ def test_bad_arguments_name_the_argument_value_and_fix():
         clip.caption_objects(["a", "b", "c"], ["red"] * 3, ["small"] * 3, ["top left"] * 3)
     with pytest.raises(ValueError, match=r"image_size=4: pass an image side of at least 8"):
         clip.build_image_encoder(4)
+
+
+def test_group_size_contrasts_each_pair_within_its_group_only():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(0, 2, (4, 4)).astype(np.float32)
+    model = clip.ClipModel(clip.build_image_encoder(), clip.build_text_encoder(), group_size=2)
+    blocks = (_reference_loss(logits[:2, :2]) + _reference_loss(logits[2:, 2:])) / 2
+    assert float(model.contrastive_loss(logits)) == pytest.approx(blocks, rel=1e-5)
+    whole = clip.ClipModel(clip.build_image_encoder(), clip.build_text_encoder())
+    assert float(whole.contrastive_loss(logits)) == pytest.approx(_reference_loss(logits), rel=1e-5)
+    with pytest.raises(ValueError, match=r"group_size=1: pass None \(the whole batch\) or at least 2"):
+        clip.ClipModel(clip.build_image_encoder(), clip.build_text_encoder(), group_size=1)

@@ -26,12 +26,17 @@ status 1.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
+import io
 import os
 import re
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+from PIL import Image
 
 from homl_cv import config
 
@@ -113,11 +118,6 @@ def shrink_png(png_base64: str, max_width: int = MAX_IMAGE_WIDTH) -> str:
 
     The original is returned when re-encoding would not make it smaller.
     """
-    import base64
-    import io
-
-    from PIL import Image  # Pillow comes with matplotlib
-
     raw = base64.b64decode(png_base64)
     image = Image.open(io.BytesIO(raw))
     image.load()
@@ -182,9 +182,7 @@ def write_notebook_atomically(nb, path: Path) -> None:
 
     A reader (or an interrupted run) never sees a half-written notebook.
     """
-    import tempfile
-
-    import nbformat
+    import nbformat  # the [runner] extra: imported only when notebooks are written
 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".ipynb.tmp", dir=path.parent)
@@ -215,7 +213,7 @@ def execute_notebook(path: Path, out_path: Path, timeout: int, env=None, log_pat
     Raises:
         Whatever the execution raised (e.g. ``nbclient.exceptions.CellExecutionError``).
     """
-    try:
+    try:  # the [runner] extra, not installed with the chapters' runtime (e.g. on Colab)
         import nbformat
         from nbclient import NotebookClient
     except ModuleNotFoundError as exc:
@@ -392,8 +390,6 @@ def native_stderr_captured():
     Yields a list that holds the captured text once the block has ended; if the
     block raises, the text is written to ``sys.stderr`` as well.
     """
-    import tempfile
-
     captured = []
     sys.stderr.flush()
     saved = os.dup(2)

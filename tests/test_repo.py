@@ -77,9 +77,6 @@ def test_license_is_the_declared_one():
 
 def _documented_commands():
     """Every `homl-cv ...` (or `python -m homl_cv ...`) command in the docs and chapters."""
-    import sys
-
-    sys.path.insert(0, str(ROOT))  # this checkout's homl_cv, like the notebooks' kernels
     from homl_cv import cli
 
     texts = [(name, (ROOT / name).read_text()) for name in ("README.md", "BENCHMARKS.md")]
@@ -101,9 +98,7 @@ def _documented_commands():
 
 def test_every_documented_command_parses():
     import shlex
-    import sys
 
-    sys.path.insert(0, str(ROOT))
     from homl_cv import cli
 
     commands = _documented_commands()

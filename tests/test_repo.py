@@ -160,7 +160,7 @@ def test_parallel_tests_keep_each_notebook_in_one_process():
 def _colab_tool():
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("set_colab_cell", ROOT / "tools" / "set_colab_cell.py")
+    spec = importlib.util.spec_from_file_location("set_colab_cell", ROOT / ".ci" / "set_colab_cell.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -171,7 +171,7 @@ def test_colab_cell_pins_the_package_version(path):
     tool = _colab_tool()
     version = _pyproject()["project"]["version"]
     source = "".join(_cells(path)[1]["source"])
-    assert source == tool.colab_cell_source(version), "run: python tools/set_colab_cell.py"
+    assert source == tool.colab_cell_source(version), "run: python .ci/set_colab_cell.py"
     assert f"@v{version}\"" in source and "--upgrade" not in source
     assert "Runtime > Change runtime type" in source and "will run in" in source
     for tool_name in RUNNER_TOOLS | TEST_TOOLS:

@@ -4,7 +4,7 @@ Applies ``homl_cv.cli.shrink_outputs`` (the pass ``homl-cv run --inplace`` makes
 PNGs re-encoded small, ANSI codes and backspaces stripped, widget views dropped.
 Text outputs change only where they held ANSI codes or backspaces.
 
-    PYTHONPATH=$PWD python tools/shrink_outputs.py
+    PYTHONPATH=$PWD python .ci/shrink_outputs.py
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ installed from the git tag ``v<version>``: a notebook runs against the package
 code it was written for. Run it after changing the version (then tag the
 release ``v<version>``):
 
-    python tools/set_colab_cell.py          # rewrite cell 1 where it differs
-    python tools/set_colab_cell.py --check  # exit 1 if a notebook is out of date
+    python .ci/set_colab_cell.py          # rewrite cell 1 where it differs
+    python .ci/set_colab_cell.py --check  # exit 1 if a notebook is out of date
 
 ``tests/test_repo.py`` checks that every notebook's cell 1 is exactly
 :func:`colab_cell_source` of the current version.

@@ -13,23 +13,15 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from homl_cv import checks, conv
+
 
 # ============================================================ 02 architectures
 def _check_classifier_args(name: str, input_shape, num_classes, width: float = 1.0) -> tuple:
     """Validate the arguments every 02 builder takes; return ``input_shape`` as a tuple."""
-    shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
-    if shape is None or len(shape) != 3 or not all(
-        isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape
-    ):
-        raise ValueError(
-            f"{name}: input_shape={input_shape!r} must be (height, width, channels), "
-            f"three positive integers, e.g. (28, 28, 1) for grayscale digits."
-        )
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(
-            f"{name}: num_classes={num_classes!r} must be an integer of at least 2 "
-            f"(the number of classes the softmax output chooses among)."
-        )
+    shape = checks.input_shape(input_shape)
+    checks.int_at_least(num_classes, "num_classes", 2,
+                        "the number of classes the softmax output chooses among")
     if not width > 0:
         raise ValueError(f"{name}: width={width!r} must be a positive factor (1.0 = the published size).")
     return shape
@@ -38,21 +30,17 @@ def _check_classifier_args(name: str, input_shape, num_classes, width: float = 1
 def _check_image_size(name: str, input_shape: tuple, downsampling) -> None:
     """Raise if the image shrinks below 1 pixel on the way through the net.
 
-    ``downsampling`` lists the spatial steps as ``(kernel, stride, padding)``.
-    A "valid" step needs at least ``kernel`` pixels; a strided "same" step
-    needs at least ``stride`` pixels (halving a 1-pixel map does nothing).
+    ``downsampling`` lists the spatial steps as ``(kernel, stride, padding)``;
+    each step's output size is :func:`homl_cv.conv.output_size`. A "valid"
+    step needs at least ``kernel`` pixels; a strided "same" step needs at
+    least ``stride`` pixels (halving a 1-pixel map does nothing).
     """
 
     def fits(side: int) -> bool:
         for kernel, stride, padding in downsampling:
-            if padding == "valid":
-                if side < kernel:
-                    return False
-                side = (side - kernel) // stride + 1
-            else:
-                if stride > 1 and side < stride:
-                    return False
-                side = -(-side // stride)
+            if side < (kernel if padding == "valid" else stride):
+                return False
+            side = conv.output_size(side, kernel, stride, padding)
         return True
 
     smallest = next(s for s in range(1, 4096) if fits(s))
@@ -566,187 +554,6 @@ def format_layer_table(model, max_rows: int | None = None) -> str:
         lines.append("  ".join([row[0].ljust(widths[0]), row[1].ljust(widths[1]),
                                 row[2].ljust(widths[2]), row[3].rjust(widths[3])]).rstrip())
     return "\n".join(lines)
-
-
-# ============================================================ 04 classification + localization
-LOCALIZATION_LOSS_WEIGHTS = {"class": 0.1, "box": 5.0}
-"""Loss weights of :func:`localization_model`.
-
-The weights must make up for the scales of the two losses. The class loss
-(cross-entropy) starts near ln 4 = 1.4 and the shapes are easy to tell
-apart; the box loss (mean squared error of numbers in [0, 1]) starts near
-0.05 and ends near 0.003. With equal weights, or the book's 0.8/0.2 for the
-class, the gradient of the shared layers is at first nearly all about the
-class and the box head learns slowly. Weighting the box loss 50 times the
-class loss keeps both heads learning (BENCHMARKS.md, 04, measures the
-difference). What to weight more depends on what you care about most.
-"""
-
-
-def _decode_boxes(encoded, xp):
-    """:func:`decode_boxes` written once for NumPy (``xp=np``) and ``keras.ops``."""
-    x_center, y_center = encoded[..., 0], encoded[..., 1]
-    half_width, half_height = xp.square(encoded[..., 2]) / 2, xp.square(encoded[..., 3]) / 2
-    return xp.stack([x_center - half_width, y_center - half_height,
-                     x_center + half_width, y_center + half_height], axis=-1)
-
-
-def encode_boxes(boxes, image_size) -> "np.ndarray":
-    """Absolute "xyxy" boxes -> the 4 numbers the box head predicts.
-
-    ``(x_center, y_center, sqrt(width), sqrt(height))``, all divided by the
-    image size first, so each number lies in [0, 1]. The square root makes a
-    one-pixel error cost more on a small box than on a big one, where it
-    matters less.
-
-    Args:
-        boxes: float (N, 4) "xyxy" pixel boxes (validated, see
-            :func:`homl_cv.boxes.validate_boxes`).
-        image_size: ``(height, width)`` of the images.
-
-    Returns:
-        float32 (N, 4) encoded boxes.
-
-    Example:
-        >>> [round(float(v), 4) for v in encode_boxes([[16, 16, 48, 32]], image_size=(64, 64))[0]]
-        [0.5, 0.375, 0.7071, 0.5]
-    """
-
-    from homl_cv import boxes as boxes_lib
-
-    height, width = image_size
-    xyxy = boxes_lib.validate_boxes(boxes, "xyxy", image_size=image_size).reshape(-1, 4)
-    rel = xyxy / np.array([width, height, width, height], np.float32)
-    centers = (rel[:, :2] + rel[:, 2:]) / 2
-    sizes = rel[:, 2:] - rel[:, :2]
-    return np.concatenate([centers, np.sqrt(sizes)], axis=1).astype(np.float32)
-
-
-def decode_boxes(encoded, image_size) -> "np.ndarray":
-    """The inverse of :func:`encode_boxes`: (N, 4) head outputs -> (N, 4) "xyxy" pixels.
-
-    Predictions are not clipped: a box may reach a little outside the image.
-
-    Example:
-        >>> decode_boxes([[0.5, 0.375, 0.5 ** 0.5, 0.5]], image_size=(64, 64)).round(3).tolist()
-        [[16.0, 16.0, 48.0, 32.0]]
-    """
-
-    encoded = np.asarray(encoded, dtype=np.float32)
-    if encoded.ndim != 2 or encoded.shape[1] != 4:
-        raise ValueError(f"encoded must have shape (N, 4); got {encoded.shape}.")
-    height, width = image_size
-    scale = np.array([width, height, width, height], np.float32)
-    return (_decode_boxes(encoded, np) * scale).astype(np.float32)
-
-
-@keras.saving.register_keras_serializable(package="homl_cv")
-class MeanBoxIoU(keras.metrics.Mean):
-    """Mean IoU between true and predicted boxes, both encoded by :func:`encode_boxes`.
-
-    The encoded boxes ``(x_center, y_center, sqrt(w), sqrt(h))`` (B, 4) are
-    decoded to relative corners, and each prediction's IoU with its own true
-    box is averaged over all samples seen (IoU does not depend on the image
-    size, so relative boxes do).
-
-    Example:
-        >>> metric = MeanBoxIoU()
-        >>> metric.update_state([[0.5, 0.5, 0.5, 0.5]], [[0.5, 0.5, 0.5, 0.5]])
-        >>> float(metric.result())
-        1.0
-    """
-
-    def __init__(self, name="iou", dtype=None):
-        super().__init__(name=name, dtype=dtype)
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        ops = keras.ops
-        true = _decode_boxes(ops.cast(y_true, "float32"), ops)
-        pred = _decode_boxes(ops.cast(y_pred, "float32"), ops)
-        top_left = ops.maximum(true[..., :2], pred[..., :2])
-        bottom_right = ops.minimum(true[..., 2:], pred[..., 2:])
-        intersection = ops.prod(ops.relu(bottom_right - top_left), axis=-1)
-
-        def area(b):
-            return ops.relu(b[..., 2] - b[..., 0]) * ops.relu(b[..., 3] - b[..., 1])
-
-        union = area(true) + area(pred) - intersection
-        iou = ops.where(union > 0, intersection / ops.maximum(union, 1e-12), 0.0)
-        return super().update_state(iou, sample_weight=sample_weight)
-
-    def get_config(self):
-        return {"name": self.name, "dtype": self.dtype}
-
-
-def localization_model(input_shape=(64, 64, 3), num_classes=4, filters=(16, 32, 64),
-                       dense_units=128, dropout=0.2, name="localizer") -> keras.Model:
-    """A small CNN with two heads: class probabilities and one box.
-
-    A 3x3 convolution with stride 2 halves the image, then each further
-    block is a 3x3 convolution (ReLU) and a 2x2 max pool; the flattened maps
-    (they keep *where* things are, which a global pooling would throw away)
-    go through one dense layer shared by the two heads:
-
-    - ``"class"``: ``num_classes`` softmax probabilities, (B, num_classes);
-    - ``"box"``: 4 sigmoid outputs in [0, 1], (B, 4): the box encoded by
-      :func:`encode_boxes`.
-
-    Args:
-        input_shape: ``(height, width, channels)``; pixels in [0, 1].
-        num_classes: number of classes.
-        filters: filters of the strided convolution, then of each conv + pool block.
-        dense_units: width of the shared dense layer.
-        dropout: dropout rate before the heads.
-
-    Returns:
-        An uncompiled ``keras.Model`` whose outputs are the dict
-        ``{"class": ..., "box": ...}``; compile it with
-        :func:`compile_localization_model`.
-
-    Example:
-        >>> model = localization_model((64, 64, 3), num_classes=4)
-        >>> {k: tuple(v.shape) for k, v in model.output.items()}
-        {'class': (None, 4), 'box': (None, 4)}
-    """
-    if len(input_shape) != 3:
-        raise ValueError(f"input_shape={input_shape} must be (height, width, channels).")
-    if num_classes < 2:
-        raise ValueError(f"num_classes={num_classes} must be at least 2.")
-    inputs = keras.Input(shape=input_shape, name="images")
-    x = keras.layers.Conv2D(filters[0], 3, strides=2, padding="same", activation="relu")(inputs)
-    for f in filters[1:]:
-        x = keras.layers.Conv2D(f, 3, padding="same", activation="relu")(x)
-        x = keras.layers.MaxPooling2D(2)(x)
-    x = keras.layers.Flatten()(x)
-    x = keras.layers.Dense(dense_units, activation="relu")(x)
-    x = keras.layers.Dropout(dropout)(x)
-    outputs = {
-        "class": keras.layers.Dense(num_classes, activation="softmax", name="class")(x),
-        "box": keras.layers.Dense(4, activation="sigmoid", name="box")(x),
-    }
-    return keras.Model(inputs, outputs, name=name)
-
-
-def compile_localization_model(model, learning_rate=2e-3, loss_weights=None, jit_compile="auto"):
-    """Compile a two-headed model: cross-entropy + MSE, weighted, with accuracy and box IoU.
-
-    Args:
-        model: from :func:`localization_model` (outputs named "class" and "box").
-        learning_rate: Adam's learning rate.
-        loss_weights: ``{"class": a, "box": b}``; default
-            :data:`LOCALIZATION_LOSS_WEIGHTS`.
-    """
-    weights = dict(LOCALIZATION_LOSS_WEIGHTS if loss_weights is None else loss_weights)
-    if set(weights) != {"class", "box"}:
-        raise ValueError(f"loss_weights={loss_weights} must have exactly the keys 'class' and 'box'.")
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-        loss={"class": "sparse_categorical_crossentropy", "box": "mse"},
-        loss_weights=weights,
-        metrics={"class": ["accuracy"], "box": [MeanBoxIoU()]},
-        jit_compile=jit_compile,
-    )
-    return model
 
 
 # ============================================================ 07 inside a CNN

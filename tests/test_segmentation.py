@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from homl_cv import config, data, segmentation as seg, training
+from homl_cv import config, data, segmentation as seg, sources, training
 
 
 # ------------------------------------------------------------------ transposed convolution
@@ -238,7 +238,7 @@ def test_online_loader_failure_is_a_download_error(tmp_path, monkeypatch):
         raise ConnectionError("no network")
 
     monkeypatch.setattr(tfds, "load", no_network)
-    with pytest.raises(data.DownloadError, match="oxford_iiit_pet"):
+    with pytest.raises(sources.DownloadError, match="oxford_iiit_pet"):
         seg.load_segmentation_data(offline=False, data_dir=tmp_path)
 
 

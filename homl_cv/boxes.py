@@ -21,6 +21,21 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__ = [
+    "FORMATS",
+    "anchor_iou",
+    "area",
+    "convert",
+    "intersection",
+    "iou",
+    "kmeans_anchors",
+    "non_max_suppression",
+    "paired_iou",
+    "to_xyxy",
+    "validate_boxes",
+    "validate_sizes",
+]
+
 FORMATS = ("xyxy", "xywh", "center_xywh", "yxyx", "rel_xyxy", "rel_xywh", "rel_center_xywh", "rel_yxyx")
 
 

@@ -29,6 +29,21 @@ from pathlib import Path
 
 from homl_cv import config, data, sources
 
+__all__ = [
+    "MIXED_PRECISION_MIN_CAPABILITY",
+    "TFDS_DATASETS",
+    "UsageError",
+    "build_parser",
+    "clean_notebook",
+    "cmd_bench",
+    "cmd_doctor",
+    "cmd_run",
+    "default_chapters_dir",
+    "execute_notebook",
+    "find_chapters",
+    "main",
+]
+
 
 class UsageError(Exception):
     """An expected failure: printed as one line, exit status 2."""

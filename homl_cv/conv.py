@@ -36,6 +36,25 @@ from keras import ops
 
 from homl_cv import checks
 
+__all__ = [
+    "DepthwiseMaxPool2D",
+    "MB",
+    "MiB",
+    "PADDINGS",
+    "conv2d_mults",
+    "conv2d_numpy",
+    "conv2d_params",
+    "depthwise_conv2d_params",
+    "line_filters",
+    "output_memory",
+    "output_shape_2d",
+    "output_size",
+    "pool2d_numpy",
+    "receptive_field",
+    "same_padding",
+    "separable_conv2d_params",
+]
+
 MB = 10**6
 """A megabyte as the book counts it: 10**6 bytes."""
 MiB = 2**20

@@ -36,6 +36,29 @@ import numpy as np
 from homl_cv import boxes as boxes_lib
 from homl_cv import config, pretrained, sources
 
+__all__ = [
+    "FLOWERS_SPLITS",
+    "FLOWER_CLASSES",
+    "FlowerPipelines",
+    "FlowerSplits",
+    "ImageSplits",
+    "MNIST_SUBDIR",
+    "MNIST_URL",
+    "SAMPLE_PHOTOS",
+    "SHAPE_CLASSES",
+    "ShapesData",
+    "augmentation_layers",
+    "flowers_pipeline",
+    "image_pipeline",
+    "load_digits_28x28",
+    "load_flowers",
+    "load_mnist",
+    "load_sample_image",
+    "load_sample_images",
+    "make_shapes",
+    "mnist_file",
+]
+
 MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 MNIST_SUBDIR = "mnist"  # load_mnist keeps mnist.npz in <data dir>/mnist/
 FLOWERS_SPLITS = ("train[25%:]", "train[10%:25%]", "train[:10%]")  # train, valid, test

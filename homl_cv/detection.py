@@ -41,6 +41,32 @@ import numpy as np
 from homl_cv import boxes as boxes_lib
 from homl_cv import config, training
 
+__all__ = [
+    "COCO_IOU_THRESHOLDS",
+    "YoloLoss",
+    "average_precision",
+    "build_keras_cv_yolov8",
+    "build_window_classifier",
+    "build_yolo_detector",
+    "coco_reference",
+    "decode_yolo_boxes",
+    "decode_yolo_outputs",
+    "decode_yolo_targets",
+    "dense_to_conv",
+    "encode_yolo_targets",
+    "evaluate_detections",
+    "keras_cv_to_predictions",
+    "match_detections",
+    "precision_recall_curve",
+    "train_window_classifier",
+    "train_yolo_detector",
+    "window_boxes",
+    "window_crops",
+    "window_training_set",
+    "yolo_recipe",
+    "yolo_targets",
+]
+
 COCO_IOU_THRESHOLDS = tuple(np.round(np.arange(0.5, 0.951, 0.05), 2))
 
 

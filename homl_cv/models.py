@@ -15,6 +15,23 @@ import numpy as np
 
 from homl_cv import checks, conv
 
+__all__ = [
+    "InceptionModule",
+    "LocalResponseNormalization",
+    "RESNET34_STAGES",
+    "ResidualUnit",
+    "SEBlock",
+    "XceptionBlock",
+    "build_alexnet",
+    "build_gap_cnn",
+    "build_lenet5",
+    "build_resnet34",
+    "build_vgg16",
+    "build_xception",
+    "format_layer_table",
+    "layer_table",
+]
+
 
 # ============================================================ 02 architectures
 def _check_classifier_args(name: str, input_shape, num_classes, width: float = 1.0) -> tuple:
@@ -344,8 +361,8 @@ class XceptionBlock(_TwoPathBlock):
                 "repeats": self.repeats}
 
 
-def lenet5(input_shape=(28, 28, 1), num_classes: int = 10, width: float = 1.0,
-           activation: str = "tanh", pooling: str = "average") -> keras.Model:
+def build_lenet5(input_shape=(28, 28, 1), num_classes: int = 10, width: float = 1.0,
+                 activation: str = "tanh", pooling: str = "average") -> keras.Model:
     """LeNet-5 (LeCun et al., 1998), about 60k parameters at width 1.
 
     C1 6 5x5 convs ("same", so 28x28 MNIST needs no padding to 32x32) - S2 2x2
@@ -355,14 +372,14 @@ def lenet5(input_shape=(28, 28, 1), num_classes: int = 10, width: float = 1.0,
     gives the modern variant. Needs images of at least 28x28.
 
     Example:
-        >>> lenet5().count_params()
+        >>> build_lenet5().count_params()
         61706
     """
-    input_shape = _check_classifier_args("lenet5", input_shape, num_classes, width)
-    _check_image_size("lenet5", input_shape, [(2, 2, "valid"), (5, 1, "valid"), (2, 2, "valid"),
+    input_shape = _check_classifier_args("build_lenet5", input_shape, num_classes, width)
+    _check_image_size("build_lenet5", input_shape, [(2, 2, "valid"), (5, 1, "valid"), (2, 2, "valid"),
                                               (5, 1, "valid")])
     if pooling not in ("average", "max"):
-        raise ValueError(f"lenet5: pooling={pooling!r} must be 'average' or 'max'.")
+        raise ValueError(f"build_lenet5: pooling={pooling!r} must be 'average' or 'max'.")
     pool = keras.layers.AveragePooling2D if pooling == "average" else keras.layers.MaxPooling2D
     return keras.Sequential([
         keras.Input(input_shape),
@@ -377,8 +394,8 @@ def lenet5(input_shape=(28, 28, 1), num_classes: int = 10, width: float = 1.0,
     ], name="lenet5")
 
 
-def alexnet(input_shape=(227, 227, 3), num_classes: int = 1000, width: float = 1.0,
-            dropout: float = 0.5) -> keras.Model:
+def build_alexnet(input_shape=(227, 227, 3), num_classes: int = 1000, width: float = 1.0,
+                  dropout: float = 0.5) -> keras.Model:
     """AlexNet (Krizhevsky et al., 2012), about 62M parameters at width 1.
 
     Five convolutional layers (11x11 stride 4, 5x5, then three 3x3) with ReLU,
@@ -388,11 +405,11 @@ def alexnet(input_shape=(227, 227, 3), num_classes: int = 1000, width: float = 1
     layers over two GPUs). Needs images of at least 67x67.
 
     Example:
-        >>> alexnet().count_params()
+        >>> build_alexnet().count_params()
         62378344
     """
-    input_shape = _check_classifier_args("alexnet", input_shape, num_classes, width)
-    _check_image_size("alexnet", input_shape, [(11, 4, "valid"), (3, 2, "valid"),
+    input_shape = _check_classifier_args("build_alexnet", input_shape, num_classes, width)
+    _check_image_size("build_alexnet", input_shape, [(11, 4, "valid"), (3, 2, "valid"),
                                                (3, 2, "valid"), (3, 2, "valid")])
     conv = keras.layers.Conv2D
     return keras.Sequential([
@@ -416,7 +433,7 @@ def alexnet(input_shape=(227, 227, 3), num_classes: int = 1000, width: float = 1
     ], name="alexnet")
 
 
-def vgg16(input_shape=(224, 224, 3), num_classes: int = 1000, width: float = 1.0) -> keras.Model:
+def build_vgg16(input_shape=(224, 224, 3), num_classes: int = 1000, width: float = 1.0) -> keras.Model:
     """VGG-16 (Simonyan and Zisserman, 2014): 13 3x3 convs in 5 blocks + 3 Dense.
 
     Blocks of 2, 2, 3, 3, 3 "same" 3x3 ReLU convs with 64, 128, 256, 512, 512
@@ -425,8 +442,8 @@ def vgg16(input_shape=(224, 224, 3), num_classes: int = 1000, width: float = 1.0
     parameters of ``keras.applications.VGG16`` (138,357,544). Needs images
     of at least 32x32.
     """
-    input_shape = _check_classifier_args("vgg16", input_shape, num_classes, width)
-    _check_image_size("vgg16", input_shape, [(2, 2, "valid")] * 5)
+    input_shape = _check_classifier_args("build_vgg16", input_shape, num_classes, width)
+    _check_image_size("build_vgg16", input_shape, [(2, 2, "valid")] * 5)
     model = keras.Sequential([keras.Input(input_shape)], name="vgg16")
     for block, (filters, convs) in enumerate(zip((64, 128, 256, 512, 512), (2, 2, 3, 3, 3)), 1):
         for k in range(1, convs + 1):
@@ -443,8 +460,8 @@ def vgg16(input_shape=(224, 224, 3), num_classes: int = 1000, width: float = 1.0
 RESNET34_STAGES = (3, 4, 6, 3)
 
 
-def resnet34(input_shape=(224, 224, 3), num_classes: int = 1000, width: float = 1.0,
-             se_ratio=None, stages=RESNET34_STAGES) -> keras.Model:
+def build_resnet34(input_shape=(224, 224, 3), num_classes: int = 1000, width: float = 1.0,
+                   se_ratio=None, stages=RESNET34_STAGES) -> keras.Model:
     """ResNet-34 (He et al., 2015) made of :class:`ResidualUnit` layers.
 
     7x7/2 conv (64) - batch norm - ReLU - 3x3/2 max pool, then residual units
@@ -456,14 +473,14 @@ def resnet34(input_shape=(224, 224, 3), num_classes: int = 1000, width: float = 
     torchvision. Needs images of at least 17x17 (it halves the image 5 times).
 
     Example:
-        >>> small = resnet34((28, 28, 1), num_classes=10, width=0.125)
+        >>> small = build_resnet34((28, 28, 1), num_classes=10, width=0.125)
         >>> small.output_shape
         (None, 10)
     """
-    input_shape = _check_classifier_args("resnet34", input_shape, num_classes, width)
+    input_shape = _check_classifier_args("build_resnet34", input_shape, num_classes, width)
     if len(stages) != 4 or not all(isinstance(n, int) and n >= 1 for n in stages):
-        raise ValueError(f"resnet34: stages={stages!r} must be 4 positive unit counts, e.g. (3, 4, 6, 3).")
-    _check_image_size("resnet34", input_shape, [(7, 2, "same"), (3, 2, "same")] + [(3, 2, "same")] * 3)
+        raise ValueError(f"build_resnet34: stages={stages!r} must be 4 positive unit counts, e.g. (3, 4, 6, 3).")
+    _check_image_size("build_resnet34", input_shape, [(7, 2, "same"), (3, 2, "same")] + [(3, 2, "same")] * 3)
     name = "resnet34" if se_ratio is None else "se_resnet34"
     if tuple(stages) != RESNET34_STAGES:
         name += "_" + "-".join(map(str, stages))
@@ -484,7 +501,7 @@ def resnet34(input_shape=(224, 224, 3), num_classes: int = 1000, width: float = 
     return model
 
 
-def xception_style(input_shape=(299, 299, 3), num_classes: int = 1000, width: float = 1.0,
+def build_xception(input_shape=(299, 299, 3), num_classes: int = 1000, width: float = 1.0,
                    middle_blocks: int = 2) -> keras.Model:
     """A small Xception-like classifier built from :class:`XceptionBlock` layers.
 
@@ -494,10 +511,10 @@ def xception_style(input_shape=(299, 299, 3), num_classes: int = 1000, width: fl
     has 8), then global average pooling and the softmax; all filter counts
     times ``width``. Needs images of at least 9x9.
     """
-    input_shape = _check_classifier_args("xception_style", input_shape, num_classes, width)
+    input_shape = _check_classifier_args("build_xception", input_shape, num_classes, width)
     if not isinstance(middle_blocks, int) or middle_blocks < 0:
-        raise ValueError(f"xception_style: middle_blocks={middle_blocks!r} must be 0 or more.")
-    _check_image_size("xception_style", input_shape, [(3, 2, "same")] * 4)
+        raise ValueError(f"build_xception: middle_blocks={middle_blocks!r} must be 0 or more.")
+    _check_image_size("build_xception", input_shape, [(3, 2, "same")] * 4)
     model = keras.Sequential([
         keras.Input(input_shape),
         keras.layers.Conv2D(_scaled(32, width), 3, strides=2, padding="same", use_bias=False, name="conv1"),
@@ -557,8 +574,8 @@ def format_layer_table(model, max_rows: int | None = None) -> str:
 
 
 # ============================================================ 07 inside a CNN
-def gap_cnn(input_shape=(48, 48, 3), num_classes: int = 4, filters=(16, 32, 64),
-            name: str = "gap_cnn") -> keras.Model:
+def build_gap_cnn(input_shape=(48, 48, 3), num_classes: int = 4, filters=(16, 32, 64),
+                  name: str = "gap_cnn") -> keras.Model:
     """A small CNN whose head is GlobalAveragePooling2D + Dense: the CAM shape.
 
     Block ``k`` is a 3x3 "same" convolution with ``filters[k]`` channels, batch
@@ -567,7 +584,7 @@ def gap_cnn(input_shape=(48, 48, 3), num_classes: int = 4, filters=(16, 32, 64),
     a spatial map (H/4, W/4 for three blocks). ``GlobalAveragePooling2D``
     averages it per channel before a single ``Dense`` softmax layer, so each
     class score is a weighted sum of the last feature maps and class activation
-    maps (``viz.class_activation_map``) are exact.
+    maps (``interpret.class_activation_map``) are exact.
 
     Args:
         input_shape: (H, W, C) of the images (floats in [0, 1]).
@@ -578,7 +595,7 @@ def gap_cnn(input_shape=(48, 48, 3), num_classes: int = 4, filters=(16, 32, 64),
         An uncompiled functional ``keras.Model``: (N, H, W, C) -> (N, num_classes).
 
     Example:
-        >>> model = gap_cnn((48, 48, 3), num_classes=4)  # doctest: +SKIP
+        >>> model = build_gap_cnn((48, 48, 3), num_classes=4)  # doctest: +SKIP
         >>> model.get_layer("last_conv").output.shape  # doctest: +SKIP
         (None, 12, 12, 64)
     """

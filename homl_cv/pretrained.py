@@ -45,6 +45,23 @@ import numpy as np
 
 from homl_cv import sources
 
+__all__ = [
+    "BASES",
+    "BaseSpec",
+    "CLASS_INDEX_FILE",
+    "CLASS_INDEX_MD5",
+    "PretrainedBase",
+    "base_spec",
+    "build_base",
+    "decode_imagenet_predictions",
+    "imagenet_class_index",
+    "imagenet_class_name",
+    "prepare_images",
+    "resolve_weights",
+    "top_k_predictions",
+    "weights_file_name",
+]
+
 CLASS_INDEX_FILE = "imagenet_class_index.json"
 CLASS_INDEX_MD5 = "c2c37ea517e94d9795004a39431a14cb"  # the hash Keras checks its download against
 

@@ -43,8 +43,37 @@ import dataclasses
 import keras
 import numpy as np
 
-from homl_cv import checks, config, sources
+from homl_cv import checks, config, sources, training
 from homl_cv import data as data_lib
+
+__all__ = [
+    "BilinearInitializer",
+    "DiceLoss",
+    "FCN_VARIANTS",
+    "MaxPoolingWithArgmax2D",
+    "MaxUnpooling2D",
+    "PETS_CLASSES",
+    "SegmentationScores",
+    "SegmentationSplits",
+    "bilinear_kernel",
+    "boundary_mask",
+    "build_fcn",
+    "build_unet",
+    "confusion_counts",
+    "conv_transpose_output_size",
+    "conv_transpose_scatter",
+    "conv_transpose_zero_insertion",
+    "dataset_arrays",
+    "dice_per_class",
+    "evaluate_segmentation",
+    "insert_zeros",
+    "iou_per_class",
+    "load_segmentation_data",
+    "mean_iou",
+    "predict_masks",
+    "shapes_segmentation_splits",
+    "train_segmentation",
+]
 
 
 # ============================================================ transposed convolution
@@ -602,6 +631,46 @@ def evaluate_segmentation(y_true, y_pred, num_classes: int, boundary_width: int 
         boundary_accuracy=float(np.mean(y_true[edges] == y_pred[edges])) if edges.any() else float("nan"),
         mean_dice=float(np.nanmean(_dice_from_counts(counts))),
     )
+
+
+# ============================================================ training
+def train_segmentation(model, train, valid=None, num_classes=None, epochs: int = 5, batch_size: int = 16,
+                       learning_rate: float = 1e-2, loss=None, seed: int = 42, verbose="auto"):
+    """Compile and train a per-pixel classifier (FCN, U-Net) on (image, mask) pairs.
+
+    The loss is per-pixel sparse cross-entropy on logits (the mean over all
+    pixels) unless ``loss`` says otherwise; the metrics are pixel accuracy and
+    ``keras.metrics.MeanIoU`` on the arg-max of the logits. Adam with a cosine
+    decay of the learning rate over all steps.
+
+    Args:
+        model: outputs (batch, H, W, num_classes) logits.
+        train, valid: unbatched ``tf.data`` datasets of (image, mask) pairs,
+            e.g. from :func:`load_segmentation_data`.
+        num_classes: default: the model's last output dimension.
+        epochs, batch_size, learning_rate: the usual.
+        loss: a Keras loss (e.g. ``DiceLoss(from_logits=True)``) to use instead.
+
+    Returns:
+        A :class:`homl_cv.training.TrainedModel`: ``model`` (the same object,
+        trained) and ``history`` (``History.history``).
+    """
+    import tensorflow as tf
+
+    num_classes = num_classes or model.output_shape[-1]
+    size = int(train.cardinality())
+    if size <= 0:
+        raise ValueError("train must be a finite, non-empty dataset of (image, mask) pairs.")
+    model.compile(
+        optimizer=keras.optimizers.Adam(training.cosine_schedule(learning_rate, epochs, size, batch_size)),
+        loss=loss or keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy", keras.metrics.MeanIoU(num_classes, sparse_y_pred=False, name="mean_iou")],
+    )
+    train = train.shuffle(size, seed=seed).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    if valid is not None:
+        valid = valid.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    history = model.fit(train, validation_data=valid, epochs=epochs, shuffle=False, verbose=verbose)
+    return training.TrainedModel(model, history.history)
 
 
 # ============================================================ data

@@ -25,6 +25,21 @@ import numpy as np
 
 from homl_cv import sources
 
+__all__ = [
+    "CONTENT_LAYERS",
+    "STYLE_LAYERS",
+    "StyleTransferResult",
+    "VGG19_WEIGHTS_FILE",
+    "build_extractor",
+    "content_loss",
+    "default_extractor",
+    "gram_matrix",
+    "random_vgg19",
+    "style_loss",
+    "total_variation_loss",
+    "transfer_style",
+]
+
 STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
 CONTENT_LAYERS = ("block5_conv2",)
 VGG19_WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"  # Keras' cache name

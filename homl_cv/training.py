@@ -24,6 +24,24 @@ import numpy as np
 
 from homl_cv import config, data, sources
 
+__all__ = [
+    "TrainedModel",
+    "TransferComparison",
+    "TwoPhaseHistory",
+    "build_transfer_model",
+    "classifier_accuracy",
+    "compile_classifier",
+    "cosine_schedule",
+    "digits_features",
+    "digits_transfer_experiment",
+    "fit_classifier",
+    "fit_two_phase",
+    "freeze",
+    "predict_classes",
+    "scale_images",
+    "unfreeze",
+]
+
 
 # ============================================================ 02 architectures (classifiers)
 def scale_images(images) -> np.ndarray:
@@ -48,7 +66,7 @@ def fit_classifier(model, splits, epochs: int, batch_size: int = 32, learning_ra
     validation data (Keras prints a progress bar per epoch).
 
     Args:
-        model: a Keras classifier with a softmax output, e.g. ``models.lenet5()``.
+        model: a Keras classifier with a softmax output, e.g. ``models.build_lenet5()``.
         splits: a :class:`homl_cv.data.ImageSplits` (e.g. ``data.load_mnist()``).
         epochs: number of passes over the training set.
         learning_rate: a float, or a ``keras.optimizers.schedules`` schedule.

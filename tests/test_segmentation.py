@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from homl_cv import config, data, segmentation as seg, sources, training
+from homl_cv import config, data, segmentation as seg, sources
 
 
 # ------------------------------------------------------------------ transposed convolution
@@ -256,7 +256,8 @@ def trained():
     for name in ("32s", "8s", "unet"):
         config.set_seeds(42)
         model = seg.build_unet(5) if name == "unet" else seg.build_fcn(5, variant=name)
-        training.fit_segmentation(model, splits.train, epochs=EPOCHS, verbose=0)
+        result = seg.train_segmentation(model, splits.train, epochs=EPOCHS, verbose=0)
+        assert result.model is model and len(result.history["mean_iou"]) == EPOCHS
         scores[name] = seg.evaluate_segmentation(masks, seg.predict_masks(model, images), 5)
     print({name: f"IoU {s.mean_iou:.3f}, boundary {s.boundary_accuracy:.3f}" for name, s in scores.items()})
     return scores

@@ -11,6 +11,8 @@ Plumbing (no TensorFlow at import time):
 * ``sources``: where data and weights come from: offline and data-dir
   resolution, download errors, Keras' cache, the weights policy.
 * ``exercises``: the auto-checked exercises (``check("01.2", answer)``).
+* ``claims``: visible checks of learned results (``claim("mean IoU", 0.69, at_least=0.6)``).
+* ``listing``: show a package function's source in a chapter (``show_source``).
 
 Building blocks:
 

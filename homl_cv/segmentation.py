@@ -1,6 +1,6 @@
-"""Semantic segmentation: transposed convolution, un-pooling, FCN, U-Net, metrics.
+"""Semantic segmentation: transposed convolution, un-pooling, FCN, U-Net, metrics, training.
 
-Four parts, in the order chapter 06 uses them:
+Five parts, in the order chapter 06 uses them:
 
 * **Upsampling.** :func:`conv_transpose_output_size` (the output-size formula,
   ``output_padding`` included) and two teaching versions of a transposed
@@ -20,6 +20,8 @@ Four parts, in the order chapter 06 uses them:
   and the soft :class:`DiceLoss`. Training uses Keras' per-pixel
   ``SparseCategoricalCrossentropy(from_logits=True)`` and
   ``keras.metrics.MeanIoU(..., sparse_y_pred=False)``.
+* **Training.** :func:`train_segmentation` compiles and fits a per-pixel
+  classifier and returns a :class:`homl_cv.training.TrainedModel`.
 * **Data.** :func:`load_segmentation_data`: Oxford-IIIT Pets from tfds
   online, the generated shapes of :func:`homl_cv.data.make_shapes` offline.
 

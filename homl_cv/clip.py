@@ -36,7 +36,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from homl_cv import data
+from homl_cv import checks, data
 
 __all__ = [
     "SIZE_NAMES", "POSITION_NAMES", "HELD_OUT", "PLURALS", "SEQUENCE_LENGTH",
@@ -60,8 +60,9 @@ SEQUENCE_LENGTH = 12
 """Tokens per caption after :func:`build_text_vectorizer` (the longest caption has 10 words)."""
 
 
-def _fail(argument: str, value, fix: str):
-    raise ValueError(f"{argument}={value!r}: {fix}")
+def _invalid(argument: str, value, must: str):
+    """Raise the package's ValueError: ``argument=value must ...`` (see :mod:`homl_cv.checks`)."""
+    raise ValueError(f"{argument}={value!r} {must}")
 
 
 # ----------------------------------------------------------------------------- captions
@@ -132,7 +133,7 @@ def caption_objects(shapes, colours, sizes, positions, rng=None, keep_probabilit
     """
     count = len(shapes)
     if count not in (1, 2) or not len(colours) == len(sizes) == len(positions) == count:
-        _fail("shapes", list(shapes), "give 1 or 2 objects, and as many colours, sizes and positions.")
+        _invalid("shapes", list(shapes), "must name 1 or 2 objects, with as many colours, sizes and positions.")
     if count == 2 and shapes[0] == shapes[1]:
         text = f"two {PLURALS[shapes[0]]}"
     else:
@@ -226,10 +227,9 @@ def make_scenes(num_images: int, image_size: int = 32, two_object_fraction: floa
         >>> scenes.images.shape, len(scenes.captions)
         ((4, 32, 32, 3), 4)
     """
-    if not isinstance(num_images, (int, np.integer)) or num_images < 1:
-        _fail("num_images", num_images, "pass a positive number of scenes, e.g. 1000.")
+    checks.positive_int(num_images, "num_images")
     if not 0 <= two_object_fraction <= 1:
-        _fail("two_object_fraction", two_object_fraction, "pass a share between 0 and 1, e.g. 0.25.")
+        _invalid("two_object_fraction", two_object_fraction, "must be a share between 0 and 1, e.g. 0.25.")
     num_two = int(round(num_images * two_object_fraction))
     parts = []
     if num_images - num_two:
@@ -270,8 +270,8 @@ def split_held_out(scenes: CaptionedScenes, held_out=HELD_OUT) -> tuple:
     pairs = set()
     for pair in held_out:
         if (len(pair) != 2 or pair[0] not in data.COLOR_NAMES or pair[1] not in data.SHAPE_CLASSES):
-            _fail("held_out", held_out, f"give (colour, shape) pairs with a colour in {data.COLOR_NAMES} "
-                                        f"and a shape in {data.SHAPE_CLASSES}, e.g. (('red', 'triangle'),).")
+            _invalid("held_out", held_out, f"must be (colour, shape) pairs with a colour in {data.COLOR_NAMES} "
+                                           f"and a shape in {data.SHAPE_CLASSES}, e.g. (('red', 'triangle'),).")
         pairs.add((data.COLOR_NAMES.index(pair[0]), data.SHAPE_CLASSES.index(pair[1])))
     hit = np.zeros(len(scenes), bool)
     for colour, shape in pairs:
@@ -298,8 +298,7 @@ def build_text_vectorizer(sequence_length: int = SEQUENCE_LENGTH) -> keras.layer
         >>> vectorize(["a red circle"]).shape
         TensorShape([1, 6])
     """
-    if not isinstance(sequence_length, (int, np.integer)) or sequence_length < 1:
-        _fail("sequence_length", sequence_length, f"pass a positive number of tokens, e.g. {SEQUENCE_LENGTH}.")
+    checks.positive_int(sequence_length, "sequence_length")
     return keras.layers.TextVectorization(vocabulary=caption_vocabulary(), output_mode="int",
                                           output_sequence_length=sequence_length)
 
@@ -314,8 +313,8 @@ def build_image_encoder(image_size: int = 32, embed_dim: int = 64, filters=(16, 
         >>> build_image_encoder(32, 16).output_shape
         (None, 16)
     """
-    if not isinstance(image_size, (int, np.integer)) or image_size < 2 ** len(filters):
-        _fail("image_size", image_size, f"pass an image side of at least {2 ** len(filters)} pixels, e.g. 32.")
+    checks.int_at_least(image_size, "image_size", 2 ** len(filters),
+                        f"pixels: each of the {len(filters)} blocks halves the image")
     inputs = keras.Input((image_size, image_size, 3), name="images")
     x = inputs
     for f in filters:
@@ -352,7 +351,7 @@ def build_text_encoder(vocabulary_size: int | None = None, sequence_length: int 
     if vocabulary_size is None:
         vocabulary_size = len(caption_vocabulary()) + 2  # + padding and unknown
     if width % heads:
-        _fail("width", width, f"pass a multiple of heads={heads}, e.g. {heads * 32}.")
+        _invalid("width", width, f"must be a multiple of heads={heads}, e.g. {heads * 32}.")
     tokens = keras.Input((sequence_length,), dtype="int32", name="tokens")
     x = keras.layers.Embedding(vocabulary_size, width, name="token_embedding")(tokens)
     positions = keras.layers.Embedding(sequence_length, width, name="position_embedding")(
@@ -424,9 +423,9 @@ class ClipModel(keras.Model):
                  group_size: int | None = None, **kwargs):
         super().__init__(**kwargs)
         if not 0 < temperature < 1:
-            _fail("temperature", temperature, "pass a temperature between 0 and 1, e.g. 0.07.")
-        if group_size is not None and (not isinstance(group_size, (int, np.integer)) or group_size < 2):
-            _fail("group_size", group_size, "pass None (the whole batch) or at least 2 pairs per group.")
+            _invalid("temperature", temperature, "must be between 0 and 1 (exclusive), e.g. 0.07.")
+        if group_size is not None:
+            checks.int_at_least(group_size, "group_size", 2, "pairs per group; None: the whole batch")
         self.group_size = group_size
         self.image_encoder = image_encoder
         self.text_encoder = text_encoder
@@ -498,8 +497,7 @@ def build_clip(image_size: int = 32, embed_dim: int = 64, temperature: float = 0
         >>> model.image_encoder.output_shape, model.text_encoder.output_shape
         ((None, 16), (None, 16))
     """
-    if not isinstance(embed_dim, (int, np.integer)) or embed_dim < 1:
-        _fail("embed_dim", embed_dim, "pass a positive embedding size, e.g. 64.")
+    checks.positive_int(embed_dim, "embed_dim")
     model = ClipModel(build_image_encoder(image_size, embed_dim), build_text_encoder(embed_dim=embed_dim),
                       temperature=temperature, group_size=group_size)
     model.compile(optimizer=keras.optimizers.AdamW(learning_rate, weight_decay=1e-4))
@@ -514,9 +512,7 @@ def _vectorizer(model):
 
 def encode_images(model: ClipModel, images, batch_size: int = 256) -> np.ndarray:
     """(N, S, S, 3) images -> (N, D) float32 unit vectors."""
-    images = np.asarray(images, np.float32)
-    if images.ndim != 4:
-        _fail("images.shape", images.shape, "pass a batch of images (N, S, S, 3).")
+    images = checks.image_batch(images, "images", np.float32)
     return np.concatenate([keras.ops.convert_to_numpy(model.embed_images(images[i:i + batch_size]))
                            for i in range(0, len(images), batch_size)])
 
@@ -524,7 +520,7 @@ def encode_images(model: ClipModel, images, batch_size: int = 256) -> np.ndarray
 def encode_texts(model: ClipModel, texts, batch_size: int = 1024) -> np.ndarray:
     """N strings -> (N, D) float32 unit vectors (vectorized with the fixed vocabulary)."""
     if isinstance(texts, str):
-        _fail("texts", texts, "pass a list of strings, e.g. [texts].")
+        _invalid("texts", texts, "must be a list of strings: pass [texts] for one.")
     texts = list(texts)
     tokens = keras.ops.convert_to_numpy(_vectorizer(model)(texts))
     return np.concatenate([keras.ops.convert_to_numpy(model.embed_tokens(tokens[i:i + batch_size]))
@@ -548,7 +544,7 @@ def zero_shot_predict(model: ClipModel, images, prompts) -> np.ndarray:
         (N,) int, index into ``prompts``.
     """
     if isinstance(prompts, str) or len(prompts) < 2:
-        _fail("prompts", prompts, "pass a list of at least two prompts, one per class.")
+        _invalid("prompts", prompts, "must be a list of at least two prompts, one per class.")
     return similarity_matrix(encode_images(model, images), encode_texts(model, prompts)).argmax(axis=1)
 
 
@@ -570,17 +566,17 @@ def recall_at_k(similarity, k: int, relevant=None) -> float:
     """
     similarity = np.asarray(similarity, np.float64)
     if similarity.ndim != 2:
-        _fail("similarity.shape", similarity.shape, "pass a 2-D (queries, items) score matrix.")
+        _invalid("similarity.shape", similarity.shape, "must be 2-D: (queries, items) scores.")
     n, m = similarity.shape
-    if not isinstance(k, (int, np.integer)) or not 1 <= k <= m:
-        _fail("k", k, f"pass a whole number between 1 and the number of items ({m}).")
+    if not checks.is_int(k) or not 1 <= k <= m:
+        _invalid("k", k, f"must be an integer between 1 and the number of items ({m}).")
     if relevant is None:
         if n != m:
-            _fail("relevant", None, f"a {n}x{m} matrix has no diagonal: pass relevant=(N, M) booleans.")
+            _invalid("relevant", None, f"must be given for a {n}x{m} matrix (it has no diagonal): (N, M) booleans.")
         relevant = np.eye(n, dtype=bool)
     relevant = np.asarray(relevant, bool)
     if relevant.shape != similarity.shape:
-        _fail("relevant.shape", relevant.shape, f"pass booleans of the similarity's shape {similarity.shape}.")
+        _invalid("relevant.shape", relevant.shape, f"must be the similarity's shape {similarity.shape}.")
     top = np.argsort(-similarity, axis=1, kind="stable")[:, :k]
     return float(np.mean(np.take_along_axis(relevant, top, axis=1).any(axis=1)))
 
@@ -626,12 +622,13 @@ def train_clip(scenes: CaptionedScenes, epochs: int = 10, batch_size: int = 64, 
     Returns:
         A :class:`ClipTraining`.
     """
-    if not isinstance(batch_size, (int, np.integer)) or not 2 <= batch_size <= len(scenes) * variants:
-        _fail("batch_size", batch_size, f"pass at least 2 pairs (and at most {len(scenes) * variants}).")
+    checks.positive_int(variants, "variants")
+    if not checks.is_int(batch_size) or not 2 <= batch_size <= len(scenes) * variants:
+        _invalid("batch_size", batch_size, f"must be an integer from 2 to scenes x variants ({len(scenes) * variants}).")
     keras.utils.set_random_seed(seed)
     if model is None:
         if group_size is not None and batch_size % group_size:
-            _fail("group_size", group_size, f"pass a divisor of batch_size={batch_size}.")
+            _invalid("group_size", group_size, f"must divide batch_size={batch_size}.")
         model = build_clip(scenes.images.shape[1], embed_dim, learning_rate=learning_rate, group_size=group_size)
     captions = scenes.random_captions(variants, seed)
     tokens = keras.ops.convert_to_numpy(build_text_vectorizer()(captions.reshape(-1).tolist()))
@@ -696,7 +693,7 @@ def evaluate_clip(model: ClipModel, seen: CaptionedScenes, held: CaptionedScenes
     """
     single, held_single = seen.subset(seen.counts == 1), held.subset(held.counts == 1)
     if len(single) == 0 or len(held_single) == 0:
-        _fail("seen/held", (len(seen), len(held)), "pass test scenes with one-object scenes in both parts.")
+        _invalid("(len(seen), len(held))", (len(seen), len(held)), "must both hold one-object scenes.")
     image_embeddings = encode_images(model, single.images)
     shape_prompts = encode_texts(model, [SHAPE_PROMPT.format(shape=s) for s in data.SHAPE_CLASSES])
     colour_prompts = encode_texts(model, [COLOUR_PROMPT.format(colour=c) for c in data.COLOR_NAMES])

@@ -126,21 +126,21 @@ def test_recall_at_k_on_a_crafted_similarity_matrix():
 
 
 def test_bad_arguments_name_the_argument_value_and_fix():
-    with pytest.raises(ValueError, match=r"k=0: pass a whole number between 1 and the number of items \(2\)"):
+    with pytest.raises(ValueError, match=r"k=0 must be an integer between 1 and the number of items \(2\)"):
         clip.recall_at_k(np.eye(2), 0)
-    with pytest.raises(ValueError, match=r"relevant=None: a 2x3 matrix has no diagonal"):
+    with pytest.raises(ValueError, match=r"relevant=None must be given for a 2x3 matrix \(it has no diagonal\)"):
         clip.recall_at_k(np.zeros((2, 3)), 1)
-    with pytest.raises(ValueError, match=r"held_out=.*'purple'.*give \(colour, shape\) pairs"):
+    with pytest.raises(ValueError, match=r"held_out=.*'purple'.* must be \(colour, shape\) pairs"):
         clip.split_held_out(clip.make_scenes(2, seed=0), (("purple", "circle"),))
-    with pytest.raises(ValueError, match=r"num_images=0: pass a positive number"):
+    with pytest.raises(ValueError, match=r"num_images=0 must be a positive integer"):
         clip.make_scenes(0)
-    with pytest.raises(ValueError, match=r"temperature=0: pass a temperature between 0 and 1"):
+    with pytest.raises(ValueError, match=r"temperature=0 must be between 0 and 1"):
         clip.ClipModel(clip.build_image_encoder(), clip.build_text_encoder(), temperature=0)
-    with pytest.raises(ValueError, match=r"prompts='a circle': pass a list of at least two prompts"):
+    with pytest.raises(ValueError, match=r"prompts='a circle' must be a list of at least two prompts"):
         clip.zero_shot_predict(None, np.zeros((1, 32, 32, 3)), "a circle")
-    with pytest.raises(ValueError, match=r"shapes=\['a', 'b', 'c'\]: give 1 or 2 objects"):
+    with pytest.raises(ValueError, match=r"shapes=\['a', 'b', 'c'\] must name 1 or 2 objects"):
         clip.caption_objects(["a", "b", "c"], ["red"] * 3, ["small"] * 3, ["top left"] * 3)
-    with pytest.raises(ValueError, match=r"image_size=4: pass an image side of at least 8"):
+    with pytest.raises(ValueError, match=r"image_size=4 must be an integer of at least 8 \(pixels: each of the 3 blocks halves"):
         clip.build_image_encoder(4)
 
 
@@ -152,5 +152,5 @@ def test_group_size_contrasts_each_pair_within_its_group_only():
     assert float(model.contrastive_loss(logits)) == pytest.approx(blocks, rel=1e-5)
     whole = clip.ClipModel(clip.build_image_encoder(), clip.build_text_encoder())
     assert float(whole.contrastive_loss(logits)) == pytest.approx(_reference_loss(logits), rel=1e-5)
-    with pytest.raises(ValueError, match=r"group_size=1: pass None \(the whole batch\) or at least 2"):
+    with pytest.raises(ValueError, match=r"group_size=1 must be an integer of at least 2 \(pairs per group; None: the whole batch\)"):
         clip.ClipModel(clip.build_image_encoder(), clip.build_text_encoder(), group_size=1)

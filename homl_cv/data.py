@@ -463,10 +463,14 @@ def flowers_pipeline(splits: FlowerSplits | None = None, base: str = "Xception",
 
 # --------------------------------------------------------------------------- shapes
 SHAPE_CLASSES = ("circle", "square", "triangle", "cross")
-_SHAPE_COLORS = np.array(
-    [[0.90, 0.20, 0.20], [0.20, 0.45, 0.95], [0.95, 0.85, 0.15], [0.20, 0.80, 0.30]],
+COLOR_NAMES = ("red", "green", "blue", "yellow", "magenta", "cyan")
+PALETTE = np.array(
+    [[0.90, 0.15, 0.15], [0.15, 0.75, 0.20], [0.15, 0.35, 0.95],
+     [0.95, 0.85, 0.10], [0.85, 0.20, 0.85], [0.10, 0.85, 0.85]],
     dtype=np.float32,
 )
+"""RGB in [0, 1] of each colour in :data:`COLOR_NAMES` (before a small jitter)."""
+FILL_NAMES = ("plain", "striped")
 
 
 @dataclasses.dataclass
@@ -481,6 +485,12 @@ class ShapesData:
         masks: uint8 (N, H, W): 0 background, ``k + 1`` for class ``k``
             (visible pixels only: a later shape hides an earlier one).
         class_names: names of the classes, index = class id.
+        colors: int32 (N, max_objects), index into :data:`COLOR_NAMES`, -1
+            for padding. Drawn independently of the class.
+        fills: int32 (N, max_objects), index into :data:`FILL_NAMES`, -1 for
+            padding. Drawn independently of the class.
+        instances: uint8 (N, H, W): 0 background, ``j + 1`` for the visible
+            pixels of object ``j`` (its row in ``boxes``).
     """
 
     images: np.ndarray
@@ -488,6 +498,9 @@ class ShapesData:
     classes: np.ndarray
     masks: np.ndarray
     class_names: tuple
+    colors: np.ndarray
+    fills: np.ndarray
+    instances: np.ndarray
 
     def __len__(self) -> int:
         return len(self.images)
@@ -506,7 +519,8 @@ class ShapesData:
 
     def __getitem__(self, index) -> "ShapesData":
         return ShapesData(self.images[index], self.boxes[index], self.classes[index],
-                          self.masks[index], self.class_names)
+                          self.masks[index], self.class_names, self.colors[index],
+                          self.fills[index], self.instances[index])
 
     def to_dataset(self, batch_size: int | None = None, shuffle: bool = False, seed: int = 0):
         """A ``tf.data.Dataset`` in the Keras box-dict convention.
@@ -532,9 +546,9 @@ class ShapesData:
 
 def _shape_mask(kind: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Inside-test of shape ``kind`` in local coordinates u, v in [-1, 1]."""
-    if kind == 0:  # circle (an ellipse when the two radii differ)
+    if kind == 0:  # circle (drawn in a square box: a true circle)
         return u * u + v * v <= 1.0
-    if kind == 1:  # square (a rectangle when stretched)
+    if kind == 1:  # square (drawn in a square box)
         return (np.abs(u) <= 1.0) & (np.abs(v) <= 1.0)
     if kind == 2:  # triangle pointing up
         return (v <= 1.0) & (2.0 * np.abs(u) <= v + 1.0)
@@ -593,12 +607,20 @@ def make_shapes(
     max_overlap: float = 0.25,
     seed: int = 0,
 ) -> ShapesData:
-    """Generate images of coloured shapes with exact boxes and masks.
+    """Generate images of shapes with exact boxes and masks; the class is the shape alone.
 
-    Each image has between ``min_objects`` and ``max_objects`` shapes (circle,
-    square, triangle, cross: each class has its own shape and a jittered
-    colour), of width and height ``size_range`` times the image size, on a
-    background that is a low-contrast crop of a bundled photo, smooth noise or
+    Each image has between ``min_objects`` and ``max_objects`` shapes: circle,
+    square, triangle or cross. Everything except the outline is drawn
+    independently of the class, so a model can only tell the classes apart by
+    their shape:
+
+    - the colour comes from :data:`COLOR_NAMES` (uniformly, with a small
+      jitter), the fill is plain or striped (:data:`FILL_NAMES`);
+    - every shape sits in a square box (a true circle, a true square) whose
+      side is ``size_range`` times the image size, uniformly, at a uniform
+      position.
+
+    Backgrounds are low-contrast crops of the bundled photos, smooth noise or
     a gradient. Shapes may overlap (box IoU at most ``max_overlap``); the masks
     keep only visible pixels. The same arguments always give the same data.
 
@@ -607,12 +629,19 @@ def make_shapes(
         image_size: side of the square images, at least 16.
         min_objects, max_objects: objects per image, 1 <= min <= max.
         num_classes: how many shape classes, 1 to 4.
-        size_range: (min, max) object size as a fraction of ``image_size``.
+        size_range: (min, max) side of an object's box as a fraction of
+            ``image_size``.
         max_overlap: largest IoU allowed between two boxes of one image.
         seed: random seed.
 
     Returns:
-        A :class:`ShapesData`.
+        A :class:`ShapesData` (images float32 (N, S, S, 3) in [0, 1]; boxes,
+        classes, colors, fills per object; class and instance masks).
+
+    Example:
+        >>> shapes = make_shapes(8, image_size=32, seed=1)
+        >>> shapes.images.shape, shapes.boxes.shape, shapes.masks.shape
+        ((8, 32, 32, 3), (8, 1, 4), (8, 32, 32))
     """
     if num_images < 1:
         raise ValueError(f"num_images={num_images} must be at least 1.")
@@ -633,34 +662,44 @@ def make_shapes(
     images = np.empty((num_images, image_size, image_size, 3), np.float32)
     boxes = np.full((num_images, max_objects, 4), -1.0, np.float32)
     classes = np.full((num_images, max_objects), -1, np.int32)
+    colors = np.full((num_images, max_objects), -1, np.int32)
+    fills = np.full((num_images, max_objects), -1, np.int32)
     masks = np.zeros((num_images, image_size, image_size), np.uint8)
+    instances = np.zeros((num_images, image_size, image_size), np.uint8)
     for i in range(num_images):
         image = _background(rng, image_size, bank)
         placed = []
         for j in range(rng.integers(min_objects, max_objects + 1)):
             cls = int(rng.integers(num_classes))
+            color_id, fill = int(rng.integers(len(COLOR_NAMES))), int(rng.integers(len(FILL_NAMES)))
             for _ in range(30):  # rejection sampling for the overlap limit
-                w, h = rng.uniform(lo, hi, 2) * image_size
-                w, h = max(w, 6.0), max(h, 6.0)
-                x0 = rng.uniform(0, image_size - w)
-                y0 = rng.uniform(0, image_size - h)
-                if not placed or np.all(boxes_lib.iou([[x0, y0, x0 + w, y0 + h]], placed) <= max_overlap):
+                side = max(rng.uniform(lo, hi) * image_size, 6.0)
+                x0 = rng.uniform(0, image_size - side)
+                y0 = rng.uniform(0, image_size - side)
+                if not placed or np.all(boxes_lib.iou([[x0, y0, x0 + side, y0 + side]], placed) <= max_overlap):
                     break
             else:
                 break  # no room left for another object in this image
-            ys, xs = np.mgrid[int(y0):int(np.ceil(y0 + h)), int(x0):int(np.ceil(x0 + w))]
-            u = (xs + 0.5 - (x0 + w / 2)) / (w / 2)
-            v = (ys + 0.5 - (y0 + h / 2)) / (h / 2)
+            ys, xs = np.mgrid[int(y0):int(np.ceil(y0 + side)), int(x0):int(np.ceil(x0 + side))]
+            u = (xs + 0.5 - (x0 + side / 2)) / (side / 2)
+            v = (ys + 0.5 - (y0 + side / 2)) / (side / 2)
             inside = _shape_mask(cls, u, v)
             if not inside.any():
                 break
             rows, cols = ys[inside], xs[inside]
             tight = np.array([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1], np.float32)
-            color = np.clip(_SHAPE_COLORS[cls] + rng.normal(0, 0.06, 3), 0, 1)
-            shade = 1.0 - 0.25 * (v[inside] + 1) / 2  # a little shading: not a flat fill
+            color = np.clip(PALETTE[color_id] + rng.normal(0, 0.05, 3), 0, 1)
+            if fill == 1:  # diagonal stripes, darker every other 3-px band
+                shade = np.where(((rows + cols) // 3) % 2 == 0, 1.0, 0.45)
+            else:
+                shade = np.ones(len(rows))
             image[rows, cols] = color[None, :] * shade[:, None]
             masks[i, rows, cols] = cls + 1
+            instances[i, rows, cols] = j + 1
             boxes[i, j], classes[i, j] = tight, cls
+            colors[i, j], fills[i, j] = color_id, fill
             placed.append(tight)
         images[i] = np.clip(image + rng.normal(0, 0.02, image.shape), 0, 1)
-    return ShapesData(images, boxes, classes, masks, SHAPE_CLASSES[:num_classes])
+    # an object hidden under later ones may have lost pixels: the class mask and the
+    # instance mask agree on what is visible, the box stays the object's full extent
+    return ShapesData(images, boxes, classes, masks, SHAPE_CLASSES[:num_classes], colors, fills, instances)

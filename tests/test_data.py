@@ -193,3 +193,86 @@ def test_a_few_thousand_images_take_seconds():
     start = time.perf_counter()
     data.make_shapes(2000, image_size=128, max_objects=3, seed=0)
     assert time.perf_counter() - start < 30
+
+
+# ------------------------------------------------------------- shapes: no shortcut
+def _object_features(shapes):
+    """Per image (one object each): mean and std colour of its pixels, box size and place."""
+    colour, geometry = [], []
+    for image, mask, box in zip(shapes.images, shapes.masks, shapes.boxes[:, 0]):
+        pixels = image[mask > 0]
+        colour.append(np.concatenate([pixels.mean(0), pixels.std(0)]))
+        geometry.append([box[2] - box[0], box[3] - box[1], box[0], box[1]])
+    return np.array(colour), np.array(geometry)
+
+
+def test_shapes_colour_size_and_place_do_not_give_the_class_away():
+    # A linear probe on colour statistics, or on box size and position, stays near
+    # chance (0.25 for 4 classes): only the outline tells the classes apart.
+    # Measured: colour 0.25, size/place 0.23 (800 images, 5 folds). The old generator
+    # (one colour per class) scored 1.00 on the colour probe.
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    shapes = data.make_shapes(800, image_size=64, seed=3)
+    labels = shapes.classes[:, 0]
+    for features in _object_features(shapes):
+        probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+        assert cross_val_score(probe, features, labels, cv=5).mean() <= 0.40
+
+
+def test_shapes_colours_and_fills_are_independent_of_the_class():
+    shapes = data.make_shapes(1200, image_size=32, seed=4)
+    counts = np.zeros((len(data.SHAPE_CLASSES), len(data.COLOR_NAMES)))
+    np.add.at(counts, (shapes.classes[:, 0], shapes.colors[:, 0]), 1)
+    assert (counts > 0).all(), "every colour appears in every class"
+    share = counts / counts.sum(axis=1, keepdims=True)
+    assert np.abs(share - 1 / len(data.COLOR_NAMES)).max() < 0.08
+    fills = np.zeros((len(data.SHAPE_CLASSES), len(data.FILL_NAMES)))
+    np.add.at(fills, (shapes.classes[:, 0], shapes.fills[:, 0]), 1)
+    assert (fills > 0).all()
+
+
+def test_circles_and_squares_are_true_circles_and_squares():
+    shapes = data.make_shapes(200, image_size=64, seed=6)
+    width = shapes.boxes[:, 0, 2] - shapes.boxes[:, 0, 0]
+    height = shapes.boxes[:, 0, 3] - shapes.boxes[:, 0, 1]
+    assert np.all(np.abs(width - height) <= 1.0)
+    squares = shapes.classes[:, 0] == 1
+    area = (shapes.masks[squares] > 0).sum(axis=(1, 2))
+    assert np.allclose(area, (width * height)[squares])  # a square fills its box
+
+
+def test_instance_masks_number_the_objects():
+    shapes = data.make_shapes(20, image_size=64, min_objects=2, max_objects=3, seed=1)
+    for inst, mask, classes in zip(shapes.instances, shapes.masks, shapes.classes):
+        for j, cls in enumerate(classes):
+            if cls >= 0:
+                assert np.all(mask[inst == j + 1] == cls + 1)
+        assert np.array_equal(inst > 0, mask > 0)
+
+
+def test_a_small_cnn_learns_the_shapes_from_the_outline():
+    # The shortcut is gone but the task is learnable: a tiny CNN, 6 epochs on 1,200
+    # images, reaches >= 0.8 held-out accuracy (measured 0.9+); chance is 0.25.
+    import keras
+
+    keras.utils.set_random_seed(0)
+    shapes = data.make_shapes(1500, image_size=32, size_range=(0.35, 0.8), seed=2)
+    x, y = shapes.images, shapes.classes[:, 0]
+    model = keras.Sequential([
+        keras.Input((32, 32, 3)),
+        keras.layers.Conv2D(16, 3, padding="same", activation="relu"),
+        keras.layers.MaxPooling2D(),
+        keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
+        keras.layers.MaxPooling2D(),
+        keras.layers.Conv2D(64, 3, padding="same", activation="relu"),
+        keras.layers.GlobalMaxPooling2D(),
+        keras.layers.Dense(4, activation="softmax"),
+    ])
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x[:1200], y[:1200], epochs=6, batch_size=32, verbose=0)
+    accuracy = model.evaluate(x[1200:], y[1200:], verbose=0)[1]
+    assert accuracy >= 0.8, accuracy

@@ -1,0 +1,89 @@
+"""Show the package code a chapter is about to use, right before it uses it.
+
+A chapter that calls ``homl_cv`` code it teaches shows that code first::
+
+    >>> from homl_cv.listing import show_source
+    >>> from homl_cv import claims
+    >>> listing = show_source(claims.claim)
+    >>> listing.text.splitlines()[0]
+    'def claim(name: str, value, at_least=None, at_most=None, near=None, tol=None,'
+
+In Jupyter the returned :class:`Listing` renders with syntax highlighting
+(HTML, inline styles); its plain-text form is the source itself, which is what
+nbval compares, so a stored chapter always shows the code the package runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import inspect
+import textwrap
+
+__all__ = ["Listing", "show_source"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Listing:
+    """Source code of one function or class, for display.
+
+    Attributes:
+        name: qualified name, e.g. ``"homl_cv.models.ResidualUnit"``.
+        text: the source, dedented.
+    """
+
+    name: str
+    text: str
+
+    def __repr__(self) -> str:  # the text/plain form Jupyter stores
+        return f"# {self.name}\n{self.text}"
+
+    def _repr_html_(self) -> str:  # Jupyter's display protocol
+        return self.html()
+
+    def html(self) -> str:
+        """The listing as highlighted HTML (inline styles, no CSS needed)."""
+        try:  # pygments ships with IPython/Jupyter; plain <pre> otherwise
+            from pygments import highlight
+            from pygments.formatters import HtmlFormatter
+            from pygments.lexers import PythonLexer
+        except ImportError:
+            return f"<pre><code># {html.escape(self.name)}\n{html.escape(self.text)}</code></pre>"
+        body = highlight(f"# {self.name}\n{self.text}", PythonLexer(),
+                         HtmlFormatter(noclasses=True, nobackground=True))
+        return f'<div style="font-size:85%">{body}</div>'
+
+
+def show_source(obj, skip_docstring: bool = False) -> Listing:
+    """The source of a function, class or method, ready to display.
+
+    Args:
+        obj: a function, class or method defined in Python source.
+        skip_docstring: drop the docstring (long docstrings hide short code).
+
+    Returns:
+        A :class:`Listing`; make it the last expression of a cell to show it.
+
+    Raises:
+        TypeError: ``obj`` has no Python source (a builtin, a number...).
+    """
+    try:
+        source = inspect.getsource(obj)
+    except (TypeError, OSError):
+        raise TypeError(
+            f"show_source: obj={obj!r} has no Python source to show; pass a function, "
+            "class or method defined in a .py file."
+        ) from None
+    source = textwrap.dedent(source)
+    doc = inspect.getdoc(obj)
+    if skip_docstring and doc:
+        raw = obj.__doc__
+        for quote in ('"""', "'''"):
+            block = f"{quote}{raw}{quote}"
+            if block in source:
+                indent = source[:source.index(block)].rsplit("\n", 1)[-1]
+                source = source.replace(f"{indent}{block}\n", "", 1).replace(block, "", 1)
+                break
+    module = getattr(obj, "__module__", "") or ""
+    qualname = getattr(obj, "__qualname__", getattr(obj, "__name__", "?"))
+    return Listing(f"{module}.{qualname}".lstrip("."), source.rstrip() + "\n")

@@ -1,6 +1,7 @@
 """homl-cv: the tested code behind the deep computer vision chapters.
 
-One module per concern: ``config`` (modes, seeds, device), ``data``,
+One module per concern: ``config`` (modes, seeds, device, strategy),
+``distribute`` (scaling out with tf.distribute), ``data``,
 ``conv``, ``models``, ``training``, ``boxes``, ``detection``,
 ``segmentation``, ``viz``, ``exercises``. Import what a chapter needs::
 

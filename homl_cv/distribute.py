@@ -270,6 +270,9 @@ def train_custom_loop(model, dataset, loss_fn, optimizer, epochs: int = 1,
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs={epochs!r} must be a positive integer.")
     strategy = tf.distribute.get_strategy() if strategy is None else strategy
+    if not optimizer.built:  # its slots (momentum...) must exist before the first replica step
+        with strategy.scope():
+            optimizer.build(model.trainable_variables)
     dist_dataset = strategy.experimental_distribute_dataset(dataset)
 
     def replica_step(x, y):

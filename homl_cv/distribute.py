@@ -37,7 +37,8 @@ import subprocess
 import sys
 import time
 
-import numpy as np
+
+from homl_cv import checks
 
 __all__ = [
     "split_cpu", "replicas", "global_batch_size", "scale_learning_rate",
@@ -76,8 +77,7 @@ def split_cpu(num_devices: int = 2) -> list:
     """
     import tensorflow as tf
 
-    if isinstance(num_devices, bool) or not isinstance(num_devices, int) or num_devices < 1:
-        raise ValueError(f"num_devices={num_devices!r} must be a positive integer, e.g. 2.")
+    num_devices = checks.positive_int(num_devices, "num_devices")
     cpu = tf.config.list_physical_devices("CPU")[0]
     try:
         tf.config.set_logical_device_configuration(
@@ -120,13 +120,9 @@ def global_batch_size(per_replica_batch: int, strategy=None) -> int:
         >>> distribute.global_batch_size(64, 8)
         512
     """
-    if isinstance(per_replica_batch, bool) or not isinstance(per_replica_batch, (int, np.integer)) \
-            or per_replica_batch < 1:
-        raise ValueError(f"per_replica_batch={per_replica_batch!r} must be a positive integer.")
-    count = strategy if isinstance(strategy, (int, np.integer)) else replicas(strategy)
-    if count < 1:
-        raise ValueError(f"strategy={strategy!r} must have at least 1 replica.")
-    return int(per_replica_batch) * int(count)
+    per_replica_batch = checks.positive_int(per_replica_batch, "per_replica_batch")
+    count = checks.positive_int(strategy, "strategy") if checks.is_int(strategy) else replicas(strategy)
+    return per_replica_batch * count
 
 
 def scale_learning_rate(base_learning_rate: float, global_batch: int, base_batch: int) -> float:
@@ -149,9 +145,8 @@ def scale_learning_rate(base_learning_rate: float, global_batch: int, base_batch
         >>> distribute.scale_learning_rate(0.1, global_batch=1024, base_batch=256)
         0.4
     """
-    for name, value in (("global_batch", global_batch), ("base_batch", base_batch)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name}={value!r} must be a positive integer.")
+    global_batch = checks.positive_int(global_batch, "global_batch")
+    base_batch = checks.positive_int(base_batch, "base_batch")
     if not base_learning_rate > 0:
         raise ValueError(f"base_learning_rate={base_learning_rate!r} must be > 0.")
     return float(base_learning_rate) * global_batch / base_batch
@@ -176,9 +171,8 @@ def warmup_cosine_schedule(learning_rate: float, warmup_steps: int, total_steps:
     """
     import keras
 
-    if not isinstance(total_steps, (int, np.integer)) or total_steps < 1:
-        raise ValueError(f"total_steps={total_steps!r} must be a positive integer.")
-    if not isinstance(warmup_steps, (int, np.integer)) or not 0 <= warmup_steps < total_steps:
+    total_steps = checks.positive_int(total_steps, "total_steps")
+    if not checks.is_int(warmup_steps) or not 0 <= warmup_steps < total_steps:
         raise ValueError(
             f"warmup_steps={warmup_steps!r} must be an integer in [0, total_steps={total_steps})."
         )
@@ -267,8 +261,7 @@ def train_custom_loop(model, dataset, loss_fn, optimizer, epochs: int = 1,
     """
     import tensorflow as tf
 
-    if not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs={epochs!r} must be a positive integer.")
+    epochs = checks.positive_int(epochs, "epochs")
     strategy = tf.distribute.get_strategy() if strategy is None else strategy
     if not optimizer.built:  # its slots (momentum...) must exist before the first replica step
         with strategy.scope():
@@ -321,7 +314,7 @@ def tf_config(workers, index: int, task_type: str = "worker") -> str:
     workers = list(workers)
     if not workers or not all(isinstance(w, str) and ":" in w for w in workers):
         raise ValueError(f"workers={workers!r} must be a non-empty list of 'host:port' strings.")
-    if not isinstance(index, int) or not 0 <= index < len(workers):
+    if not checks.is_int(index) or not 0 <= index < len(workers):
         raise ValueError(f"index={index!r} must be an integer in [0, {len(workers)}).")
     return json.dumps({"cluster": {"worker": workers}, "task": {"type": task_type, "index": index}})
 
@@ -383,8 +376,7 @@ def run_local_workers(script, args=(), num_workers: int = 2, timeout: float = 12
     Returns:
         A :class:`WorkersResult`.
     """
-    if not isinstance(num_workers, int) or num_workers < 1:
-        raise ValueError(f"num_workers={num_workers!r} must be a positive integer.")
+    num_workers = checks.positive_int(num_workers, "num_workers")
     workers = [f"{host}:{port}" for port in free_ports(num_workers, host)]
     procs = []
     start = time.monotonic()

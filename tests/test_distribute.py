@@ -47,7 +47,7 @@ REPLICAS_SCRIPT = textwrap.dedent('''
         keras.mixed_precision.set_global_policy(policy)
         config.set_seeds(0)
         with strategy.scope():
-            model = models.lenet5()
+            model = models.build_lenet5()
             model.compile(optimizer=keras.optimizers.SGD(0.05), jit_compile=jit_compile,
                           loss="sparse_categorical_crossentropy")
         history = model.fit(x, y, batch_size=batch_size, epochs=epochs, shuffle=False, verbose=0)

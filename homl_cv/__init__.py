@@ -33,6 +33,7 @@ Topics, one module per chapter that needs one:
 * ``segmentation``: transposed convolution, un-pooling, FCN, U-Net, metrics, training (06).
 * ``interpret``: feature maps, filter visualization, CAM, Grad-CAM, occlusion (07).
 * ``style``: neural style transfer (08).
+* ``clip``: images and text: captions, a CLIP-style model, InfoNCE, zero-shot, retrieval (09).
 
 Top: ``viz`` (plots only; it computes nothing), ``bench`` (benchmarks),
 ``cli`` (the ``homl-cv`` command).

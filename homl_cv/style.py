@@ -3,15 +3,15 @@ Gram matrices, total variation, and the optimization of the image itself.
 
 The network is frozen; only the pixels of a ``tf.Variable`` image change.
 Online, the feature extractor is VGG-19 with ImageNet weights (downloaded
-once by ``keras.applications``). Offline, no weights can be downloaded, so
-:func:`build_extractor` builds the same VGG-19 layers with random He-normal
-weights from a fixed seed: random conv features still capture colour and
-texture statistics, so the style (colours, small patterns) transfers, but the
-content features see edges and blobs only, not objects, and the result looks
-cruder than with trained weights.
+once by ``keras.applications``). Offline, no weights can be downloaded.
+VGG-19's layers with random weights (:func:`build_extractor` with
+``weights=None``) match the style image's Gram matrices by shifting colours,
+without visible texture; a single layer of many random filters at several
+sizes (:func:`build_texture_extractor`, after Ustyuzhaninov et al. 2017) does
+show the texture, so :func:`default_extractor` uses it offline.
 
 Example:
-    >>> extractor = build_extractor(weights=None)  # doctest: +SKIP
+    >>> extractor = build_texture_extractor()  # doctest: +SKIP
     >>> result = transfer_style(content, style, extractor, steps=50)  # doctest: +SKIP
     >>> result.image.shape, result.history["total"][-1] < result.history["total"][0]  # doctest: +SKIP
     ((128, 128, 3), True)
@@ -23,11 +23,31 @@ import dataclasses
 
 import numpy as np
 
-from homl_cv import config
-from homl_cv.data import _resolve_offline
+from homl_cv import sources
+
+__all__ = [
+    "CONTENT_LAYERS",
+    "STYLE_LAYERS",
+    "StyleTransferResult",
+    "TEXTURES",
+    "TEXTURE_CONTENT_KERNELS",
+    "TEXTURE_KERNELS",
+    "VGG19_WEIGHTS_FILE",
+    "build_extractor",
+    "build_texture_extractor",
+    "content_loss",
+    "default_extractor",
+    "gram_matrix",
+    "load_texture",
+    "random_vgg19",
+    "style_loss",
+    "total_variation_loss",
+    "transfer_style",
+]
 
 STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
 CONTENT_LAYERS = ("block5_conv2",)
+VGG19_WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"  # Keras' cache name
 
 
 def _check_features(features, name: str):
@@ -181,13 +201,7 @@ def build_extractor(weights="imagenet", style_layers=STYLE_LAYERS,
         try:
             vgg = keras.applications.VGG19(include_top=False, weights="imagenet")
         except Exception as exc:  # noqa: BLE001 - any failure becomes one clear error
-            from homl_cv.data import DownloadError
-
-            raise DownloadError(
-                f"Could not download the VGG-19 ImageNet weights: {type(exc).__name__}: {exc}\n"
-                f"Place vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5 in ~/.keras/models, "
-                f"or run offline ({config.OFFLINE_ENV}=1) with random weights (weights=None)."
-            ) from exc
+            raise sources.weights_download_error("VGG-19", VGG19_WEIGHTS_FILE, exc) from exc
     vgg.trainable = False
     names = [layer.name for layer in vgg.layers]
     for name in (*style_layers, *content_layers):
@@ -277,14 +291,17 @@ def build_texture_extractor(kernels=TEXTURE_KERNELS, channels: int = 64,
 
 
 def default_extractor(offline: bool | None = None):
-    """(extractor, description) for the current mode.
+    """(extractor, description) following the package's weights policy.
 
-    Online: VGG-19 with ImageNet weights (:func:`build_extractor`). Offline: no
-    weights can be downloaded, and VGG-19 with random weights transfers colours
-    but no visible texture, so a shallow random multi-scale network stands in
-    (:func:`build_texture_extractor`).
+    ImageNet VGG-19 when online or when its weights are already in Keras'
+    cache (:func:`homl_cv.sources.resolve_weights`). Otherwise no trained
+    weights exist, and VGG-19 with random weights transfers colours but no
+    visible texture (BENCHMARKS.md, 08), so a shallow random multi-scale
+    network stands in (:func:`build_texture_extractor`).
     """
-    if _resolve_offline(offline):
+    weights = sources.resolve_weights("VGG-19", VGG19_WEIGHTS_FILE, "auto", offline=offline,
+                                      verbose=False)
+    if weights is None:
         return (build_texture_extractor(),
                 "one layer of random filters at 6 scales (offline stand-in for VGG-19)")
     return build_extractor(weights="imagenet"), "VGG-19 with ImageNet weights"

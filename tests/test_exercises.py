@@ -4,7 +4,7 @@ import pytest
 
 from homl_cv import exercises
 
-ALL = sorted(exercises._load_all().values(), key=lambda ex: ex.id)
+ALL = sorted(exercises.all_exercises().values(), key=lambda ex: ex.id)
 
 
 def test_exercise_files_are_found():
@@ -34,7 +34,7 @@ def test_every_exercise_is_well_formed(ex):
 
 def test_no_answer_yet_and_unknown_id(monkeypatch, capsys):
     fake = exercises.Exercise("00.1", "q", 4, "count again", mistakes=((5, "off by one"),))
-    monkeypatch.setattr(exercises, "_load_all", lambda: {"00.1": fake})
+    monkeypatch.setattr(exercises, "all_exercises", lambda: {"00.1": fake})
     assert not exercises.is_correct("00.1", None)
     exercises.check("00.1", None)
     assert "no answer yet" in capsys.readouterr().out

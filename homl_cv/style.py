@@ -127,14 +127,23 @@ def style_loss(features, target_grams):
 
 
 def total_variation_loss(images):
-    """Mean absolute difference between neighbouring pixels: a smoothness penalty.
+    """Neighbour differences summed and divided by H * W * C: a smoothness penalty.
 
-    Written out: the sum of ``|x[i+1, j] - x[i, j]|`` and ``|x[i, j+1] - x[i, j]|``
-    over the image, divided by its number of values (H * W * C), averaged
-    over the batch. Equal to ``tf.image.total_variation(images) / (H * W * C)``.
+    Written out: the sum of ``|x[i+1, j, c] - x[i, j, c]|`` (vertical
+    neighbours) and ``|x[i, j+1, c] - x[i, j, c]|`` (horizontal neighbours)
+    over the image, divided by its number of values ``H * W * C`` (not by the
+    number of neighbour pairs), averaged over the batch. Equal to
+    ``tf.image.total_variation(images) / (H * W * C)``.
 
     Args:
         images: float (N, H, W, C).
+
+    Returns:
+        A float32 scalar tensor.
+
+    Example:
+        >>> float(total_variation_loss(np.array([[0, 1], [1, 1]], np.float32).reshape(1, 2, 2, 1)))
+        0.5
     """
     import tensorflow as tf
 

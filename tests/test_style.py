@@ -66,12 +66,19 @@ def test_extractor_outputs(tiny_extractor):
     assert not tiny_extractor.trainable_weights
 
 
-def test_full_vgg19_layers_offline():
-    extractor, description = style.default_extractor(offline=True)
-    assert "random" in description
+def test_full_vgg19_layers_with_random_weights():
+    extractor = style.build_extractor(weights=None)
     out = extractor(np.zeros((1, 32, 32, 3), np.float32))
     assert [t.shape[-1] for t in out["style"]] == [64, 128, 256, 512, 512]
     assert tuple(out["content"][0].shape) == (1, 2, 2, 512)
+
+
+def test_offline_default_is_the_texture_network():
+    extractor, description = style.default_extractor(offline=True)
+    assert "random filters at 6 scales" in description and extractor.name == "random_texture_net"
+    out = extractor(np.zeros((1, 32, 32, 3), np.float32))
+    assert [t.shape[1:] for t in out["style"]] == [(32 - k + 1, 32 - k + 1, 64) for k in style.TEXTURE_KERNELS]
+    assert [t.shape[1] for t in out["content"]] == [32 - 11 + 1]
 
 
 def test_texture_extractor_layers_and_zero_mean_filters():

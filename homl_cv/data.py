@@ -346,7 +346,8 @@ def flowers_prepared(data_dir=None) -> bool:
     tfds writes ``dataset_info.json`` once a dataset is fully prepared; an
     interrupted download leaves the folder without it.
     """
-    return any((_resolve_data_dir(data_dir) / "tf_flowers").glob("*/dataset_info.json"))
+    folder = config.data_dir() if data_dir is None else Path(data_dir).expanduser()
+    return any((folder / "tf_flowers").glob("*/dataset_info.json"))
 
 
 def photo_dataset(names=SAMPLE_PHOTOS):

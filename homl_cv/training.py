@@ -424,7 +424,6 @@ def digits_transfer_experiment(base: PretrainedDigits | None = None, shots_per_c
 
     if shots_per_class < 1:
         raise ValueError(f"shots_per_class={shots_per_class} must be at least 1.")
-    base = base or pretrain_digits_base(seed=seed)
     splits = _digit_splits()
     pool, rng = splits["y_pool"], np.random.default_rng(seed)
     if shots_per_class > np.bincount(pool).min():
@@ -432,6 +431,7 @@ def digits_transfer_experiment(base: PretrainedDigits | None = None, shots_per_c
             f"shots_per_class={shots_per_class} is more than the data has "
             f"({np.bincount(pool).min()} images of the rarest digit): use fewer."
         )
+    base = base or pretrain_digits_base(seed=seed)
     few = np.concatenate([rng.choice(np.flatnonzero(pool == d), shots_per_class, replace=False)
                           for d in range(len(TARGET_DIGITS))])
     x_few = jitter_images(splits["x_pool"][few], seed=1000 + seed)[..., None]

@@ -38,7 +38,29 @@ from pathlib import Path
 
 from PIL import Image
 
-from homl_cv import config
+from homl_cv import config, data, sources
+
+__all__ = [
+    "CPU_ONLY_NOTE",
+    "MIXED_PRECISION_MIN_CAPABILITY",
+    "TFDS_DATASETS",
+    "UsageError",
+    "build_parser",
+    "clean_notebook",
+    "cmd_bench",
+    "cmd_doctor",
+    "cmd_run",
+    "default_chapters_dir",
+    "execute_notebook",
+    "find_chapters",
+    "main",
+    "MAX_IMAGE_WIDTH",
+    "plain_text",
+    "shrink_png",
+    "native_stderr_captured",
+    "shrink_outputs",
+    "write_notebook_atomically",
+]
 
 
 class UsageError(Exception):
@@ -351,14 +373,14 @@ def _nvidia_smi_total(index: int) -> str:
 
 
 def _dataset_lines(data_dir: Path) -> list:
-    lines = [f"Data dir: {data_dir} (set {config.DATA_DIR_ENV} to change)"]
+    """The datasets the loaders would find without a download, where they really look."""
+    lines = [f"Data dir: {sources.shown_path(data_dir)} (set {config.DATA_DIR_ENV} to change)"]
     for name in TFDS_DATASETS:
-        found = (data_dir / name).is_dir()
-        if name == "mnist":
-            found = found or (Path.home() / ".keras" / "datasets" / "mnist.npz").is_file()
+        if name == "mnist":  # load_mnist keeps its own file, not a tfds folder
+            found = data.mnist_file(data_dir).is_file()
+        else:
+            found = sources.tfds_prepared(name, data_dir)
         lines.append(f"  {name:<16} {'available' if found else 'not downloaded'}")
-    from homl_cv import data
-
     lines.append(f"  {'sample photos':<16} bundled: {', '.join(data.SAMPLE_PHOTOS)}")
     lines.append(f"  {'digits':<16} bundled (scikit-learn, 1,797 images: the offline MNIST)")
     lines.append(f"  {'shapes':<16} generated (homl_cv.data.make_shapes, exact boxes and masks)")
@@ -366,14 +388,14 @@ def _dataset_lines(data_dir: Path) -> list:
 
 
 def _weights_lines() -> list:
-    from homl_cv.pretrained import keras_models_dir
-
-    folder = keras_models_dir()
+    """The weights files in Keras' cache, the folder ``pretrained`` and ``style`` load from."""
+    folder = sources.keras_models_dir()
+    shown = sources.shown_path(folder)
     files = sorted(p.name for p in folder.glob("*") if p.suffix in (".h5", ".keras")) if folder.is_dir() else []
     if not files:
-        return [f"Pretrained weights in {folder}: none (offline chapters use random or "
+        return [f"Pretrained weights in {shown}: none (offline chapters use random or "
                 f"freshly trained weights)"]
-    return [f"Pretrained weights in {folder}:"] + [f"  {name}" for name in files]
+    return [f"Pretrained weights in {shown}:"] + [f"  {name}" for name in files]
 
 
 CPU_ONLY_NOTE = ("TensorFlow's start-up log lines (such as 'failed call to cuInit' and "

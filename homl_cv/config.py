@@ -29,6 +29,21 @@ from pathlib import Path
 
 import numpy as np
 
+__all__ = [
+    "DATA_DIR_ENV",
+    "DeviceInfo",
+    "OFFLINE_ENV",
+    "QUICK_ENV",
+    "banner",
+    "data_dir",
+    "is_offline",
+    "is_quick",
+    "pick",
+    "set_seeds",
+    "setup_device",
+    "start_chapter",
+]
+
 QUICK_ENV = "HOML_CV_QUICK"
 OFFLINE_ENV = "HOML_CV_OFFLINE"
 DATA_DIR_ENV = "HOML_CV_DATA_DIR"

@@ -10,7 +10,15 @@ from homl_cv import cli
 
 
 def test_doctor_reports_versions_device_data_and_mode(capsys, monkeypatch, tmp_path):
-    (tmp_path / "tf_flowers").mkdir()
+    (tmp_path / "tf_flowers" / "3.0.1").mkdir(parents=True)
+    (tmp_path / "tf_flowers" / "3.0.1" / "dataset_info.json").write_text("{}")
+    (tmp_path / "fashion_mnist").mkdir()  # an interrupted download: no dataset_info.json
+    (tmp_path / "mnist").mkdir()
+    (tmp_path / "mnist" / "mnist.npz").write_bytes(b"")  # where load_mnist keeps it
+    keras_home = tmp_path / "keras_home"
+    (keras_home / "models").mkdir(parents=True)
+    (keras_home / "models" / "xception_weights_tf_dim_ordering_tf_kernels_notop.h5").write_bytes(b"")
+    monkeypatch.setenv("KERAS_HOME", str(keras_home))
     monkeypatch.setenv("HOML_CV_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("HOML_CV_QUICK", "1")
     monkeypatch.setenv("HOML_CV_OFFLINE", "1")
@@ -23,7 +31,10 @@ def test_doctor_reports_versions_device_data_and_mode(capsys, monkeypatch, tmp_p
         assert "GPU: none (CPU only)" in out and "Mixed precision: no" in out
     lines = out.splitlines()
     assert any(line.split() == ["tf_flowers", "available"] for line in lines)
+    assert any(line.split() == ["mnist", "available"] for line in lines)
+    assert any(line.split() == ["fashion_mnist", "not", "downloaded"] for line in lines)
     assert any(line.split() == ["oxford_iiit_pet", "not", "downloaded"] for line in lines)
+    assert "xception_weights_tf_dim_ordering_tf_kernels_notop.h5" in out  # KERAS_HOME is honoured
     assert "chelsea" in out and "Mode: QUICK, OFFLINE" in out
 
 

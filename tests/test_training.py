@@ -1,5 +1,7 @@
-"""Chapter 03: the flowers pipeline, two-phase transfer learning, the transfer-vs-scratch
-experiment's parts, and the data helpers the chapter uses (its learning claim is the chapter's)."""
+"""homl_cv.training: the flowers pipeline (03), two-phase transfer learning, the parts of the
+transfer-vs-scratch experiment and the data helpers chapter 03 uses (the experiment's learning
+claim is asserted by chapter 03's claim cell, which nbval runs), and the pieces the topic
+trainers share."""
 
 import keras
 import numpy as np
@@ -165,14 +167,6 @@ def test_digits_features_shapes():
     assert model.output_shape == (None, 5)
 
 
-def test_cosine_schedule_values():
-    schedule = training.cosine_schedule(0.1, epochs=2, num_examples=100, batch_size=32, alpha=0.1)
-    assert schedule.decay_steps == 8  # 2 epochs x ceil(100 / 32) batches
-    assert float(schedule(0)) == pytest.approx(0.1)
-    assert float(schedule(4)) == pytest.approx(0.1 * (0.1 + 0.9 * 0.5))  # half-way: mean of both ends
-    assert float(schedule(8)) == pytest.approx(0.01)
-
-
 # ------------------------------------------------------------- data helpers chapter 03 uses
 def test_jitter_images_is_deterministic_and_checked():
     digits = data.load_digits_28x28()
@@ -220,9 +214,15 @@ def test_write_image_folder_round_trip(tmp_path):
         data.write_image_folder(images.astype(np.float32), labels, ("five", "six"), tmp_path / "x")
 
 
-def test_flowers_prepared_needs_dataset_info(tmp_path):
-    assert not data.flowers_prepared(tmp_path)
-    (tmp_path / "tf_flowers" / "3.0.1").mkdir(parents=True)
-    assert not data.flowers_prepared(tmp_path)  # an interrupted download
-    (tmp_path / "tf_flowers" / "3.0.1" / "dataset_info.json").write_text("{}")
-    assert data.flowers_prepared(tmp_path)
+# ------------------------------------------------------------- shared by the topic trainers
+def test_cosine_schedule_decays_over_every_batch_of_every_epoch():
+    schedule = training.cosine_schedule(1e-2, epochs=3, num_examples=100, batch_size=32, alpha=0.1)
+    steps = 3 * 4  # ceil(100 / 32) = 4 batches per epoch
+    assert float(schedule(0)) == pytest.approx(1e-2)
+    assert float(schedule(steps // 2)) == pytest.approx(0.55e-2, rel=1e-3)  # halfway down
+    assert float(schedule(steps)) == pytest.approx(1e-3)
+
+
+def test_trained_model_has_named_fields():
+    result = training.TrainedModel(model="m", history={"loss": [2.0, 1.0]})
+    assert result.model == "m" and result.history["loss"][-1] == 1.0

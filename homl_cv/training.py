@@ -24,7 +24,7 @@ import functools
 
 import numpy as np
 
-from homl_cv import config, data, sources
+from homl_cv import checks, config, data, sources
 
 __all__ = [
     "PretrainedDigits",
@@ -402,7 +402,7 @@ def pretrain_digits_base(copies: int = 3, epochs: int = 8, seed: int = 0,
                          verbose: int = 0) -> PretrainedDigits:
     """Train :func:`digits_features` plus a head on the large source task, digits 0-4.
 
-    The source task: the 650 training digits 0-4 of
+    The source task: the 663 training digits 0-4 of
     :func:`homl_cv.data.load_digits_28x28`, each in ``copies`` random placements
     (:func:`homl_cv.data.jitter_images`: off-centre, smaller, tilted), Adam at
     1e-3, batch 32. The accuracy is measured on held-out jittered digits 0-4.
@@ -412,8 +412,8 @@ def pretrain_digits_base(copies: int = 3, epochs: int = 8, seed: int = 0,
         >>> base.features.output_shape
         (None, 3, 3, 128)
     """
-    if copies < 1 or epochs < 1:
-        raise ValueError(f"copies={copies}, epochs={epochs}: both must be at least 1.")
+    checks.positive_int(copies, "copies")
+    checks.positive_int(epochs, "epochs")
     splits = _digit_splits()
     x = np.concatenate([data.jitter_images(splits["x_source"], seed=100 * k + 7) for k in range(copies)])
     y = np.tile(splits["y_source"], copies)
@@ -453,8 +453,7 @@ def digits_transfer_experiment(base: PretrainedDigits | None = None, shots_per_c
     import keras
     import tensorflow as tf
 
-    if shots_per_class < 1:
-        raise ValueError(f"shots_per_class={shots_per_class} must be at least 1.")
+    checks.positive_int(shots_per_class, "shots_per_class")
     splits = _digit_splits()
     pool, rng = splits["y_pool"], np.random.default_rng(seed)
     if shots_per_class > np.bincount(pool).min():

@@ -313,7 +313,7 @@ def plot_transfer_vs_scratch(comparisons, title=None):
     ax_curve.set_ylabel(f"test accuracy, {first.target_task}")
     ax_curve.set_ylim(0, 1)
     ax_curve.grid(alpha=0.3)
-    ax_curve.legend(loc="lower right", fontsize=8)
+    ax_curve.legend(loc="upper left", fontsize=8)
     for x, (label, color, _, _, finals) in enumerate(runs):
         finals = np.asarray(finals)
         ax_bar.bar(x, finals.mean(), yerr=finals.std(), color=color, alpha=0.7, capsize=4)

@@ -66,7 +66,8 @@ def roi_pool(feature_map, rois, output_size=2, spatial_scale: float = 1.0) -> np
     """Fast R-CNN's RoI max pooling: each box -> an ``output_size`` grid of maxima.
 
     Each box is first snapped to whole feature-map cells
-    (``round(x * spatial_scale)`` for both corners; the end cell is included),
+    (``floor(x * spatial_scale + 0.5)`` for both corners, i.e. rounding half up;
+    the end cell is included),
     then split into ``output_size`` bins of (almost) equal size
     (bin ``k`` of ``n`` over ``L`` cells spans ``[floor(k L / n), ceil((k + 1) L / n))``),
     and each bin keeps the maximum of its cells, per channel. The snapping is what
@@ -91,7 +92,7 @@ def roi_pool(feature_map, rois, output_size=2, spatial_scale: float = 1.0) -> np
     rows, cols = _check_output_size(output_size)
     height, width = fmap.shape[:2]
     out = np.zeros((len(rois), rows, cols, fmap.shape[2]), np.float32)
-    for k, (x1, y1, x2, y2) in enumerate(np.round(rois * spatial_scale).astype(int)):
+    for k, (x1, y1, x2, y2) in enumerate(np.floor(rois * spatial_scale + 0.5).astype(int)):  # round half up
         x1, x2 = np.clip([x1, x2], 0, width - 1)
         y1, y2 = np.clip([y1, y2], 0, height - 1)
         roi_h, roi_w = y2 - y1 + 1, x2 - x1 + 1

@@ -180,3 +180,28 @@ def test_sample_rois_labels_by_iou():
     np.testing.assert_allclose(rcnn.decode_deltas(rois[labels < 4], deltas[labels < 4]),
                                truth[overlaps.argmax(1)][labels < 4], atol=1e-3)
     assert (deltas[labels == 4] == 0).all() and rois.min() >= 0 and rois.max() <= 64
+
+
+# ============================================================================ the model (shapes only; chapter 05 trains it)
+def test_build_faster_rcnn_shapes_and_detect_runs_untrained():
+    parts = rcnn.build_faster_rcnn(64, num_anchors=3, num_classes=4, filters=4, pool_size=4, stride=8,
+                                   rois_per_image=5)
+    images = np.random.default_rng(0).random((2, 64, 64, 3)).astype(np.float32)
+    rois = np.tile(np.array([[0, 0, 20, 20], [10, 10, 50, 40], [30, 0, 64, 30], [0, 0, 64, 64], [5, 5, 9, 9]],
+                            np.float32), (2, 1, 1))
+    out = parts["train"]([images, rois])
+    assert tuple(out["rpn"].shape) == (2, 8, 8, 3, 5)
+    assert tuple(out["cls"].shape) == (2, 5, 5) and tuple(out["box"].shape) == (2, 5, 4)
+    # the training model's RoI head is the inference head (shared weights)
+    fmaps = parts["backbone"](images)
+    pooled = rcnn.roi_align_tf(fmaps, rois.reshape(-1, 4), np.repeat([0, 1], 5), 4, 1 / 8, 2)
+    logits, _ = parts["head"](pooled)
+    np.testing.assert_allclose(logits.numpy().reshape(2, 5, 5), out["cls"].numpy(), atol=1e-4)
+    model = rcnn.FasterRcnn(parts["backbone"], parts["rpn"], parts["head"], rcnn.make_anchors(8, 8, (12, 18, 26)),
+                            8, 4, 64, {"loss": [2.0, 1.0]}, 3.0)
+    predictions, proposals = rcnn.detect_two_stage(model, images, top_n=7)
+    assert len(predictions) == len(proposals) == 2 and all(len(p["boxes"]) <= 7 for p in proposals)
+    assert all(set(p) == {"boxes", "scores", "classes"} for p in predictions)
+    assert model.summary().startswith("Faster R-CNN 64px, stride 8, 3 anchors/cell, loss 2.00 -> 1.00 in 2 epochs")
+    with pytest.raises(ValueError, match="stride"):
+        rcnn.build_faster_rcnn(64, stride=5)

@@ -34,8 +34,11 @@ import time
 
 import keras
 import numpy as np
+import tensorflow as tf
+from keras import ops
 
 from homl_cv import boxes as boxes_lib
+from homl_cv import config, training
 
 __all__ = [
     "roi_pool", "roi_align", "roi_align_tf", "make_anchors", "label_anchors", "encode_deltas",
@@ -182,8 +185,6 @@ def roi_align_tf(feature_maps, rois, box_indices, output_size=2, spatial_scale: 
     Returns:
         float32 tensor (K, rows, cols, C).
     """
-    import tensorflow as tf
-
     rows, cols = _check_output_size(output_size)
     s = int(sampling_ratio)
     feature_maps = tf.convert_to_tensor(feature_maps, tf.float32)
@@ -376,8 +377,6 @@ class RpnLoss(keras.losses.Loss):
         self.box_weight = box_weight
 
     def call(self, y_true, y_pred):
-        from keras import ops
-
         y_true = ops.cast(y_true, y_pred.dtype)
         labels = y_true[..., 0]
         labelled = ops.cast(labels >= 0, y_pred.dtype)
@@ -402,8 +401,6 @@ class RoiAlign(keras.layers.Layer):
         self.output_size, self.spatial_scale, self.sampling_ratio = output_size, spatial_scale, sampling_ratio
 
     def call(self, feature_maps, rois):
-        import tensorflow as tf
-
         batch, per_image = tf.shape(rois)[0], tf.shape(rois)[1]
         indices = tf.repeat(tf.range(batch), per_image)
         pooled = roi_align_tf(feature_maps, tf.reshape(rois, (-1, 4)), indices, self.output_size,
@@ -421,8 +418,6 @@ class RoiAlign(keras.layers.Layer):
 
 def faster_rcnn_recipe() -> dict:
     """Sizes of chapter 05's small Faster R-CNN (quick vs full mode)."""
-    from homl_cv import config
-
     return dict(image_size=64, max_objects=3, stride=8, anchor_sizes=(12, 18, 26), filters=16,
                 pool_size=4, rois_per_image=16, num_train=config.pick(1500, 8000),
                 num_test=config.pick(200, 1000), epochs=config.pick(8, 30), batch_size=16,
@@ -557,8 +552,6 @@ class _HeadLoss(keras.losses.Loss):
     """Smooth-L1 box loss of the RoI head, on foreground regions only (y_true: 4 deltas + fg flag)."""
 
     def call(self, y_true, y_pred):
-        from keras import ops
-
         y_true = ops.cast(y_true, y_pred.dtype)
         diff = ops.abs(y_pred - y_true[..., :4])
         smooth = ops.sum(ops.where(diff < 1.0, 0.5 * diff ** 2, diff - 0.5), axis=-1)
@@ -581,8 +574,6 @@ def train_faster_rcnn(train_data, recipe: dict | None = None, seed: int = 42, ve
     Returns:
         A :class:`FasterRcnn`.
     """
-    from homl_cv import config, training
-
     recipe = {**faster_rcnn_recipe(), **(recipe or {})}
     config.set_seeds(seed)
     size, stride = train_data.images.shape[1], recipe["stride"]
@@ -671,8 +662,6 @@ def detect_two_stage(model: FasterRcnn, images, top_n: int = 20, score_threshold
         "classes"}`` per image (for :func:`homl_cv.detection.evaluate_detections`),
         and the proposals of :func:`propose`.
     """
-    import tensorflow as tf
-
     images = np.asarray(images, np.float32)
     fmaps = model.backbone(images, training=False)
     proposals = propose(model.rpn(fmaps, training=False).numpy(), model.anchors, model.image_size, top_n)

@@ -38,7 +38,7 @@ import tensorflow as tf
 from keras import ops
 
 from homl_cv import boxes as boxes_lib
-from homl_cv import config, training
+from homl_cv import checks, config, training
 
 __all__ = [
     "roi_pool", "roi_align", "roi_align_tf", "make_anchors", "label_anchors", "encode_deltas",
@@ -58,10 +58,7 @@ def _check_feature_map(feature_map) -> np.ndarray:
 
 
 def _check_output_size(output_size) -> tuple:
-    size = (output_size, output_size) if np.isscalar(output_size) else tuple(output_size)
-    if len(size) != 2 or min(size) < 1:
-        raise ValueError(f"output_size={output_size!r} must be a positive int or (rows, cols).")
-    return int(size[0]), int(size[1])
+    return checks.pair(output_size, "output_size")
 
 
 # ============================================================================ RoI pooling
@@ -146,9 +143,7 @@ def roi_align(feature_map, rois, output_size=2, spatial_scale: float = 1.0, samp
     fmap = _check_feature_map(feature_map)
     rois = boxes_lib.validate_boxes(np.asarray(rois, np.float32).reshape(-1, 4), "xyxy", "rois")
     rows, cols = _check_output_size(output_size)
-    if int(sampling_ratio) != sampling_ratio or sampling_ratio < 1:
-        raise ValueError(f"sampling_ratio={sampling_ratio!r} must be a positive int (points per bin side).")
-    s = int(sampling_ratio)
+    s = checks.positive_int(sampling_ratio, "sampling_ratio")
     out = np.zeros((len(rois), rows, cols, fmap.shape[2]), np.float32)
     height, width = fmap.shape[:2]
     for k, (x1, y1, x2, y2) in enumerate(rois.astype(np.float64) * spatial_scale):

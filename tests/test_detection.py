@@ -115,11 +115,11 @@ def test_yolo_encode_then_decode_returns_the_boxes():
     anchors = np.array([[10, 10], [20, 12], [14, 30]], np.float32)
     true_boxes = np.array([[3, 4, 15, 14], [30, 30, 52, 44], [40, 2, 55, 35], [-1, -1, -1, -1]], np.float32)
     true_classes = np.array([2, 0, 3, -1])
-    target = boxes.encode_yolo_targets(true_boxes, true_classes, 64, 8, anchors)
+    target = detection.encode_yolo_targets(true_boxes, true_classes, 64, 8, anchors)
     assert target.shape == (8, 8, 3, 6) and target[..., 4].sum() == 3
     # the first box: centre (9, 9) is in cell row 1, col 1, at (0.125, 0.125); its best anchor is 10x10
     np.testing.assert_allclose(target[1, 1, 0], [0.125, 0.125, np.log(1.2), 0.0, 1, 2], atol=1e-6)
-    decoded, decoded_classes = boxes.decode_yolo_targets(target, 64, anchors)
+    decoded, decoded_classes = detection.decode_yolo_targets(target, 64, anchors)
     order = np.argsort(decoded[:, 0])
     np.testing.assert_allclose(decoded[order], true_boxes[:3][np.argsort(true_boxes[:3, 0])], atol=1e-4)
     assert sorted(decoded_classes.tolist()) == [0, 2, 3]
@@ -128,13 +128,13 @@ def test_yolo_encode_then_decode_returns_the_boxes():
 def test_yolo_targets_bad_input():
     anchors = [[10, 10]]
     with pytest.raises(ValueError, match="same length"):
-        boxes.encode_yolo_targets([[0, 0, 5, 5]], [0, 1], 64, 8, anchors)
+        detection.encode_yolo_targets([[0, 0, 5, 5]], [0, 1], 64, 8, anchors)
     with pytest.raises(ValueError, match="multiple of grid_size"):
-        boxes.encode_yolo_targets([[0, 0, 5, 5]], [0], 64, 7, anchors)
+        detection.encode_yolo_targets([[0, 0, 5, 5]], [0], 64, 7, anchors)
     with pytest.raises(ValueError, match="outside the 64x64 image"):
-        boxes.encode_yolo_targets([[0, 0, 80, 5]], [0], 64, 8, anchors)
+        detection.encode_yolo_targets([[0, 0, 80, 5]], [0], 64, 8, anchors)
     with pytest.raises(ValueError, match="offsets must have shape"):
-        boxes.decode_yolo_boxes(np.zeros((8, 8, 2, 4)), 64, anchors)
+        detection.decode_yolo_boxes(np.zeros((8, 8, 2, 4)), 64, anchors)
 
 
 # ============================================================================ windows and FCN
@@ -178,7 +178,7 @@ def test_window_training_set_on_a_two_object_scene():
 
 
 def test_dense_to_conv_identical_and_grid_equals_crops():
-    classifier = detection.make_window_classifier(32, 5, filters=8)
+    classifier = detection.build_window_classifier(32, 5, filters=8)
     x = np.random.default_rng(0).random((3, 32, 32, 3)).astype(np.float32)
     classifier.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     classifier.fit(x, np.array([0, 1, 4]), epochs=2, verbose=0)  # weights that are not the initial ones
@@ -337,18 +337,18 @@ def test_yolo_loss_one_cell_by_hand():
         0.5 * math.log1p(math.exp(-2.0)), rel=1e-4)
 
 
-def test_decode_predictions_scores_objectness_times_class_probability():
+def test_decode_yolo_outputs_scores_objectness_times_class_probability():
     anchors = np.array([[4, 4], [8, 8]], np.float32)
     raw = np.zeros((1, 1, 1, 2, 9), np.float32)  # 16x16 image, one 16-pixel cell, centre (8, 8)
     raw[0, 0, 0, 0, 4] = 0.0  # objectness 0.5
     raw[0, 0, 0, 0, 5:] = np.log([0.2, 0.6, 0.1, 0.1])  # class 1 with probability 0.6
     raw[0, 0, 0, 1, 4] = math.log(9.0)  # objectness 0.9
     raw[0, 0, 0, 1, 5:] = np.log([0.5, 0.3, 0.1, 0.1])  # class 0 with probability 0.5
-    (result,) = detection.decode_predictions(raw, anchors, 16, score_threshold=0.05)
+    (result,) = detection.decode_yolo_outputs(raw, anchors, 16, score_threshold=0.05)
     np.testing.assert_allclose(result["scores"], [0.45, 0.3], rtol=1e-5)  # 0.9 x 0.5, 0.5 x 0.6
     assert result["classes"].tolist() == [0, 1]
     np.testing.assert_allclose(result["boxes"], [[4, 4, 12, 12], [6, 6, 10, 10]], atol=1e-5)
-    (strict,) = detection.decode_predictions(raw, anchors, 16, score_threshold=0.35)
+    (strict,) = detection.decode_yolo_outputs(raw, anchors, 16, score_threshold=0.35)
     assert strict["classes"].tolist() == [0]  # 0.3 is below the threshold (objectness alone would be 0.5)
 
 
@@ -356,7 +356,7 @@ def test_yolo_loss_serializes_and_decode_checks_shape():
     loss = detection.YoloLoss(box_weight=2.0)
     assert detection.YoloLoss.from_config(loss.get_config()).box_weight == 2.0
     with pytest.raises(ValueError, match="raw must have shape"):
-        detection.decode_predictions(np.zeros((1, 8, 8, 2, 9)), np.ones((3, 2)), 64)
+        detection.decode_yolo_outputs(np.zeros((1, 8, 8, 2, 9)), np.ones((3, 2)), 64)
 
 
 # ============================================================================ keras-cv YOLOV8

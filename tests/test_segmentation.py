@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from homl_cv import config, data, segmentation as seg, training
+from homl_cv import config, data, segmentation as seg, sources
 
 
 # ------------------------------------------------------------------ transposed convolution
@@ -238,7 +238,7 @@ def test_online_loader_failure_is_a_download_error(tmp_path, monkeypatch):
         raise ConnectionError("no network")
 
     monkeypatch.setattr(tfds, "load", no_network)
-    with pytest.raises(data.DownloadError, match="oxford_iiit_pet"):
+    with pytest.raises(sources.DownloadError, match="oxford_iiit_pet"):
         seg.load_segmentation_data(offline=False, data_dir=tmp_path)
 
 
@@ -256,7 +256,8 @@ def trained():
     for name in ("32s", "8s", "unet"):
         config.set_seeds(42)
         model = seg.build_unet(5) if name == "unet" else seg.build_fcn(5, variant=name)
-        training.fit_segmentation(model, splits.train, epochs=EPOCHS, verbose=0)
+        result = seg.train_segmentation(model, splits.train, epochs=EPOCHS, verbose=0)
+        assert result.model is model and len(result.history["mean_iou"]) == EPOCHS
         scores[name] = seg.evaluate_segmentation(masks, seg.predict_masks(model, images), 5)
     print({name: f"IoU {s.mean_iou:.3f}, boundary {s.boundary_accuracy:.3f}" for name, s in scores.items()})
     return scores

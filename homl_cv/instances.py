@@ -201,7 +201,7 @@ class MaskScores:
         names = class_names or [str(c) for c in range(int(self.classes.max()) + 1)]
         per_class = ", ".join(f"{names[c]} {self.ious[self.classes == c].mean():.2f}"
                               for c in range(len(names)) if (self.classes == c).any())
-        return (f"{len(self.ious)} instances | mean mask IoU {self.mean_iou:.3f} | "
+        return (f"{len(self.ious)} instances | mean mask IoU {self.mean_iou:.2f} | "
                 f"IoU >= 0.5: {self.share_above(0.5):.0%}\n  per class: {per_class}")
 
 

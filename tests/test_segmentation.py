@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from homl_cv import config, data, segmentation as seg, training
+from homl_cv import data, segmentation as seg
 
 
 # ------------------------------------------------------------------ transposed convolution
@@ -42,7 +42,7 @@ def test_both_teaching_versions_match_keras_over_a_grid():
                                                  output_padding=output_padding)
             try:
                 expected = np.asarray(layer(x)) - np.asarray(layer.bias)
-            except tf.errors.InvalidArgumentError:
+            except (tf.errors.InvalidArgumentError, tf.errors.AbortedError):  # AbortedError: oneDNN's way
                 refused.add((k % 2, padding, output_padding))
                 continue
             kernel = np.asarray(layer.kernel)
@@ -242,41 +242,62 @@ def test_online_loader_failure_is_a_download_error(tmp_path, monkeypatch):
         seg.load_segmentation_data(offline=False, data_dir=tmp_path)
 
 
-# ------------------------------------------------------------------ learning
-# 1,250 generated 64x64 images with 1-2 shapes (1,000 train / 125 valid / 125 test)
-NUM_IMAGES, EPOCHS = 1250, 5
+# ------------------------------------------------------------------ evaluation by hand
+# The learning claims (mean IoU per model, FCN-8s over FCN-32s, boundaries) are checked in
+# chapter 06 itself, by visible claim cells that nbval runs; these tests pin the arithmetic.
+def test_evaluate_segmentation_on_a_4x4_case_by_hand():
+    y_true = np.array([[[1, 1, 0, 0],
+                        [1, 1, 0, 0],
+                        [0, 0, 0, 0],
+                        [0, 0, 0, 2]]])
+    y_pred = np.array([[[1, 1, 0, 0],
+                        [1, 0, 0, 0],
+                        [0, 0, 0, 2],
+                        [1, 0, 0, 2]]])
+    scores = seg.evaluate_segmentation(y_true, y_pred, 3)
+    # 13 of 16 pixels right: the errors are (1, 1) 1 -> 0, (2, 3) 0 -> 2 and (3, 0) 0 -> 1
+    assert scores.pixel_accuracy == pytest.approx(13 / 16)
+    # class 0: true 11, predicted 10, both 9 -> IoU 9/12, Dice 18/21; class 1: 4, 4, 3 -> 3/5, 6/8;
+    # class 2: 1, 2, 1 -> 1/2, 2/3
+    np.testing.assert_allclose(scores.class_iou, [9 / 12, 3 / 5, 1 / 2])
+    assert scores.mean_iou == pytest.approx((9 / 12 + 3 / 5 + 1 / 2) / 3)
+    assert scores.mean_dice == pytest.approx((18 / 21 + 6 / 8 + 2 / 3) / 3)
+    # boundary pixels (width 1): another class somewhere in the 3x3 window, by an independent rule
+    window = np.pad(y_true[0], 1, mode="edge")
+    edges = np.array([[len(np.unique(window[r:r + 3, c:c + 3])) > 1 for c in range(4)] for r in range(4)])
+    np.testing.assert_array_equal(seg.boundary_mask(y_true, 1)[0], edges)
+    hits = (y_true[0] == y_pred[0])[edges]
+    assert scores.boundary_accuracy == pytest.approx(hits.mean())
+    # 11 boundary pixels: all but (0, 0) (its window is all 1s), (0, 3), (1, 3), (3, 0), (3, 1);
+    # two errors lie on them, (3, 0) does not
+    assert edges.sum() == 11 and not edges[0, 0] and not edges[3, 0] and edges[1, 1] and edges[2, 3]
+    assert scores.boundary_accuracy == pytest.approx(9 / 11)
 
 
-@pytest.fixture(scope="module")
-def trained():
-    config.set_seeds(42)
-    splits = seg.shapes_segmentation_splits(NUM_IMAGES, 64, seed=0)
-    images, masks = seg.dataset_arrays(splits.test)
-    scores = {}
-    for name in ("32s", "8s", "unet"):
-        config.set_seeds(42)
-        model = seg.build_unet(5) if name == "unet" else seg.build_fcn(5, variant=name)
-        training.fit_segmentation(model, splits.train, epochs=EPOCHS, verbose=0)
-        scores[name] = seg.evaluate_segmentation(masks, seg.predict_masks(model, images), 5)
-    print({name: f"IoU {s.mean_iou:.3f}, boundary {s.boundary_accuracy:.3f}" for name, s in scores.items()})
-    return scores
+def test_pixel_accuracy_counts_background_pixels_too():
+    y_true = np.zeros((1, 4, 4), np.int64)
+    y_true[0, 0, 0] = 1
+    everything_background = np.zeros_like(y_true)
+    assert seg.evaluate_segmentation(y_true, everything_background, 2).pixel_accuracy == pytest.approx(15 / 16)
 
 
-def test_best_model_reaches_mean_iou(trained):
-    """Quick mode (1,000 training images, 5 epochs, about a minute of CPU per model).
-
-    Reached with seed 42 on the current generator: U-Net 0.896, FCN-8s 0.803,
-    FCN-32s 0.560 (mean over the 5 classes, background included). Predicting
-    background everywhere scores about 0.18. The threshold is the issue's
-    expected 0.7 plus a margin, 0.75: it needs every shape class mostly right
-    and still leaves about 0.15 for seed and platform noise.
-    """
-    best = max(s.mean_iou for s in trained.values())
-    assert best >= 0.75, {k: round(v.mean_iou, 3) for k, v in trained.items()}
+def test_summary_names_the_numbers():
+    text = seg.evaluate_segmentation(np.array([[[0, 1]]]), np.array([[[0, 1]]]), 2).summary(["bg", "obj"])
+    assert "mean IoU 1.000" in text and "pixel accuracy 1.000" in text and "bg 1.00, obj 1.00" in text
 
 
-def test_skips_beat_fcn32s(trained):
-    """Reached: IoU 0.803 (8s) vs 0.560 (32s); boundary accuracy 0.864 (U-Net), 0.664 (8s), 0.550 (32s)."""
-    assert trained["8s"].mean_iou > trained["32s"].mean_iou + 0.15
-    assert trained["8s"].boundary_accuracy > trained["32s"].boundary_accuracy
-    assert trained["unet"].boundary_accuracy > trained["32s"].boundary_accuracy + 0.2
+def test_predict_masks_takes_the_argmax_per_pixel_in_batches():
+    # a 1x1 convolution whose logits are (x channel 0, 0.5, x channel 1): class 0 where channel 0 > 0.5,
+    # class 2 where channel 1 is the largest, class 1 otherwise
+    inputs = keras.Input((3, 3, 2))
+    conv = keras.layers.Conv2D(3, 1, use_bias=True)
+    model = keras.Model(inputs, conv(inputs))
+    conv.set_weights([np.array([[[[1, 0, 0], [0, 0, 1]]]], np.float32), np.array([0, 0.5, 0], np.float32)])
+    images = np.zeros((5, 3, 3, 2), np.float32)
+    images[:, 0, 0, 0] = 1.0           # class 0
+    images[:, 1, 1, 1] = 2.0           # class 2
+    masks = seg.predict_masks(model, images, batch_size=2)
+    assert masks.shape == (5, 3, 3) and masks.dtype == np.int32
+    expected = np.ones((3, 3), np.int32)
+    expected[0, 0], expected[1, 1] = 0, 2
+    np.testing.assert_array_equal(masks, np.broadcast_to(expected, (5, 3, 3)))

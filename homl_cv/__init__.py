@@ -2,7 +2,8 @@
 
 One module per concern: ``config`` (modes, seeds, device), ``data``,
 ``conv``, ``models``, ``training``, ``boxes``, ``detection``,
-``segmentation``, ``viz``, ``exercises``. Import what a chapter needs::
+``segmentation``, ``regions``, ``instances``, ``superres``, ``viz``,
+``exercises``. Import what a chapter needs::
 
     from homl_cv import config, data
 """

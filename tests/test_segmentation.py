@@ -206,8 +206,21 @@ def test_dice_loss_by_hand_and_serializable():
     assert float(loss(y_true, probs)) == pytest.approx(1 - (dice0 + dice1) / 2, rel=1e-5)
     logits = np.log(probs)
     assert float(seg.DiceLoss(from_logits=True)(y_true, logits)) == pytest.approx(float(loss(y_true, probs)), rel=1e-5)
-    restored = keras.losses.deserialize(keras.losses.serialize(seg.DiceLoss(from_logits=True, smooth=0.5)))
+    restored = keras.losses.deserialize(keras.losses.serialize(
+        seg.DiceLoss(from_logits=True, smooth=0.5, cross_entropy=2.0)))
     assert isinstance(restored, seg.DiceLoss) and restored.from_logits and restored.smooth == 0.5
+    assert restored.cross_entropy == 2.0
+
+
+def test_dice_plus_cross_entropy_adds_the_pixel_mean_log_loss():
+    y_true = np.array([[[0, 1], [1, 1]]])
+    probs = np.array([[[[0.8, 0.2], [0.4, 0.6]], [[0.1, 0.9], [0.5, 0.5]]]], np.float32)
+    ce = -np.mean(np.log([0.8, 0.6, 0.9, 0.5]))            # the true class's probability at each pixel
+    dice_only = float(seg.DiceLoss()(y_true, probs))
+    both = float(seg.DiceLoss(cross_entropy=0.5)(y_true, probs))
+    assert both == pytest.approx(dice_only + 0.5 * ce, rel=1e-5)
+    logits = np.log(probs)
+    assert float(seg.DiceLoss(from_logits=True, cross_entropy=0.5)(y_true, logits)) == pytest.approx(both, rel=1e-5)
 
 
 def test_boundary_mask_and_bad_labels():
@@ -301,3 +314,35 @@ def test_predict_masks_takes_the_argmax_per_pixel_in_batches():
     expected = np.ones((3, 3), np.int32)
     expected[0, 0], expected[1, 1] = 0, 2
     np.testing.assert_array_equal(masks, np.broadcast_to(expected, (5, 3, 3)))
+
+
+# ------------------------------------------------------------------ figures
+def test_overlay_shows_class_colours_on_grey_with_outlines():
+    from homl_cv import viz
+
+    image = np.zeros((6, 6, 3), np.float32)
+    image[..., 0] = 1.0                                  # a pure red image: its own colour must go
+    mask = np.zeros((6, 6), np.int64)
+    mask[1:5, 1:5] = 2                                   # class 2 (blue in the palette)
+    out = viz.overlay_mask(image, mask)
+    grey = 0.6 / 3
+    np.testing.assert_allclose(out[0, 0], [grey] * 3, atol=1e-6)          # background: dimmed grey
+    np.testing.assert_allclose(out[1, 1], [1, 1, 1])                      # the class border: white
+    np.testing.assert_allclose(out[2, 2], 0.15 * grey + 0.85 * viz.SEGMENTATION_COLORS[2], atol=1e-6)
+    assert not viz.overlay_mask(image, mask, contour=False)[1, 1].tolist() == [1, 1, 1]
+    with pytest.raises(ValueError, match=r"mask shape \(5, 5\)"):
+        viz.overlay_mask(image, mask[:5, :5])
+
+
+def test_architecture_diagrams_draw():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from homl_cv import viz
+
+    fig = viz.plot_fcn_skips(64)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[0].startswith("FCN-32s: final upsampling x32") and "x16" in titles[1] and "x8" in titles[2]
+    fig = viz.plot_unet((8, 16, 32, 64, 128), 64)
+    texts = {t.get_text() for t in fig.axes[0].texts}
+    assert "64x64x8" in texts and "bottom 4x4x128" in texts and "32x32x32" in texts

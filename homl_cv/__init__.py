@@ -1,11 +1,41 @@
 """homl-cv: the tested code behind the deep computer vision chapters.
 
-One module per concern: ``config`` (modes, seeds, device), ``data``,
-``conv``, ``models``, ``training``, ``boxes``, ``detection``,
-``segmentation``, ``regions``, ``instances``, ``superres``, ``viz``,
-``exercises``. Import what a chapter needs::
+One module per concept; import what a chapter needs (``from homl_cv import
+config, data``). Calls flow downward: a module imports only modules above it
+in this map (``tests/test_architecture.py`` checks it).
 
-    from homl_cv import config, data
+Plumbing (no TensorFlow at import time):
+
+* ``config``: run modes (quick/full, offline/online), seeds, device set-up.
+* ``checks``: argument validation, one rule set and one voice for errors.
+* ``sources``: where data and weights come from: offline and data-dir
+  resolution, download errors, Keras' cache, the weights policy.
+* ``exercises``: the auto-checked exercises (``check("01.2", answer)``).
+* ``claims``: visible checks of learned results (``claim("mean IoU", 0.69, at_least=0.6)``).
+* ``listing``: show a package function's source in a chapter (``show_source``).
+
+Building blocks:
+
+* ``boxes``: box formats, IoU, non-max suppression, anchors (04, 05).
+* ``regions``: regions of interest, RoIAlign on a shared feature map (05, 06).
+* ``conv``: convolution and pooling arithmetic, teaching versions (01).
+* ``pretrained``: ``keras.applications`` bases, ImageNet class names (03).
+* ``data``: dataset loaders, offline stand-ins, the generated shapes.
+* ``training``: generic fitting, schedules, transfer learning (02, 03).
+* ``models``: the classic architectures (``build_*``) and custom layers (02, 07).
+
+Topics, one module per chapter that needs one:
+
+* ``localization``: box encoding, ``MeanBoxIoU``, the localizer and its training (04).
+* ``detection``: sliding windows, FCN, YOLO (model, targets, loss, training), mAP (05).
+* ``segmentation``: transposed convolution, un-pooling, FCN, U-Net, metrics, training (06).
+* ``instances``: instance segmentation, a Mask R-CNN-style mask head on RoIs, mask IoU (06).
+* ``superres``: super-resolution, a sub-pixel convolution upsampler against bicubic, PSNR (06).
+* ``interpret``: feature maps, filter visualization, CAM, Grad-CAM, occlusion (07).
+* ``style``: neural style transfer (08).
+
+Top: ``viz`` (plots only; it computes nothing), ``bench`` (benchmarks),
+``cli`` (the ``homl-cv`` command).
 """
 
 import os
@@ -13,5 +43,7 @@ import os
 # Hide TensorFlow's C++ start-up chatter (CPU instruction sets, CUDA probing);
 # real warnings and errors still show. Set before TensorFlow is imported.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+__all__ = ["__version__"]
 
 __version__ = "0.1.0"

@@ -4,4 +4,6 @@ import sys
 
 from homl_cv.cli import main
 
+__all__ = []
+
 sys.exit(main())

@@ -30,6 +30,24 @@ import time
 
 import numpy as np
 
+from homl_cv import data, pretrained, training
+
+__all__ = [
+    "FULL",
+    "PIPELINE_VARIANTS",
+    "QUICK",
+    "Result",
+    "Sizes",
+    "TRAINING_MODES",
+    "device_description",
+    "format_table",
+    "main",
+    "pipeline_throughput",
+    "run_benchmarks",
+    "to_markdown",
+    "training_throughput",
+]
+
 PIPELINE_VARIANTS = (
     ("sequential map", dict(parallel=False, prefetch=False, cache=False)),
     ("parallel map", dict(parallel=True, prefetch=False, cache=False)),
@@ -85,11 +103,9 @@ def _jpeg_dataset(num_images: int):
     """``(jpeg bytes, label)`` pairs cycling through the bundled photos."""
     import tensorflow as tf
 
-    from homl_cv.data import SAMPLE_PHOTOS, load_sample_image
-
     encoded = []
-    for name in SAMPLE_PHOTOS:
-        photo = load_sample_image(name)
+    for name in data.SAMPLE_PHOTOS:
+        photo = data.load_sample_image(name)
         photo = np.repeat(photo[..., None], 3, axis=-1) if photo.ndim == 2 else photo[..., :3]
         encoded.append(tf.io.encode_jpeg(photo, quality=90).numpy())
     jpegs = [encoded[i % len(encoded)] for i in range(num_images)]
@@ -106,8 +122,6 @@ def pipeline_throughput(num_images: int = 192, image_size: int = 96, batch_size:
     ``preprocess_input`` of ``base``, (prefetch). Photos are 300x451 to
     640x512 JPEGs.
     """
-    from homl_cv import data, pretrained
-
     if num_images < batch_size:
         raise ValueError(f"num_images={num_images} must be at least batch_size={batch_size}.")
     ds = data.image_pipeline(
@@ -132,8 +146,6 @@ def training_throughput(mode: str = "float32", base: str = "MobileNetV2", image_
     are not timed. The global Keras policy is restored afterwards.
     """
     import keras
-
-    from homl_cv import pretrained, training
 
     if mode not in TRAINING_MODES:
         raise ValueError(f"mode={mode!r}: use one of {TRAINING_MODES}.")

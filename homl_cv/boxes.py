@@ -1,4 +1,7 @@
-"""Bounding boxes: formats, validation, IoU.
+"""Bounding boxes: formats, validation, IoU, non-max suppression, anchors.
+
+Used by localization (04), detection (05) and the plots. YOLO's targets and
+decoding live in :mod:`homl_cv.detection`, next to the model they serve.
 
 Formats follow Keras' names (``keras.utils.bounding_boxes``): "xyxy"
 (corners), "xywh" (top-left corner + size), "center_xywh", "yxyx", and the
@@ -17,6 +20,21 @@ Example:
 from __future__ import annotations
 
 import numpy as np
+
+__all__ = [
+    "FORMATS",
+    "anchor_iou",
+    "area",
+    "convert",
+    "intersection",
+    "iou",
+    "kmeans_anchors",
+    "non_max_suppression",
+    "paired_iou",
+    "to_xyxy",
+    "validate_boxes",
+    "validate_sizes",
+]
 
 FORMATS = ("xyxy", "xywh", "center_xywh", "yxyx", "rel_xyxy", "rel_xywh", "rel_center_xywh", "rel_yxyx")
 
@@ -165,7 +183,7 @@ def paired_iou(boxes1, boxes2, box_format: str = "xyxy") -> np.ndarray:
     return _broadcast_iou(a, b)
 
 
-# ============================================================ 05 detection: NMS, anchors, YOLO targets
+# ============================================================ 05 detection: NMS, anchors
 def non_max_suppression(boxes, scores, iou_threshold: float = 0.5, score_threshold: float = float("-inf"),
                         max_outputs: int | None = None, classes=None, box_format: str = "xyxy") -> np.ndarray:
     """Greedy non-max suppression, written out to teach it.
@@ -232,14 +250,15 @@ def anchor_iou(sizes, anchors) -> np.ndarray:
     Returns:
         float32 (N, K): ``min(w) * min(h) / (area_box + area_anchor - that)``.
     """
-    sizes = _check_sizes(sizes, "sizes")
-    anchors = _check_sizes(anchors, "anchors")
+    sizes = validate_sizes(sizes, "sizes")
+    anchors = validate_sizes(anchors, "anchors")
     inter = np.minimum(sizes[:, None, 0], anchors[None, :, 0]) * np.minimum(sizes[:, None, 1], anchors[None, :, 1])
     union = sizes[:, None].prod(-1) + anchors[None].prod(-1) - inter
     return (inter / np.maximum(union, 1e-12)).astype(np.float32)
 
 
-def _check_sizes(sizes, name: str) -> np.ndarray:
+def validate_sizes(sizes, name: str) -> np.ndarray:
+    """Check box or anchor sizes: float32 (N, 2) of finite, positive (width, height)."""
     arr = np.asarray(sizes, dtype=np.float32)
     if arr.ndim != 2 or arr.shape[1] != 2:
         raise ValueError(f"{name} must have shape (N, 2) holding (width, height); got {arr.shape}.")
@@ -268,7 +287,7 @@ def kmeans_anchors(sizes, k: int, iterations: int = 100, seed: int = 0) -> np.nd
     Returns:
         float32 (k, 2) anchors (width, height), sorted by area.
     """
-    sizes = _check_sizes(sizes, "sizes")
+    sizes = validate_sizes(sizes, "sizes")
     if not 1 <= k <= len(sizes):
         raise ValueError(f"k={k} must be between 1 and the number of boxes ({len(sizes)}).")
     rng = np.random.default_rng(seed)
@@ -287,92 +306,3 @@ def kmeans_anchors(sizes, k: int, iterations: int = 100, seed: int = 0) -> np.nd
             if (assignment == j).any():
                 anchors[j] = np.median(sizes[assignment == j], axis=0)
     return anchors[np.argsort(anchors.prod(axis=1))].astype(np.float32)
-
-
-def encode_yolo_targets(boxes, classes, image_size: int, grid_size: int, anchors) -> np.ndarray:
-    """YOLO training targets for one image: one slot per (cell, anchor).
-
-    A box belongs to the grid cell holding its centre and to the anchor whose
-    shape fits it best (:func:`anchor_iou`). Its slot holds
-    ``(tx, ty, tw, th, 1, class)``: ``tx, ty`` in [0, 1) the centre's position
-    inside the cell, ``tw = log(w / anchor_w)`` and ``th = log(h / anchor_h)``
-    (log-scale size offsets: 0 means "exactly the anchor"). Empty slots are
-    all 0 (objectness 0). When two boxes claim one slot, the later one wins.
-
-    Args:
-        boxes: (M, 4) "xyxy" pixel boxes; rows of -1 (padding) are skipped.
-        classes: (M,) class ids, -1 for padding.
-        image_size: side of the square image, in pixels.
-        grid_size: cells per side (``image_size / grid_size`` pixels each).
-        anchors: (A, 2) anchor (width, height) in pixels.
-
-    Returns:
-        float32 (grid_size, grid_size, A, 6), indexed [row, column, anchor].
-    """
-    anchors = _check_sizes(anchors, "anchors")
-    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
-    classes = np.asarray(classes).reshape(-1)
-    if len(classes) != len(boxes):
-        raise ValueError(f"boxes ({len(boxes)}) and classes ({len(classes)}) must have the same length.")
-    if image_size % grid_size:
-        raise ValueError(f"image_size={image_size} must be a multiple of grid_size={grid_size}.")
-    real = classes >= 0
-    boxes, classes = validate_boxes(boxes[real], "xyxy", image_size=(image_size, image_size)), classes[real]
-    cell = image_size / grid_size
-    target = np.zeros((grid_size, grid_size, len(anchors), 6), np.float32)
-    if not len(boxes):
-        return target
-    wh = np.maximum(boxes[:, 2:] - boxes[:, :2], 1e-3)
-    centre = (boxes[:, :2] + boxes[:, 2:]) / 2
-    col_row = np.minimum((centre // cell).astype(int), grid_size - 1)
-    best = anchor_iou(wh, anchors).argmax(axis=1)
-    for (col, row), a, c, (w, h), cls in zip(col_row, best, centre, wh, classes):
-        tx, ty = c / cell - (col, row)
-        target[row, col, a] = (tx, ty, np.log(w / anchors[a, 0]), np.log(h / anchors[a, 1]), 1.0, cls)
-    return target
-
-
-def decode_yolo_boxes(offsets, image_size: int, anchors) -> np.ndarray:
-    """Pixel "xyxy" boxes from YOLO offsets (the inverse of the encoding).
-
-    Args:
-        offsets: (..., S, S, A, 4) holding ``(tx, ty, tw, th)`` with
-            ``tx, ty`` the centre inside its cell (in [0, 1]) and ``tw, th``
-            log-scale sizes relative to the anchors.
-        image_size: side of the square image, in pixels.
-        anchors: (A, 2) anchor (width, height) in pixels.
-
-    Returns:
-        float32 (..., S, S, A, 4) "xyxy" boxes (not clipped to the image).
-    """
-    anchors = _check_sizes(anchors, "anchors")
-    offsets = np.asarray(offsets, dtype=np.float32)
-    if offsets.ndim < 4 or offsets.shape[-1] != 4 or offsets.shape[-2] != len(anchors) \
-            or offsets.shape[-4] != offsets.shape[-3]:
-        raise ValueError(
-            f"offsets must have shape (..., S, S, {len(anchors)}, 4) for {len(anchors)} anchors; "
-            f"got {offsets.shape}."
-        )
-    grid_size = offsets.shape[-3]
-    cell = image_size / grid_size
-    rows, cols = np.meshgrid(np.arange(grid_size), np.arange(grid_size), indexing="ij")
-    cx = (cols[:, :, None] + offsets[..., 0]) * cell
-    cy = (rows[:, :, None] + offsets[..., 1]) * cell
-    w = anchors[:, 0] * np.exp(offsets[..., 2])
-    h = anchors[:, 1] * np.exp(offsets[..., 3])
-    return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=-1).astype(np.float32)
-
-
-def decode_yolo_targets(target, image_size: int, anchors):
-    """The boxes and classes stored in an :func:`encode_yolo_targets` array.
-
-    Returns:
-        ``(boxes, classes)``: float32 (K, 4) "xyxy" pixels and int32 (K,),
-        one per slot whose objectness is 1, in (row, column, anchor) order.
-    """
-    target = np.asarray(target, dtype=np.float32)
-    if target.ndim != 4 or target.shape[-1] != 6:
-        raise ValueError(f"target must have shape (S, S, A, 6); got {target.shape}.")
-    boxes = decode_yolo_boxes(target[..., :4], image_size, anchors)
-    filled = target[..., 4] > 0.5
-    return boxes[filled], target[..., 5][filled].astype(np.int32)

@@ -1,20 +1,24 @@
-"""The ``homl-cv`` command.
+"""homl-cv: run the course chapters, check this machine, measure it.
 
-``homl-cv run [CHAPTERS] [--quick/--full] [--offline/--online]``
-    Execute chapters headless, write the executed notebooks to ``--out``
-    (default ``runs/``) and print a table of status and time per chapter.
-    ``--inplace`` stores the outputs in the chapter files themselves (for
-    authors), cleaned of stderr and timing metadata.
+homl-cv run [CHAPTERS] [--quick | --full] [--offline | --online]
+    Execute chapters headless in fresh kernels, write the executed notebooks
+    to --out (default runs/) and print a table of status and time per chapter.
+    Defaults: --quick (small data, few epochs) and --offline (no downloads);
+    --full trains at the book's sizes, --online allows downloads, e.g.
+    "homl-cv run --full --online 03". The kernels' stderr (TensorFlow's log
+    lines) goes to a log file per chapter in --out, named on failure.
+    --inplace stores the outputs in the chapter files themselves (for
+    authors), cleaned, and only after the chapter ran without an error.
 
-``homl-cv doctor``
+homl-cv doctor
     What this machine offers: TensorFlow/Keras/keras-cv versions, GPUs and
     their memory, mixed-precision support, the datasets and pretrained weights
     available without a download, and the mode the chapters would run in.
 
-``homl-cv bench [ARGS...]``
-    The benchmarks: forwards ``ARGS`` to ``homl_cv.bench.main``.
+homl-cv bench [ARGS...]
+    The benchmarks: forwards ARGS to homl_cv.bench.main.
 
-Expected failures (unknown chapter, missing folder, a bad ``HOML_CV_*`` value)
+Expected failures (unknown chapter, missing folder, a bad HOML_CV_* value)
 print one line and exit with status 2; a chapter that fails makes the exit
 status 1.
 """
@@ -22,12 +26,41 @@ status 1.
 from __future__ import annotations
 
 import argparse
+import base64
+import contextlib
+import io
 import os
+import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-from homl_cv import config
+from PIL import Image
+
+from homl_cv import config, data, sources
+
+__all__ = [
+    "CPU_ONLY_NOTE",
+    "MIXED_PRECISION_MIN_CAPABILITY",
+    "TFDS_DATASETS",
+    "UsageError",
+    "build_parser",
+    "clean_notebook",
+    "cmd_bench",
+    "cmd_doctor",
+    "cmd_run",
+    "default_chapters_dir",
+    "execute_notebook",
+    "find_chapters",
+    "main",
+    "MAX_IMAGE_WIDTH",
+    "plain_text",
+    "shrink_png",
+    "native_stderr_captured",
+    "shrink_outputs",
+    "write_notebook_atomically",
+]
 
 
 class UsageError(Exception):
@@ -66,13 +99,93 @@ def find_chapters(selection, chapters_dir: Path, solutions: bool = False) -> lis
 
 
 def clean_notebook(nb) -> None:
-    """Drop what must not be stored: stderr streams and execution timing."""
+    """Drop what must not be stored and make the rest light, in place.
+
+    Removes stderr streams, execution timing and widget state, then applies
+    :func:`shrink_outputs` (smaller PNGs, no ANSI codes, no widget views).
+    """
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
         if cell.cell_type == "code":
             cell.outputs = [o for o in cell.outputs
                             if not (o.output_type == "stream" and o.name == "stderr")]
     nb.metadata.pop("widgets", None)
+    shrink_outputs(nb)
+
+
+MAX_IMAGE_WIDTH = 700  # pixels: wider stored PNGs are scaled down to this width
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+# ANSI escape sequences (colours, bold, cursor moves) as Keras and tqdm print them.
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+_BACKSPACE = re.compile(r"[^\n\x08]\x08")
+
+
+def plain_text(text: str) -> str:
+    """``text`` as a terminal would show it: no ANSI codes, backspaces applied.
+
+    Example:
+        >>> plain_text("\x1b[1mloss\x1b[0m 0.5\x08\x083")
+        'loss 3'
+    """
+    text = ANSI_ESCAPE.sub("", text)
+    while "\x08" in text:
+        text, count = _BACKSPACE.subn("", text)
+        if not count:  # backspaces at the start of a line erase nothing
+            text = text.replace("\x08", "")
+    return text
+
+
+def shrink_png(png_base64: str, max_width: int = MAX_IMAGE_WIDTH) -> str:
+    """A smaller base64 PNG: at most ``max_width`` pixels wide, adaptive palette, optimized.
+
+    The original is returned when re-encoding would not make it smaller.
+    """
+    raw = base64.b64decode(png_base64)
+    image = Image.open(io.BytesIO(raw))
+    image.load()
+    if image.width > max_width:
+        height = max(1, round(image.height * max_width / image.width))
+        image = image.convert("RGBA").resize((max_width, height), Image.LANCZOS)
+    if image.mode != "P":
+        rgba = image.convert("RGBA")
+        if rgba.getextrema()[3][0] == 255:  # opaque: a plain RGB palette
+            image = rgba.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT)
+        else:
+            image = rgba.quantize(256, method=Image.Quantize.FASTOCTREE)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    if buffer.tell() >= len(raw):
+        return png_base64
+    return base64.b64encode(buffer.getvalue()).decode("ascii") + "\n"
+
+
+def shrink_outputs(nb) -> None:
+    """Make a notebook's stored outputs light and plain, in place.
+
+    PNG images are re-encoded with :func:`shrink_png`; text outputs lose ANSI
+    escape codes and backspaces (:func:`plain_text`); widget views, which no
+    static viewer can show, are dropped in favour of their ``text/plain``
+    fallback. Used by :func:`clean_notebook`, so by ``homl-cv run --inplace``.
+    """
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        kept = []
+        for out in cell.get("outputs", []):
+            if "text" in out:
+                out["text"] = plain_text("".join(out["text"]))
+            data = out.get("data", {})
+            if WIDGET_MIME in data:
+                del data[WIDGET_MIME]
+                if not data:
+                    continue
+            for mime in [m for m in data if m.startswith("text/")]:
+                if isinstance(data[mime], (str, list)):
+                    data[mime] = plain_text("".join(data[mime]))
+            if "image/png" in data:
+                data["image/png"] = shrink_png("".join(data["image/png"]))
+            kept.append(out)
+        cell["outputs"] = kept
 
 
 def _absolute_paths_in(nb) -> list:
@@ -86,29 +199,80 @@ def _absolute_paths_in(nb) -> list:
     return found
 
 
-def execute_notebook(path: Path, out_path: Path, timeout: int, env=None) -> None:
+def write_notebook_atomically(nb, path: Path) -> None:
+    """Write ``nb`` to ``path`` through a temporary file in the same folder and ``os.replace``.
+
+    A reader (or an interrupted run) never sees a half-written notebook.
+    """
+    import nbformat  # the [runner] extra: imported only when notebooks are written
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".ipynb.tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            nbformat.write(nb, handle)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def execute_notebook(path: Path, out_path: Path, timeout: int, env=None, log_path=None,
+                     partial_path=None) -> None:
     """Run one notebook in a fresh kernel (cwd = its folder) with a cell progress bar.
 
-    ``env`` is the kernel's whole environment (default: this process's).
+    Args:
+        path: the notebook to run.
+        out_path: where the executed, cleaned notebook is written (atomically).
+        timeout: seconds allowed per cell.
+        env: the kernel's whole environment (default: this process's).
+        log_path: file that receives the kernel's stderr (TensorFlow's log
+            lines) and, on failure, the error; default: inherit this stderr.
+        partial_path: where the partial run is written when a cell fails (for
+            reading); default None: nowhere. ``out_path`` is written only
+            after a run without errors.
+
+    Raises:
+        Whatever the execution raised (e.g. ``nbclient.exceptions.CellExecutionError``).
     """
-    import nbformat
-    from nbclient import NotebookClient
+    try:  # the [runner] extra, not installed with the chapters' runtime (e.g. on Colab)
+        import nbformat
+        from nbclient import NotebookClient
+    except ModuleNotFoundError as exc:
+        raise UsageError(
+            f"'homl-cv run' needs {exc.name}, which is not installed: "
+            f"python -m pip install 'homl-cv[runner]' (or -r requirements.txt in a clone)."
+        ) from exc
     from tqdm.auto import tqdm
 
     nb = nbformat.read(path, as_version=4)
     code_cells = sum(c.cell_type == "code" for c in nb.cells)
-    with tqdm(total=code_cells, desc=path.stem, unit="cell", leave=False) as bar:
-        client = NotebookClient(
-            nb, timeout=timeout, kernel_name="python3", record_timing=False,
-            resources={"metadata": {"path": str(path.parent)}},
-            on_cell_executed=lambda **_: bar.update(1),
-        )
-        try:
-            client.execute(env=dict(os.environ if env is None else env))
-        finally:
-            clean_notebook(nb)
-            out_path.parent.mkdir(parents=True, exist_ok=True)
-            nbformat.write(nb, out_path)
+    log = None
+    if log_path is not None:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        log = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+    try:
+        with tqdm(total=code_cells, desc=path.stem, unit="cell", leave=False) as bar:
+            client = NotebookClient(
+                nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                resources={"metadata": {"path": str(path.parent)}},
+                on_cell_executed=lambda **_: bar.update(1),
+            )
+            kernel_options = {"stderr": log} if log is not None else {}
+            try:
+                client.execute(env=dict(os.environ if env is None else env), **kernel_options)
+            except BaseException as exc:
+                if log is not None:
+                    log.write(f"\n{type(exc).__name__}: {exc}\n")
+                if partial_path is not None:
+                    clean_notebook(nb)
+                    write_notebook_atomically(nb, Path(partial_path))
+                raise
+    finally:
+        if log is not None:
+            log.close()
+    clean_notebook(nb)
+    write_notebook_atomically(nb, out_path)
     leaked = _absolute_paths_in(nb)
     if leaked:
         print(f"warning: {path.name}: outputs of cells {leaked} contain absolute paths.")
@@ -124,19 +288,29 @@ def cmd_run(args) -> int:
         raise UsageError(f"No chapter notebooks found in {chapters_dir}.")
     out_dir = Path(args.out)
     mode = f"{'quick' if args.quick else 'full'}, {'offline' if args.offline else 'online'}"
-    print(f"Running {len(notebooks)} notebook(s) in {mode} mode.")
+    print(f"Running {len(notebooks)} notebook(s) in {mode} mode; "
+          f"kernel logs go to {out_dir}/.")
     rows, failed = [], 0
     for nb_path in notebooks:
-        target = nb_path if args.inplace else out_dir / nb_path.relative_to(chapters_dir)
+        in_out = out_dir / nb_path.relative_to(chapters_dir)
+        log_path = in_out.with_suffix(".log")
         start = time.perf_counter()
         try:
-            execute_notebook(nb_path, target, args.timeout, env=env)
+            # With --inplace the chapter file is replaced only after a run without
+            # errors; a failed run is written to --out either way, for reading.
+            execute_notebook(nb_path, nb_path if args.inplace else in_out, args.timeout,
+                             env=env, log_path=log_path, partial_path=in_out)
             status = "ok"
+        except UsageError:
+            raise
         except Exception as exc:  # noqa: BLE001 - report and go on with the next chapter
             failed += 1
-            status = f"FAILED: {type(exc).__name__}: {str(exc).strip().splitlines()[-1][:80]}"
+            last = (str(exc).strip().splitlines() or [""])[-1][:80]
+            status = f"FAILED: {type(exc).__name__}: {last}"
         rows.append((nb_path.stem, status, time.perf_counter() - start))
         print(f"  {nb_path.stem:<32} {status:<10} {rows[-1][2]:7.1f} s")
+        if status != "ok":
+            print(f"    partial run: {in_out}; kernel log and error: {log_path}")
     print(f"\n{'chapter':<34}{'status':<10}{'time':>9}")
     for name, status, seconds in rows:
         print(f"{name:<34}{status.split(':')[0]:<10}{seconds:8.1f}s")
@@ -199,14 +373,14 @@ def _nvidia_smi_total(index: int) -> str:
 
 
 def _dataset_lines(data_dir: Path) -> list:
-    lines = [f"Data dir: {data_dir} (set {config.DATA_DIR_ENV} to change)"]
+    """The datasets the loaders would find without a download, where they really look."""
+    lines = [f"Data dir: {sources.shown_path(data_dir)} (set {config.DATA_DIR_ENV} to change)"]
     for name in TFDS_DATASETS:
-        found = (data_dir / name).is_dir()
-        if name == "mnist":
-            found = found or (Path.home() / ".keras" / "datasets" / "mnist.npz").is_file()
+        if name == "mnist":  # load_mnist keeps its own file, not a tfds folder
+            found = data.mnist_file(data_dir).is_file()
+        else:
+            found = sources.tfds_prepared(name, data_dir)
         lines.append(f"  {name:<16} {'available' if found else 'not downloaded'}")
-    from homl_cv import data
-
     lines.append(f"  {'sample photos':<16} bundled: {', '.join(data.SAMPLE_PHOTOS)}")
     lines.append(f"  {'digits':<16} bundled (scikit-learn, 1,797 images: the offline MNIST)")
     lines.append(f"  {'shapes':<16} generated (homl_cv.data.make_shapes, exact boxes and masks)")
@@ -214,35 +388,74 @@ def _dataset_lines(data_dir: Path) -> list:
 
 
 def _weights_lines() -> list:
-    from homl_cv.pretrained import keras_models_dir
-
-    folder = keras_models_dir()
+    """The weights files in Keras' cache, the folder ``pretrained`` and ``style`` load from."""
+    folder = sources.keras_models_dir()
+    shown = sources.shown_path(folder)
     files = sorted(p.name for p in folder.glob("*") if p.suffix in (".h5", ".keras")) if folder.is_dir() else []
     if not files:
-        return [f"Pretrained weights in {folder}: none (offline chapters use random or "
+        return [f"Pretrained weights in {shown}: none (offline chapters use random or "
                 f"freshly trained weights)"]
-    return [f"Pretrained weights in {folder}:"] + [f"  {name}" for name in files]
+    return [f"Pretrained weights in {shown}:"] + [f"  {name}" for name in files]
+
+
+CPU_ONLY_NOTE = ("TensorFlow's start-up log lines (such as 'failed call to cuInit' and "
+                 "'Could not find cuda drivers') were hidden: on a machine without a CUDA GPU "
+                 "they are expected and harmless.")
+
+
+@contextlib.contextmanager
+def native_stderr_captured():
+    """Send file descriptor 2 to a temporary file for the ``with`` block.
+
+    TensorFlow's C++ start-up lines (absl, CUDA probing) bypass ``sys.stderr``
+    and ignore ``TF_CPP_MIN_LOG_LEVEL``; only the file descriptor catches them.
+    Yields a list that holds the captured text once the block has ended; if the
+    block raises, the text is written to ``sys.stderr`` as well.
+    """
+    captured = []
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        failed = True
+        try:
+            yield captured
+            failed = False
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            captured.append(tmp.read().decode("utf-8", errors="replace"))
+            if failed:  # the hidden lines may explain the error: show them
+                sys.stderr.write(captured[0])
 
 
 def cmd_doctor(args) -> int:
     import platform
 
     quick, offline = config.is_quick(), config.is_offline()  # ValueError on a bad value
-    import keras
-    import tensorflow as tf
+    with native_stderr_captured() as tf_log:
+        import keras
+        import tensorflow as tf
 
+        try:
+            import keras_cv
+
+            keras_cv_version = keras_cv.__version__
+        except ImportError:
+            keras_cv_version = "not installed"
+        gpu_lines = _gpu_lines()
     import homl_cv
 
-    try:
-        import keras_cv
-
-        keras_cv_version = keras_cv.__version__
-    except ImportError:
-        keras_cv_version = "not installed"
+    if tf.config.list_physical_devices("GPU"):
+        sys.stderr.write("".join(tf_log))  # with a GPU, TensorFlow's messages may matter
     print(f"homl-cv {homl_cv.__version__} | Python {platform.python_version()}")
     print(f"TensorFlow {tf.__version__} | Keras {keras.__version__} | keras-cv {keras_cv_version}")
-    for line in _gpu_lines() + _dataset_lines(config.data_dir()) + _weights_lines():
+    for line in gpu_lines + _dataset_lines(config.data_dir()) + _weights_lines():
         print(line)
+    if not tf.config.list_physical_devices("GPU") and "".join(tf_log).strip():
+        print(CPU_ONLY_NOTE)
     print(f"Mode: {'QUICK' if quick else 'FULL'}, {'OFFLINE' if offline else 'online'} "
           f"(from {config.QUICK_ENV}={os.environ.get(config.QUICK_ENV, '')!r}, "
           f"{config.OFFLINE_ENV}={os.environ.get(config.OFFLINE_ENV, '')!r}; "
@@ -267,18 +480,29 @@ def cmd_bench(args) -> int:
 
 # ----------------------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="homl-cv", description=__doc__.splitlines()[0])
+    """The ``homl-cv`` argument parser (the README's commands are tested against it)."""
+    summary, _, details = __doc__.partition("\n\n")
+    parser = argparse.ArgumentParser(prog="homl-cv", description=summary, epilog=details,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="execute chapters headless")
+    run = sub.add_parser("run", help="execute chapters headless",
+                         description="Execute chapters headless; default quick + offline.")
     run.add_argument("chapters", nargs="*", help="chapter numbers or names (default: all)")
-    run.add_argument("--quick", action=argparse.BooleanOptionalAction, default=True,
-                     help="small data, few epochs (default: --quick)")
-    run.add_argument("--offline", action=argparse.BooleanOptionalAction, default=None,
-                     help="never download (default: on with --quick, off with --no-quick)")
-    run.add_argument("--full", dest="quick", action="store_false", help="same as --no-quick")
-    run.add_argument("--out", default="runs", help="folder for executed notebooks (default: runs)")
-    run.add_argument("--inplace", action="store_true", help="store outputs in the chapter files")
+    size = run.add_mutually_exclusive_group()
+    size.add_argument("--quick", dest="quick", action="store_true", default=True,
+                      help="small data, few epochs (the default)")
+    size.add_argument("--full", dest="quick", action="store_false",
+                      help="the book's data sizes and training")
+    net = run.add_mutually_exclusive_group()
+    net.add_argument("--offline", dest="offline", action="store_true", default=True,
+                     help="never download; bundled or generated data stand in (the default)")
+    net.add_argument("--online", dest="offline", action="store_false",
+                     help="allow downloads of datasets and pretrained weights")
+    run.add_argument("--out", default="runs",
+                     help="folder for executed notebooks and kernel logs (default: runs)")
+    run.add_argument("--inplace", action="store_true",
+                     help="store outputs in the chapter files (only after a run without errors)")
     run.add_argument("--solutions", action="store_true", help="also run chapters/solutions/")
     run.add_argument("--chapters-dir", help="folder of the chapter notebooks")
     run.add_argument("--timeout", type=int, default=1800, help="seconds per cell (default: 1800)")
@@ -300,8 +524,6 @@ def main(argv=None) -> int:
         args = argparse.Namespace(command="bench", func=cmd_bench, bench_args=argv[1:])
     else:
         args = build_parser().parse_args(argv)
-    if getattr(args, "offline", False) is None:
-        args.offline = args.quick
     try:
         return args.func(args)
     except (UsageError, ValueError) as exc:

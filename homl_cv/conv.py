@@ -34,34 +34,33 @@ import keras
 import numpy as np
 from keras import ops
 
+from homl_cv import checks
+
+__all__ = [
+    "DepthwiseMaxPool2D",
+    "MB",
+    "MiB",
+    "PADDINGS",
+    "conv2d_mults",
+    "conv2d_numpy",
+    "conv2d_params",
+    "depthwise_conv2d_params",
+    "line_filters",
+    "output_memory",
+    "output_shape_2d",
+    "output_size",
+    "pool2d_numpy",
+    "receptive_field",
+    "same_padding",
+    "separable_conv2d_params",
+]
+
 MB = 10**6
 """A megabyte as the book counts it: 10**6 bytes."""
 MiB = 2**20
 """A mebibyte, 1,048,576 bytes (what ``nvidia-smi`` calls "MiB")."""
 
-PADDINGS = ("valid", "same")
-
-
-# ----------------------------------------------------------------------------- checks
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}={value!r} must be a positive integer.")
-    return int(value)
-
-
-def _padding(padding) -> str:
-    if not isinstance(padding, str) or padding.lower() not in PADDINGS:
-        raise ValueError(f"padding={padding!r} must be 'valid' or 'same'.")
-    return padding.lower()
-
-
-def _pair(value, name: str) -> tuple:
-    """An int or a pair of ints -> a pair of positive ints."""
-    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
-        value = (value, value)
-    if not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise ValueError(f"{name}={value!r} must be an int or a pair of ints (height, width).")
-    return tuple(_positive_int(v, name) for v in value)
+PADDINGS = checks.PADDINGS
 
 
 # ----------------------------------------------------------------------------- sizes
@@ -91,11 +90,11 @@ def output_size(n: int, kernel: int, stride: int = 1, padding: str = "valid", di
         >>> output_size(13, 6, stride=5, padding="same"), output_size(13, 6, stride=5)
         (3, 2)
     """
-    n = _positive_int(n, "n")
-    kernel = _positive_int(kernel, "kernel")
-    stride = _positive_int(stride, "stride")
-    dilation = _positive_int(dilation, "dilation")
-    padding = _padding(padding)
+    n = checks.positive_int(n, "n")
+    kernel = checks.positive_int(kernel, "kernel")
+    stride = checks.positive_int(stride, "stride")
+    dilation = checks.positive_int(dilation, "dilation")
+    padding = checks.padding(padding)
     if padding == "same":
         return -(-n // stride)
     span = dilation * (kernel - 1) + 1
@@ -117,8 +116,8 @@ def output_shape_2d(hw, kernel, strides=1, padding: str = "valid", dilation=1) -
         >>> output_shape_2d((150, 100), kernel=5, strides=(2, 1), padding="same")
         (75, 100)
     """
-    hw = _pair(tuple(hw) if isinstance(hw, (tuple, list)) else hw, "hw")
-    kernel, strides, dilation = _pair(kernel, "kernel"), _pair(strides, "strides"), _pair(dilation, "dilation")
+    hw = checks.pair(tuple(hw) if isinstance(hw, (tuple, list)) else hw, "hw")
+    kernel, strides, dilation = checks.pair(kernel, "kernel"), checks.pair(strides, "strides"), checks.pair(dilation, "dilation")
     return tuple(output_size(n, k, s, padding, d) for n, k, s, d in zip(hw, kernel, strides, dilation))
 
 
@@ -132,10 +131,10 @@ def same_padding(n: int, kernel: int, stride: int = 1, dilation: int = 1) -> tup
         >>> same_padding(13, 6, stride=5)  # 3 windows of 6 at 0, 5, 10: 16 = 13 + 3
         (1, 2)
     """
-    n = _positive_int(n, "n")
-    kernel = _positive_int(kernel, "kernel")
-    stride = _positive_int(stride, "stride")
-    span = _positive_int(dilation, "dilation") * (kernel - 1) + 1
+    n = checks.positive_int(n, "n")
+    kernel = checks.positive_int(kernel, "kernel")
+    stride = checks.positive_int(stride, "stride")
+    span = checks.positive_int(dilation, "dilation") * (kernel - 1) + 1
     out = -(-n // stride)
     total = max((out - 1) * stride + span - n, 0)
     return total // 2, total - total // 2
@@ -157,8 +156,8 @@ def receptive_field(kernels, strides=None) -> int:
         >>> receptive_field([3, 2, 3], strides=[1, 2, 1])  # conv, 2x2 pool, conv
         8
     """
-    kernels = [_positive_int(k, "kernels") for k in kernels]
-    strides = [1] * len(kernels) if strides is None else [_positive_int(s, "strides") for s in strides]
+    kernels = [checks.positive_int(k, "kernels") for k in kernels]
+    strides = [1] * len(kernels) if strides is None else [checks.positive_int(s, "strides") for s in strides]
     if len(strides) != len(kernels):
         raise ValueError(
             f"strides has {len(strides)} values but kernels has {len(kernels)}: give one stride per layer."
@@ -180,8 +179,8 @@ def conv2d_params(kh: int, kw: int, c_in: int, c_out: int, bias: bool = True) ->
         >>> conv2d_params(5, 5, 3, 200), conv2d_params(5, 5, 3, 200, bias=False)
         (15200, 15000)
     """
-    kh, kw = _positive_int(kh, "kh"), _positive_int(kw, "kw")
-    c_in, c_out = _positive_int(c_in, "c_in"), _positive_int(c_out, "c_out")
+    kh, kw = checks.positive_int(kh, "kh"), checks.positive_int(kw, "kw")
+    c_in, c_out = checks.positive_int(c_in, "c_in"), checks.positive_int(c_out, "c_out")
     return (kh * kw * c_in + int(bool(bias))) * c_out
 
 
@@ -196,8 +195,8 @@ def depthwise_conv2d_params(kh: int, kw: int, c_in: int, depth_multiplier: int =
         >>> depthwise_conv2d_params(3, 3, 64)
         640
     """
-    kh, kw = _positive_int(kh, "kh"), _positive_int(kw, "kw")
-    maps = _positive_int(c_in, "c_in") * _positive_int(depth_multiplier, "depth_multiplier")
+    kh, kw = checks.positive_int(kh, "kh"), checks.positive_int(kw, "kw")
+    maps = checks.positive_int(c_in, "c_in") * checks.positive_int(depth_multiplier, "depth_multiplier")
     return (kh * kw + int(bool(bias))) * maps
 
 
@@ -229,7 +228,7 @@ def conv2d_mults(out_h: int, out_w: int, kh: int, kw: int, c_in: int, c_out: int
     args = dict(out_h=out_h, out_w=out_w, kh=kh, kw=kw, c_in=c_in, c_out=c_out)
     product = 1
     for name, value in args.items():
-        product *= _positive_int(value, name)
+        product *= checks.positive_int(value, name)
     return product
 
 
@@ -249,7 +248,7 @@ def output_memory(out_h: int, out_w: int, c_out: int, batch: int = 1, dtype="flo
     """
     size = 1
     for name, value in dict(out_h=out_h, out_w=out_w, c_out=c_out, batch=batch).items():
-        size *= _positive_int(value, name)
+        size *= checks.positive_int(value, name)
     return size * _itemsize(dtype)
 
 
@@ -263,16 +262,6 @@ def _itemsize(dtype) -> int:
 
 
 # ----------------------------------------------------------------------------- teaching versions
-def _check_images(images, name: str = "images") -> np.ndarray:
-    images = np.asarray(images)
-    if images.ndim != 4:
-        raise ValueError(
-            f"{name} has shape {images.shape}; expected 4 axes (batch, height, width, channels). "
-            f"Add a batch axis with images[None] for a single image."
-        )
-    return images
-
-
 def _pad(images: np.ndarray, window, strides, padding: str, value) -> np.ndarray:
     """Pad H and W the way TensorFlow does for ``padding`` (extra at bottom/right)."""
     if padding == "valid":
@@ -304,7 +293,7 @@ def conv2d_numpy(images, kernels, strides=1, padding: str = "valid") -> np.ndarr
         array([[10., 18.],
                [42., 50.]])
     """
-    images = _check_images(images)
+    images = checks.image_batch(images)
     kernels = np.asarray(kernels)
     if kernels.ndim != 4:
         raise ValueError(
@@ -315,8 +304,8 @@ def conv2d_numpy(images, kernels, strides=1, padding: str = "valid") -> np.ndarr
             f"kernels has {kernels.shape[2]} input channels but images have {images.shape[3]}: "
             f"kernels.shape[2] must equal images.shape[-1]."
         )
-    padding = _padding(padding)
-    strides = _pair(strides, "strides")
+    padding = checks.padding(padding)
+    strides = checks.pair(strides, "strides")
     kh, kw = kernels.shape[:2]
     out_h, out_w = output_shape_2d(images.shape[1:3], (kh, kw), strides, padding)
     padded = _pad(images.astype(np.float64), (kh, kw), strides, padding, 0.0)
@@ -353,12 +342,11 @@ def pool2d_numpy(images, pool=2, stride=None, padding: str = "valid", mode: str 
         array([[ 5.,  7.],
                [13., 15.]])
     """
-    images = _check_images(images)
-    if mode not in ("max", "avg"):
-        raise ValueError(f"mode={mode!r} must be 'max' or 'avg'.")
-    padding = _padding(padding)
-    pool = _pair(pool, "pool")
-    stride = pool if stride is None else _pair(stride, "stride")
+    images = checks.image_batch(images)
+    checks.one_of(mode, "mode", ("max", "avg"))
+    padding = checks.padding(padding)
+    pool = checks.pair(pool, "pool")
+    stride = pool if stride is None else checks.pair(stride, "stride")
     out_h, out_w = output_shape_2d(images.shape[1:3], pool, stride, padding)
     padded = _pad(images.astype(np.float64), pool, stride, padding, np.nan)  # NaN = "not there"
     reduce = np.nanmax if mode == "max" else np.nanmean
@@ -389,8 +377,8 @@ def line_filters(size: int = 7, channels: int = 3) -> np.ndarray:
                [0., 1., 0.],
                [0., 1., 0.]], dtype=float32)
     """
-    size = _positive_int(size, "size")
-    channels = _positive_int(channels, "channels")
+    size = checks.positive_int(size, "size")
+    channels = checks.positive_int(channels, "channels")
     if size % 2 == 0:
         raise ValueError(f"size={size} must be odd so the line has a middle column and row.")
     filters = np.zeros((size, size, channels, 2), np.float32)
@@ -422,7 +410,7 @@ class DepthwiseMaxPool2D(keras.layers.Layer):
 
     def __init__(self, pool_size: int = 2, **kwargs):
         super().__init__(**kwargs)
-        self.pool_size = _positive_int(pool_size, "pool_size")
+        self.pool_size = checks.positive_int(pool_size, "pool_size")
 
     def _groups(self, channels) -> int:
         if channels is None:

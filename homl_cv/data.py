@@ -12,7 +12,7 @@ loader               online (full)                 offline (``HOML_CV_OFFLINE=1`
                                                    (right structure, random pixels)
 ===================  ===========================  ==================================
 
-A download that fails raises :class:`DownloadError`, which names the dataset,
+A download that fails raises :class:`homl_cv.sources.DownloadError`, which names the dataset,
 the reason and the two fixes; nothing falls back silently.
 
 :func:`make_shapes` generates images of coloured shapes on real-photo, noise
@@ -27,7 +27,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 from pathlib import Path
@@ -35,48 +34,35 @@ from pathlib import Path
 import numpy as np
 
 from homl_cv import boxes as boxes_lib
-from homl_cv import config
+from homl_cv import config, pretrained, sources
+
+__all__ = [
+    "FLOWERS_SPLITS",
+    "FLOWER_CLASSES",
+    "FlowerPipelines",
+    "FlowerSplits",
+    "ImageSplits",
+    "MNIST_SUBDIR",
+    "MNIST_URL",
+    "SAMPLE_PHOTOS",
+    "SHAPE_CLASSES",
+    "ShapesData",
+    "augmentation_layers",
+    "flowers_pipeline",
+    "image_pipeline",
+    "load_digits_28x28",
+    "load_flowers",
+    "load_mnist",
+    "load_sample_image",
+    "load_sample_images",
+    "make_shapes",
+    "mnist_file",
+]
 
 MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+MNIST_SUBDIR = "mnist"  # load_mnist keeps mnist.npz in <data dir>/mnist/
 FLOWERS_SPLITS = ("train[25%:]", "train[10%:25%]", "train[:10%]")  # train, valid, test
 FLOWER_CLASSES = ("dandelion", "daisy", "tulips", "sunflowers", "roses")
-
-
-class DownloadError(ConnectionError):
-    """A dataset could not be downloaded; the message says how to go on."""
-
-
-def _download_error(dataset: str, reason: BaseException, data_dir: Path) -> DownloadError:
-    return DownloadError(
-        f"Could not download {dataset!r}: {type(reason).__name__}: {reason}\n"
-        f"Two ways to go on:\n"
-        f"  1. Put the data in {data_dir} beforehand (or point "
-        f"{config.DATA_DIR_ENV} at a folder that has it), then run again.\n"
-        f"  2. Run in offline mode ({config.OFFLINE_ENV}=1) to use the bundled "
-        f"stand-in data instead."
-    )
-
-
-def _resolve_offline(offline: bool | None) -> bool:
-    return config.is_offline() if offline is None else bool(offline)
-
-
-def _shown_path(path) -> str:
-    """A path for printed messages, the home folder as ``~`` (no absolute paths in notebooks)."""
-    home, text = str(Path.home()), str(path)
-    return "~" + text[len(home):] if text.startswith(home) else text
-
-
-def _resolve_data_dir(data_dir) -> Path:
-    if data_dir is None:
-        return config.data_dir()
-    path = Path(data_dir).expanduser()
-    if not path.is_dir():
-        raise FileNotFoundError(
-            f"data_dir={str(data_dir)!r} is not an existing folder. Create it (or fix the "
-            f"path), or leave data_dir unset to use {config.DATA_DIR_ENV} / ~/tensorflow_datasets."
-        )
-    return path
 
 
 # --------------------------------------------------------------------------- photos
@@ -180,6 +166,16 @@ def load_digits_28x28(seed: int = 42) -> ImageSplits:
     )
 
 
+def mnist_file(data_dir=None) -> Path:
+    """Where :func:`load_mnist` keeps (and first looks for) ``mnist.npz``.
+
+    ``<data_dir>/mnist/mnist.npz``, ``data_dir`` defaulting to
+    ``HOML_CV_DATA_DIR`` or ``~/tensorflow_datasets``.
+    """
+    folder = config.data_dir() if data_dir is None else Path(data_dir).expanduser()
+    return folder / MNIST_SUBDIR / "mnist.npz"
+
+
 def load_mnist(kind: str = "mnist", offline: bool | None = None, data_dir=None) -> ImageSplits:
     """MNIST or Fashion-MNIST, split 55,000 / 5,000 / 10,000.
 
@@ -194,19 +190,19 @@ def load_mnist(kind: str = "mnist", offline: bool | None = None, data_dir=None) 
     """
     if kind not in ("mnist", "fashion_mnist"):
         raise ValueError(f"kind={kind!r}: use 'mnist' or 'fashion_mnist'.")
-    if _resolve_offline(offline):
-        print(f"Offline: using scikit-learn's digits upscaled to 28x28 instead of {kind}.")
+    if sources.resolve_offline(offline):
+        sources.announce_stand_in(f"scikit-learn's digits upscaled to 28x28 instead of {kind}", "Offline")
         return load_digits_28x28()
-    data_dir = _resolve_data_dir(data_dir)
+    data_dir = sources.resolve_data_dir(data_dir)
     if kind == "mnist":
         import keras
 
         try:
             path = keras.utils.get_file(
-                "mnist.npz", origin=MNIST_URL, cache_dir=str(data_dir), cache_subdir="mnist"
+                "mnist.npz", origin=MNIST_URL, cache_dir=str(data_dir), cache_subdir=MNIST_SUBDIR
             )
         except Exception as exc:  # noqa: BLE001 - any failure becomes one clear error
-            raise _download_error("mnist", exc, data_dir) from exc
+            raise sources.download_error("mnist", exc, data_dir) from exc
         with np.load(path) as f:
             x_full, y_full, x_test, y_test = f["x_train"], f["y_train"], f["x_test"], f["y_test"]
         names = tuple(str(d) for d in range(10))
@@ -219,7 +215,7 @@ def load_mnist(kind: str = "mnist", offline: bool | None = None, data_dir=None) 
                           as_supervised=True, data_dir=str(data_dir))
             )
         except Exception as exc:  # noqa: BLE001
-            raise _download_error("fashion_mnist", exc, data_dir) from exc
+            raise sources.download_error("fashion_mnist", exc, data_dir) from exc
         x_full, x_test = x_full[..., 0], x_test[..., 0]
         names = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                  "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
@@ -266,18 +262,14 @@ def load_flowers(offline: bool | None = None, data_dir=None, mock_examples: int 
     """
     import tensorflow_datasets as tfds
 
-    data_dir = _resolve_data_dir(data_dir)
-    offline = _resolve_offline(offline)
-    # tfds writes dataset_info.json once a dataset is fully prepared; an interrupted
-    # download leaves the folder without it.
-    prepared = any((data_dir / "tf_flowers").glob("*/dataset_info.json"))
-    if offline and not prepared:
-        print(
-            f"Offline and no prepared tf_flowers in {_shown_path(data_dir)}: using tfds mock data "
-            f"({mock_examples} random images per split). The pipeline is real; the "
-            f"pixels are noise, so accuracy means nothing here."
-        )
-        with tfds.testing.mock_data(num_examples=mock_examples), _quiet_tf_logs():
+    data_dir = sources.resolve_data_dir(data_dir)
+    offline = sources.resolve_offline(offline)
+    if offline and not sources.tfds_prepared("tf_flowers", data_dir):
+        sources.announce_stand_in(
+            f"tfds mock data ({mock_examples} random images per split)",
+            f"Offline and no prepared tf_flowers in {sources.shown_path(data_dir)}",
+            "The pipeline is real; the pixels are noise, so accuracy means nothing here.")
+        with tfds.testing.mock_data(num_examples=mock_examples), sources.quiet_tf_logs():
             splits = tfds.load("tf_flowers", split=list(FLOWERS_SPLITS), as_supervised=True)
             # materialize while the mock is active
             splits = [_materialize(ds) for ds in splits]
@@ -290,28 +282,12 @@ def load_flowers(offline: bool | None = None, data_dir=None, mock_examples: int 
             data_dir=str(data_dir), download=not offline,
         )
     except Exception as exc:  # noqa: BLE001
-        raise _download_error("tf_flowers", exc, data_dir) from exc
+        raise sources.download_error("tf_flowers", exc, data_dir) from exc
     total = info.splits["train"].num_examples
     counts = {name: info.splits[s].num_examples for name, s in zip(("train", "valid", "test"), FLOWERS_SPLITS)}
     assert sum(counts.values()) == total
     return FlowerSplits(*splits, class_names=tuple(info.features["label"].names),
                         num_examples=counts, source="tfds")
-
-
-@contextlib.contextmanager
-def _quiet_tf_logs():
-    """Silence TensorFlow's Python-side notices (deprecations, retracing) for a
-    moment: tfds' mock data and several small models in a row trigger some
-    that mean nothing to a learner."""
-    import tensorflow as tf
-
-    logger = tf.get_logger()
-    level = logger.level
-    logger.setLevel("ERROR")
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def _materialize(ds):
@@ -446,8 +422,6 @@ def flowers_pipeline(splits: FlowerSplits | None = None, base: str = "Xception",
         >>> pipes.train.element_spec[0].shape
         TensorShape([None, 96, 96, 3])
     """
-    from homl_cv import pretrained
-
     spec = pretrained.base_spec(base)
     splits = load_flowers() if splits is None else splits
     size = image_size or spec.input_size

@@ -1,20 +1,22 @@
-"""Object detection: sliding windows, Dense -> Conv (FCN), a small YOLO-style
-detector, and mean average precision.
+"""Object detection (chapter 05): sliding windows, Dense -> Conv (FCN), a small
+YOLO-style detector with everything it needs, and mean average precision.
 
-The pieces follow chapter 05:
-
-* :func:`window_crops`, :func:`window_training_set`, :func:`make_window_classifier`:
-  slide a small classifier over a grid of windows (objectness per window).
+* :func:`window_crops`, :func:`window_training_set`,
+  :func:`build_window_classifier`, :func:`train_window_classifier`: slide a
+  small classifier over a grid of windows (objectness per window).
 * :func:`dense_to_conv`: turn a CNN + Flatten + Dense classifier into a fully
   convolutional network (FCN) with the same weights; on a larger image it
   outputs the whole grid of window predictions in one pass.
-* :func:`make_yolo_detector`, :class:`YoloLoss`, :func:`yolo_targets`,
-  :func:`decode_predictions`: a tiny YOLO (grid cells, k-means anchors, box
-  offsets relative to the cell, objectness + class + box losses, NMS).
+* YOLO, all of it here: the model :func:`build_yolo_detector`, the targets
+  (:func:`encode_yolo_targets`, :func:`yolo_targets`, :func:`decode_yolo_boxes`,
+  :func:`decode_yolo_targets`), the loss :class:`YoloLoss`, the trainer
+  :func:`train_yolo_detector` with its :func:`yolo_recipe`, and
+  :func:`decode_yolo_outputs` (scores, boxes, per-class NMS). Anchors
+  (k-means, ``anchor_iou``) and NMS come from :mod:`homl_cv.boxes`.
 * :func:`evaluate_detections`: precision/recall, AP (max precision at recall
   >= r), mAP@0.5 (VOC) and AP@[.5:.95] (COCO); :func:`coco_reference` gives
   pycocotools' numbers on the same predictions.
-* :func:`make_keras_cv_yolov8`: keras-cv's YOLOV8Detector built from a config.
+* :func:`build_keras_cv_yolov8`: keras-cv's YOLOV8Detector built from a config.
 
 Predictions are lists (one item per image) of dicts ``{"boxes": (K, 4) xyxy
 pixels, "scores": (K,), "classes": (K,)}``; ground truth is padded arrays as in
@@ -37,6 +39,33 @@ import keras
 import numpy as np
 
 from homl_cv import boxes as boxes_lib
+from homl_cv import config, training
+
+__all__ = [
+    "COCO_IOU_THRESHOLDS",
+    "YoloLoss",
+    "average_precision",
+    "build_keras_cv_yolov8",
+    "build_window_classifier",
+    "build_yolo_detector",
+    "coco_reference",
+    "decode_yolo_boxes",
+    "decode_yolo_outputs",
+    "decode_yolo_targets",
+    "dense_to_conv",
+    "encode_yolo_targets",
+    "evaluate_detections",
+    "keras_cv_to_predictions",
+    "match_detections",
+    "precision_recall_curve",
+    "train_window_classifier",
+    "train_yolo_detector",
+    "window_boxes",
+    "window_crops",
+    "window_training_set",
+    "yolo_recipe",
+    "yolo_targets",
+]
 
 COCO_IOU_THRESHOLDS = tuple(np.round(np.arange(0.5, 0.951, 0.05), 2))
 
@@ -109,7 +138,7 @@ def window_training_set(data, window: int, stride: int, min_iou: float = 0.4, ma
     return np.concatenate(crops).astype(np.float32), np.concatenate(labels).astype(np.int32)
 
 
-def make_window_classifier(window: int = 32, num_outputs: int = 5, filters: int = 16) -> keras.Model:
+def build_window_classifier(window: int = 32, num_outputs: int = 5, filters: int = 16) -> keras.Model:
     """A small CNN + Flatten + Dense classifier for ``window`` x ``window`` crops.
 
     Three 3x3 conv + 2x2 max-pool blocks (an output stride of 8), then
@@ -134,6 +163,21 @@ def make_window_classifier(window: int = 32, num_outputs: int = 5, filters: int 
         keras.layers.Dense(64, activation="relu"),
         keras.layers.Dense(num_outputs, activation="softmax"),
     ], name="window_classifier")
+
+
+def train_window_classifier(crops, labels, num_outputs: int, epochs: int = 4, batch_size: int = 64,
+                            seed: int = 42, verbose="auto"):
+    """Train :func:`build_window_classifier` on labelled crops.
+
+    Returns:
+        A :class:`homl_cv.training.TrainedModel`; the model's outputs are
+        softmax probabilities.
+    """
+    config.set_seeds(seed)
+    model = build_window_classifier(crops.shape[1], num_outputs)
+    training.compile_classifier(model, 2e-3, "adam", jit_compile="auto")  # Keras' default
+    history = model.fit(crops, labels, epochs=epochs, batch_size=batch_size, verbose=verbose)
+    return training.TrainedModel(model, history.history)
 
 
 # ============================================================================ Dense -> Conv
@@ -218,7 +262,7 @@ def _copy_layer(layer, x):
 
 
 # ============================================================================ YOLO-style detector
-def make_yolo_detector(image_size: int = 64, num_anchors: int = 3, num_classes: int = 4,
+def build_yolo_detector(image_size: int = 64, num_anchors: int = 3, num_classes: int = 4,
                        filters: int = 8) -> keras.Model:
     """A tiny YOLO-style detector: a CNN with an output stride of 8.
 
@@ -294,23 +338,112 @@ class YoloLoss(keras.losses.Loss):
         return {**super().get_config(), "box_weight": self.box_weight, "noobj_weight": self.noobj_weight}
 
 
+def encode_yolo_targets(boxes, classes, image_size: int, grid_size: int, anchors) -> np.ndarray:
+    """YOLO training targets for one image: one slot per (cell, anchor).
+
+    A box belongs to the grid cell holding its centre and to the anchor whose
+    shape fits it best (:func:`homl_cv.boxes.anchor_iou`). Its slot holds
+    ``(tx, ty, tw, th, 1, class)``: ``tx, ty`` in [0, 1) the centre's position
+    inside the cell, ``tw = log(w / anchor_w)`` and ``th = log(h / anchor_h)``
+    (log-scale size offsets: 0 means "exactly the anchor"). Empty slots are
+    all 0 (objectness 0). When two boxes claim one slot, the later one wins.
+
+    Args:
+        boxes: (M, 4) "xyxy" pixel boxes; rows of -1 (padding) are skipped.
+        classes: (M,) class ids, -1 for padding.
+        image_size: side of the square image, in pixels.
+        grid_size: cells per side (``image_size / grid_size`` pixels each).
+        anchors: (A, 2) anchor (width, height) in pixels.
+
+    Returns:
+        float32 (grid_size, grid_size, A, 6), indexed [row, column, anchor].
+    """
+    anchors = boxes_lib.validate_sizes(anchors, "anchors")
+    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    classes = np.asarray(classes).reshape(-1)
+    if len(classes) != len(boxes):
+        raise ValueError(f"boxes ({len(boxes)}) and classes ({len(classes)}) must have the same length.")
+    if image_size % grid_size:
+        raise ValueError(f"image_size={image_size} must be a multiple of grid_size={grid_size}.")
+    real = classes >= 0
+    boxes, classes = boxes_lib.validate_boxes(boxes[real], "xyxy", image_size=(image_size, image_size)), classes[real]
+    cell = image_size / grid_size
+    target = np.zeros((grid_size, grid_size, len(anchors), 6), np.float32)
+    if not len(boxes):
+        return target
+    wh = np.maximum(boxes[:, 2:] - boxes[:, :2], 1e-3)
+    centre = (boxes[:, :2] + boxes[:, 2:]) / 2
+    col_row = np.minimum((centre // cell).astype(int), grid_size - 1)
+    best = boxes_lib.anchor_iou(wh, anchors).argmax(axis=1)
+    for (col, row), a, c, (w, h), cls in zip(col_row, best, centre, wh, classes):
+        tx, ty = c / cell - (col, row)
+        target[row, col, a] = (tx, ty, np.log(w / anchors[a, 0]), np.log(h / anchors[a, 1]), 1.0, cls)
+    return target
+
+
+def decode_yolo_boxes(offsets, image_size: int, anchors) -> np.ndarray:
+    """Pixel "xyxy" boxes from YOLO offsets (the inverse of the encoding).
+
+    Args:
+        offsets: (..., S, S, A, 4) holding ``(tx, ty, tw, th)`` with
+            ``tx, ty`` the centre inside its cell (in [0, 1]) and ``tw, th``
+            log-scale sizes relative to the anchors.
+        image_size: side of the square image, in pixels.
+        anchors: (A, 2) anchor (width, height) in pixels.
+
+    Returns:
+        float32 (..., S, S, A, 4) "xyxy" boxes (not clipped to the image).
+    """
+    anchors = boxes_lib.validate_sizes(anchors, "anchors")
+    offsets = np.asarray(offsets, dtype=np.float32)
+    if offsets.ndim < 4 or offsets.shape[-1] != 4 or offsets.shape[-2] != len(anchors) \
+            or offsets.shape[-4] != offsets.shape[-3]:
+        raise ValueError(
+            f"offsets must have shape (..., S, S, {len(anchors)}, 4) for {len(anchors)} anchors; "
+            f"got {offsets.shape}."
+        )
+    grid_size = offsets.shape[-3]
+    cell = image_size / grid_size
+    rows, cols = np.meshgrid(np.arange(grid_size), np.arange(grid_size), indexing="ij")
+    cx = (cols[:, :, None] + offsets[..., 0]) * cell
+    cy = (rows[:, :, None] + offsets[..., 1]) * cell
+    w = anchors[:, 0] * np.exp(offsets[..., 2])
+    h = anchors[:, 1] * np.exp(offsets[..., 3])
+    return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=-1).astype(np.float32)
+
+
+def decode_yolo_targets(target, image_size: int, anchors):
+    """The boxes and classes stored in an :func:`encode_yolo_targets` array.
+
+    Returns:
+        ``(boxes, classes)``: float32 (K, 4) "xyxy" pixels and int32 (K,),
+        one per slot whose objectness is 1, in (row, column, anchor) order.
+    """
+    target = np.asarray(target, dtype=np.float32)
+    if target.ndim != 4 or target.shape[-1] != 6:
+        raise ValueError(f"target must have shape (S, S, A, 6); got {target.shape}.")
+    boxes = decode_yolo_boxes(target[..., :4], image_size, anchors)
+    filled = target[..., 4] > 0.5
+    return boxes[filled], target[..., 5][filled].astype(np.int32)
+
+
 def yolo_targets(data, grid_size: int, anchors) -> np.ndarray:
-    """:func:`homl_cv.boxes.encode_yolo_targets` for every image of a ShapesData.
+    """:func:`encode_yolo_targets` for every image of a ShapesData.
 
     Returns:
         float32 (N, grid_size, grid_size, A, 6).
     """
     size = data.images.shape[1]
-    return np.stack([boxes_lib.encode_yolo_targets(b, c, size, grid_size, anchors)
+    return np.stack([encode_yolo_targets(b, c, size, grid_size, anchors)
                      for b, c in zip(data.boxes, data.classes)])
 
 
-def decode_predictions(raw, anchors, image_size: int, score_threshold: float = 0.05,
+def decode_yolo_outputs(raw, anchors, image_size: int, score_threshold: float = 0.05,
                        iou_threshold: float = 0.5, max_outputs: int = 20) -> list:
     """Boxes, scores and classes from raw YOLO outputs, after per-class NMS.
 
     The score of a slot is ``sigmoid(objectness) * max softmax(class)``; its
-    box comes from :func:`homl_cv.boxes.decode_yolo_boxes` with ``sigmoid``
+    box comes from :func:`decode_yolo_boxes` with ``sigmoid``
     applied to ``tx, ty``, clipped to the image.
 
     Args:
@@ -327,7 +460,7 @@ def decode_predictions(raw, anchors, image_size: int, score_threshold: float = 0
     if raw.ndim != 5 or raw.shape[3] != len(anchors) or raw.shape[4] < 6:
         raise ValueError(f"raw must have shape (N, S, S, {len(anchors)}, 5 + classes); got {raw.shape}.")
     offsets = np.concatenate([_sigmoid(raw[..., :2]), raw[..., 2:4]], axis=-1)
-    all_boxes = np.clip(boxes_lib.decode_yolo_boxes(offsets, image_size, anchors), 0, image_size)
+    all_boxes = np.clip(decode_yolo_boxes(offsets, image_size, anchors), 0, image_size)
     logits = raw[..., 5:] - raw[..., 5:].max(axis=-1, keepdims=True)
     class_probs = np.exp(logits) / np.exp(logits).sum(axis=-1, keepdims=True)
     scores = _sigmoid(raw[..., 4]) * class_probs.max(axis=-1)
@@ -342,6 +475,36 @@ def decode_predictions(raw, anchors, image_size: int, score_threshold: float = 0
 
 def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
+
+
+def yolo_recipe() -> dict:
+    """Data and training sizes for chapter 05's tiny YOLO (quick vs full mode)."""
+    return dict(image_size=64, max_objects=3, num_anchors=3,
+                num_train=config.pick(1500, 8000), num_test=config.pick(200, 1000),
+                epochs=config.pick(12, 40), batch_size=16, learning_rate=3e-3)
+
+
+def train_yolo_detector(train_data, anchors, epochs: int = 12, batch_size: int = 32,
+                        learning_rate: float = 3e-3, filters: int = 8, seed: int = 42, verbose="auto"):
+    """Train :func:`build_yolo_detector` on a ShapesData.
+
+    Targets come from :func:`yolo_targets` on an 8x8-pixel
+    grid; Adam with a cosine-decayed learning rate and the
+    :class:`YoloLoss`. Random horizontal flips of image and
+    targets would be the next step for more data; here the generator gives
+    fresh images instead.
+
+    Returns:
+        A :class:`homl_cv.training.TrainedModel` (``model``, ``history``).
+    """
+    config.set_seeds(seed)
+    image_size = train_data.images.shape[1]
+    model = build_yolo_detector(image_size, len(anchors), len(train_data.class_names), filters)
+    targets = yolo_targets(train_data, image_size // 8, anchors)
+    schedule = training.cosine_schedule(learning_rate, epochs, len(train_data), batch_size, alpha=0.05)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule), loss=YoloLoss())
+    history = model.fit(train_data.images, targets, epochs=epochs, batch_size=batch_size, verbose=verbose)
+    return training.TrainedModel(model, history.history)
 
 
 # ============================================================================ mAP
@@ -536,7 +699,7 @@ def coco_reference(predictions, true_boxes, true_classes, image_size) -> dict:
 
 
 # ============================================================================ keras-cv YOLOv8
-def make_keras_cv_yolov8(num_classes: int = 4, image_size: int = 64, channels=(16, 32, 64, 64),
+def build_keras_cv_yolov8(num_classes: int = 4, image_size: int = 64, channels=(16, 32, 64, 64),
                          learning_rate: float = 1e-3):
     """keras-cv's ``YOLOV8Detector`` on a small backbone built from a config.
 

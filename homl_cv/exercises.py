@@ -25,6 +25,16 @@ from importlib import resources
 
 import numpy as np
 
+__all__ = [
+    "Exercise",
+    "all_exercises",
+    "chapter_exercises",
+    "check",
+    "feedback",
+    "get",
+    "is_correct",
+]
+
 
 @dataclasses.dataclass(frozen=True)
 class Exercise:
@@ -49,7 +59,7 @@ class Exercise:
 
 
 @functools.lru_cache(maxsize=None)
-def _load_all() -> dict:
+def all_exercises() -> dict:
     found = {}
     for entry in resources.files("homl_cv.exercise_data").iterdir():
         if not entry.name.endswith(".json"):
@@ -63,7 +73,7 @@ def _load_all() -> dict:
 
 def get(exercise_id: str) -> Exercise:
     """The :class:`Exercise` with this id (e.g. ``"01.2"``)."""
-    exercises = _load_all()
+    exercises = all_exercises()
     if exercise_id not in exercises:
         raise ValueError(
             f"exercise_id={exercise_id!r} is unknown; known ids: {', '.join(sorted(exercises))}."
@@ -73,7 +83,7 @@ def get(exercise_id: str) -> Exercise:
 
 def chapter_exercises(chapter: str) -> list:
     """All exercises of a chapter (``"01"``), in order."""
-    return [ex for ex_id, ex in sorted(_load_all().items()) if ex_id.split(".")[0] == chapter]
+    return [ex for ex_id, ex in sorted(all_exercises().items()) if ex_id.split(".")[0] == chapter]
 
 
 def is_correct(exercise_id: str, answer) -> bool:

@@ -34,7 +34,7 @@ import dataclasses
 import keras
 import numpy as np
 
-from homl_cv import regions
+from homl_cv import regions, training
 
 __all__ = ["InstanceSet", "MaskScores", "box_masks", "build_mask_head", "evaluate_masks", "instance_set",
            "mask_iou", "mask_targets", "paste_masks", "train_mask_head"]
@@ -111,7 +111,10 @@ def train_mask_head(head, roi_features, targets, epochs: int = 10, batch_size: i
                     learning_rate: float = 3e-3, seed: int = 42, verbose="auto"):
     """Per-pixel sigmoid cross-entropy on (K, P, P, C) RoI features and (K, P, P) 0/1 targets.
 
-    Adam with a cosine-decayed learning rate; returns the Keras ``History``.
+    Adam with a cosine-decayed learning rate.
+
+    Returns:
+        A :class:`homl_cv.training.TrainedModel` (``model`` is ``head``, trained; ``history``).
     """
     import tensorflow as tf
 
@@ -124,7 +127,8 @@ def train_mask_head(head, roi_features, targets, epochs: int = 10, batch_size: i
                  loss=keras.losses.BinaryCrossentropy(from_logits=True))
     train = (tf.data.Dataset.from_tensor_slices((roi_features, targets[..., None]))
              .shuffle(len(targets), seed=seed).batch(batch_size))
-    return head.fit(train, epochs=epochs, shuffle=False, verbose=verbose)
+    history = head.fit(train, epochs=epochs, shuffle=False, verbose=verbose)
+    return training.TrainedModel(head, history.history)
 
 
 def paste_masks(mask_probs, boxes, image_size, threshold: float = 0.5) -> np.ndarray:

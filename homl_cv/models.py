@@ -13,23 +13,32 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from homl_cv import checks, conv
+
+__all__ = [
+    "InceptionModule",
+    "LocalResponseNormalization",
+    "RESNET34_STAGES",
+    "ResidualUnit",
+    "SEBlock",
+    "XceptionBlock",
+    "build_alexnet",
+    "build_gap_cnn",
+    "build_lenet5",
+    "build_resnet34",
+    "build_vgg16",
+    "build_xception",
+    "format_layer_table",
+    "layer_table",
+]
+
 
 # ============================================================ 02 architectures
 def _check_classifier_args(name: str, input_shape, num_classes, width: float = 1.0) -> tuple:
     """Validate the arguments every 02 builder takes; return ``input_shape`` as a tuple."""
-    shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
-    if shape is None or len(shape) != 3 or not all(
-        isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape
-    ):
-        raise ValueError(
-            f"{name}: input_shape={input_shape!r} must be (height, width, channels), "
-            f"three positive integers, e.g. (28, 28, 1) for grayscale digits."
-        )
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(
-            f"{name}: num_classes={num_classes!r} must be an integer of at least 2 "
-            f"(the number of classes the softmax output chooses among)."
-        )
+    shape = checks.input_shape(input_shape)
+    checks.int_at_least(num_classes, "num_classes", 2,
+                        "the number of classes the softmax output chooses among")
     if not width > 0:
         raise ValueError(f"{name}: width={width!r} must be a positive factor (1.0 = the published size).")
     return shape
@@ -38,21 +47,17 @@ def _check_classifier_args(name: str, input_shape, num_classes, width: float = 1
 def _check_image_size(name: str, input_shape: tuple, downsampling) -> None:
     """Raise if the image shrinks below 1 pixel on the way through the net.
 
-    ``downsampling`` lists the spatial steps as ``(kernel, stride, padding)``.
-    A "valid" step needs at least ``kernel`` pixels; a strided "same" step
-    needs at least ``stride`` pixels (halving a 1-pixel map does nothing).
+    ``downsampling`` lists the spatial steps as ``(kernel, stride, padding)``;
+    each step's output size is :func:`homl_cv.conv.output_size`. A "valid"
+    step needs at least ``kernel`` pixels; a strided "same" step needs at
+    least ``stride`` pixels (halving a 1-pixel map does nothing).
     """
 
     def fits(side: int) -> bool:
         for kernel, stride, padding in downsampling:
-            if padding == "valid":
-                if side < kernel:
-                    return False
-                side = (side - kernel) // stride + 1
-            else:
-                if stride > 1 and side < stride:
-                    return False
-                side = -(-side // stride)
+            if side < (kernel if padding == "valid" else stride):
+                return False
+            side = conv.output_size(side, kernel, stride, padding)
         return True
 
     smallest = next(s for s in range(1, 4096) if fits(s))
@@ -356,8 +361,8 @@ class XceptionBlock(_TwoPathBlock):
                 "repeats": self.repeats}
 
 
-def lenet5(input_shape=(28, 28, 1), num_classes: int = 10, width: float = 1.0,
-           activation: str = "tanh", pooling: str = "average") -> keras.Model:
+def build_lenet5(input_shape=(28, 28, 1), num_classes: int = 10, width: float = 1.0,
+                 activation: str = "tanh", pooling: str = "average") -> keras.Model:
     """LeNet-5 (LeCun et al., 1998), about 60k parameters at width 1.
 
     C1 6 5x5 convs ("same", so 28x28 MNIST needs no padding to 32x32) - S2 2x2
@@ -367,14 +372,14 @@ def lenet5(input_shape=(28, 28, 1), num_classes: int = 10, width: float = 1.0,
     gives the modern variant. Needs images of at least 28x28.
 
     Example:
-        >>> lenet5().count_params()
+        >>> build_lenet5().count_params()
         61706
     """
-    input_shape = _check_classifier_args("lenet5", input_shape, num_classes, width)
-    _check_image_size("lenet5", input_shape, [(2, 2, "valid"), (5, 1, "valid"), (2, 2, "valid"),
+    input_shape = _check_classifier_args("build_lenet5", input_shape, num_classes, width)
+    _check_image_size("build_lenet5", input_shape, [(2, 2, "valid"), (5, 1, "valid"), (2, 2, "valid"),
                                               (5, 1, "valid")])
     if pooling not in ("average", "max"):
-        raise ValueError(f"lenet5: pooling={pooling!r} must be 'average' or 'max'.")
+        raise ValueError(f"build_lenet5: pooling={pooling!r} must be 'average' or 'max'.")
     pool = keras.layers.AveragePooling2D if pooling == "average" else keras.layers.MaxPooling2D
     return keras.Sequential([
         keras.Input(input_shape),
@@ -389,8 +394,8 @@ def lenet5(input_shape=(28, 28, 1), num_classes: int = 10, width: float = 1.0,
     ], name="lenet5")
 
 
-def alexnet(input_shape=(227, 227, 3), num_classes: int = 1000, width: float = 1.0,
-            dropout: float = 0.5) -> keras.Model:
+def build_alexnet(input_shape=(227, 227, 3), num_classes: int = 1000, width: float = 1.0,
+                  dropout: float = 0.5) -> keras.Model:
     """AlexNet (Krizhevsky et al., 2012), about 62M parameters at width 1.
 
     Five convolutional layers (11x11 stride 4, 5x5, then three 3x3) with ReLU,
@@ -400,11 +405,11 @@ def alexnet(input_shape=(227, 227, 3), num_classes: int = 1000, width: float = 1
     layers over two GPUs). Needs images of at least 67x67.
 
     Example:
-        >>> alexnet().count_params()
+        >>> build_alexnet().count_params()
         62378344
     """
-    input_shape = _check_classifier_args("alexnet", input_shape, num_classes, width)
-    _check_image_size("alexnet", input_shape, [(11, 4, "valid"), (3, 2, "valid"),
+    input_shape = _check_classifier_args("build_alexnet", input_shape, num_classes, width)
+    _check_image_size("build_alexnet", input_shape, [(11, 4, "valid"), (3, 2, "valid"),
                                                (3, 2, "valid"), (3, 2, "valid")])
     conv = keras.layers.Conv2D
     return keras.Sequential([
@@ -428,7 +433,7 @@ def alexnet(input_shape=(227, 227, 3), num_classes: int = 1000, width: float = 1
     ], name="alexnet")
 
 
-def vgg16(input_shape=(224, 224, 3), num_classes: int = 1000, width: float = 1.0) -> keras.Model:
+def build_vgg16(input_shape=(224, 224, 3), num_classes: int = 1000, width: float = 1.0) -> keras.Model:
     """VGG-16 (Simonyan and Zisserman, 2014): 13 3x3 convs in 5 blocks + 3 Dense.
 
     Blocks of 2, 2, 3, 3, 3 "same" 3x3 ReLU convs with 64, 128, 256, 512, 512
@@ -437,8 +442,8 @@ def vgg16(input_shape=(224, 224, 3), num_classes: int = 1000, width: float = 1.0
     parameters of ``keras.applications.VGG16`` (138,357,544). Needs images
     of at least 32x32.
     """
-    input_shape = _check_classifier_args("vgg16", input_shape, num_classes, width)
-    _check_image_size("vgg16", input_shape, [(2, 2, "valid")] * 5)
+    input_shape = _check_classifier_args("build_vgg16", input_shape, num_classes, width)
+    _check_image_size("build_vgg16", input_shape, [(2, 2, "valid")] * 5)
     model = keras.Sequential([keras.Input(input_shape)], name="vgg16")
     for block, (filters, convs) in enumerate(zip((64, 128, 256, 512, 512), (2, 2, 3, 3, 3)), 1):
         for k in range(1, convs + 1):
@@ -455,8 +460,8 @@ def vgg16(input_shape=(224, 224, 3), num_classes: int = 1000, width: float = 1.0
 RESNET34_STAGES = (3, 4, 6, 3)
 
 
-def resnet34(input_shape=(224, 224, 3), num_classes: int = 1000, width: float = 1.0,
-             se_ratio=None, stages=RESNET34_STAGES) -> keras.Model:
+def build_resnet34(input_shape=(224, 224, 3), num_classes: int = 1000, width: float = 1.0,
+                   se_ratio=None, stages=RESNET34_STAGES) -> keras.Model:
     """ResNet-34 (He et al., 2015) made of :class:`ResidualUnit` layers.
 
     7x7/2 conv (64) - batch norm - ReLU - 3x3/2 max pool, then residual units
@@ -468,14 +473,14 @@ def resnet34(input_shape=(224, 224, 3), num_classes: int = 1000, width: float = 
     torchvision. Needs images of at least 17x17 (it halves the image 5 times).
 
     Example:
-        >>> small = resnet34((28, 28, 1), num_classes=10, width=0.125)
+        >>> small = build_resnet34((28, 28, 1), num_classes=10, width=0.125)
         >>> small.output_shape
         (None, 10)
     """
-    input_shape = _check_classifier_args("resnet34", input_shape, num_classes, width)
+    input_shape = _check_classifier_args("build_resnet34", input_shape, num_classes, width)
     if len(stages) != 4 or not all(isinstance(n, int) and n >= 1 for n in stages):
-        raise ValueError(f"resnet34: stages={stages!r} must be 4 positive unit counts, e.g. (3, 4, 6, 3).")
-    _check_image_size("resnet34", input_shape, [(7, 2, "same"), (3, 2, "same")] + [(3, 2, "same")] * 3)
+        raise ValueError(f"build_resnet34: stages={stages!r} must be 4 positive unit counts, e.g. (3, 4, 6, 3).")
+    _check_image_size("build_resnet34", input_shape, [(7, 2, "same"), (3, 2, "same")] + [(3, 2, "same")] * 3)
     name = "resnet34" if se_ratio is None else "se_resnet34"
     if tuple(stages) != RESNET34_STAGES:
         name += "_" + "-".join(map(str, stages))
@@ -496,7 +501,7 @@ def resnet34(input_shape=(224, 224, 3), num_classes: int = 1000, width: float = 
     return model
 
 
-def xception_style(input_shape=(299, 299, 3), num_classes: int = 1000, width: float = 1.0,
+def build_xception(input_shape=(299, 299, 3), num_classes: int = 1000, width: float = 1.0,
                    middle_blocks: int = 2) -> keras.Model:
     """A small Xception-like classifier built from :class:`XceptionBlock` layers.
 
@@ -506,10 +511,10 @@ def xception_style(input_shape=(299, 299, 3), num_classes: int = 1000, width: fl
     has 8), then global average pooling and the softmax; all filter counts
     times ``width``. Needs images of at least 9x9.
     """
-    input_shape = _check_classifier_args("xception_style", input_shape, num_classes, width)
+    input_shape = _check_classifier_args("build_xception", input_shape, num_classes, width)
     if not isinstance(middle_blocks, int) or middle_blocks < 0:
-        raise ValueError(f"xception_style: middle_blocks={middle_blocks!r} must be 0 or more.")
-    _check_image_size("xception_style", input_shape, [(3, 2, "same")] * 4)
+        raise ValueError(f"build_xception: middle_blocks={middle_blocks!r} must be 0 or more.")
+    _check_image_size("build_xception", input_shape, [(3, 2, "same")] * 4)
     model = keras.Sequential([
         keras.Input(input_shape),
         keras.layers.Conv2D(_scaled(32, width), 3, strides=2, padding="same", use_bias=False, name="conv1"),
@@ -568,190 +573,9 @@ def format_layer_table(model, max_rows: int | None = None) -> str:
     return "\n".join(lines)
 
 
-# ============================================================ 04 classification + localization
-LOCALIZATION_LOSS_WEIGHTS = {"class": 0.1, "box": 5.0}
-"""Loss weights of :func:`localization_model`.
-
-The weights must make up for the scales of the two losses. The class loss
-(cross-entropy) starts near ln 4 = 1.4 and the shapes are easy to tell
-apart; the box loss (mean squared error of numbers in [0, 1]) starts near
-0.05 and ends near 0.003. With equal weights, or the book's 0.8/0.2 for the
-class, the gradient of the shared layers is at first nearly all about the
-class and the box head learns slowly. Weighting the box loss 50 times the
-class loss keeps both heads learning (BENCHMARKS.md, 04, measures the
-difference). What to weight more depends on what you care about most.
-"""
-
-
-def _decode_boxes(encoded, xp):
-    """:func:`decode_boxes` written once for NumPy (``xp=np``) and ``keras.ops``."""
-    x_center, y_center = encoded[..., 0], encoded[..., 1]
-    half_width, half_height = xp.square(encoded[..., 2]) / 2, xp.square(encoded[..., 3]) / 2
-    return xp.stack([x_center - half_width, y_center - half_height,
-                     x_center + half_width, y_center + half_height], axis=-1)
-
-
-def encode_boxes(boxes, image_size) -> "np.ndarray":
-    """Absolute "xyxy" boxes -> the 4 numbers the box head predicts.
-
-    ``(x_center, y_center, sqrt(width), sqrt(height))``, all divided by the
-    image size first, so each number lies in [0, 1]. The square root makes a
-    one-pixel error cost more on a small box than on a big one, where it
-    matters less.
-
-    Args:
-        boxes: float (N, 4) "xyxy" pixel boxes (validated, see
-            :func:`homl_cv.boxes.validate_boxes`).
-        image_size: ``(height, width)`` of the images.
-
-    Returns:
-        float32 (N, 4) encoded boxes.
-
-    Example:
-        >>> [round(float(v), 4) for v in encode_boxes([[16, 16, 48, 32]], image_size=(64, 64))[0]]
-        [0.5, 0.375, 0.7071, 0.5]
-    """
-
-    from homl_cv import boxes as boxes_lib
-
-    height, width = image_size
-    xyxy = boxes_lib.validate_boxes(boxes, "xyxy", image_size=image_size).reshape(-1, 4)
-    rel = xyxy / np.array([width, height, width, height], np.float32)
-    centers = (rel[:, :2] + rel[:, 2:]) / 2
-    sizes = rel[:, 2:] - rel[:, :2]
-    return np.concatenate([centers, np.sqrt(sizes)], axis=1).astype(np.float32)
-
-
-def decode_boxes(encoded, image_size) -> "np.ndarray":
-    """The inverse of :func:`encode_boxes`: (N, 4) head outputs -> (N, 4) "xyxy" pixels.
-
-    Predictions are not clipped: a box may reach a little outside the image.
-
-    Example:
-        >>> decode_boxes([[0.5, 0.375, 0.5 ** 0.5, 0.5]], image_size=(64, 64)).round(3).tolist()
-        [[16.0, 16.0, 48.0, 32.0]]
-    """
-
-    encoded = np.asarray(encoded, dtype=np.float32)
-    if encoded.ndim != 2 or encoded.shape[1] != 4:
-        raise ValueError(f"encoded must have shape (N, 4); got {encoded.shape}.")
-    height, width = image_size
-    scale = np.array([width, height, width, height], np.float32)
-    return (_decode_boxes(encoded, np) * scale).astype(np.float32)
-
-
-@keras.saving.register_keras_serializable(package="homl_cv")
-class MeanBoxIoU(keras.metrics.Mean):
-    """Mean IoU between true and predicted boxes, both encoded by :func:`encode_boxes`.
-
-    The encoded boxes ``(x_center, y_center, sqrt(w), sqrt(h))`` (B, 4) are
-    decoded to relative corners, and each prediction's IoU with its own true
-    box is averaged over all samples seen (IoU does not depend on the image
-    size, so relative boxes do).
-
-    Example:
-        >>> metric = MeanBoxIoU()
-        >>> metric.update_state([[0.5, 0.5, 0.5, 0.5]], [[0.5, 0.5, 0.5, 0.5]])
-        >>> float(metric.result())
-        1.0
-    """
-
-    def __init__(self, name="iou", dtype=None):
-        super().__init__(name=name, dtype=dtype)
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        ops = keras.ops
-        true = _decode_boxes(ops.cast(y_true, "float32"), ops)
-        pred = _decode_boxes(ops.cast(y_pred, "float32"), ops)
-        top_left = ops.maximum(true[..., :2], pred[..., :2])
-        bottom_right = ops.minimum(true[..., 2:], pred[..., 2:])
-        intersection = ops.prod(ops.relu(bottom_right - top_left), axis=-1)
-
-        def area(b):
-            return ops.relu(b[..., 2] - b[..., 0]) * ops.relu(b[..., 3] - b[..., 1])
-
-        union = area(true) + area(pred) - intersection
-        iou = ops.where(union > 0, intersection / ops.maximum(union, 1e-12), 0.0)
-        return super().update_state(iou, sample_weight=sample_weight)
-
-    def get_config(self):
-        return {"name": self.name, "dtype": self.dtype}
-
-
-def localization_model(input_shape=(64, 64, 3), num_classes=4, filters=(16, 32, 64),
-                       dense_units=128, dropout=0.2, name="localizer") -> keras.Model:
-    """A small CNN with two heads: class probabilities and one box.
-
-    A 3x3 convolution with stride 2 halves the image, then each further
-    block is a 3x3 convolution (ReLU) and a 2x2 max pool; the flattened maps
-    (they keep *where* things are, which a global pooling would throw away)
-    go through one dense layer shared by the two heads:
-
-    - ``"class"``: ``num_classes`` softmax probabilities, (B, num_classes);
-    - ``"box"``: 4 sigmoid outputs in [0, 1], (B, 4): the box encoded by
-      :func:`encode_boxes`.
-
-    Args:
-        input_shape: ``(height, width, channels)``; pixels in [0, 1].
-        num_classes: number of classes.
-        filters: filters of the strided convolution, then of each conv + pool block.
-        dense_units: width of the shared dense layer.
-        dropout: dropout rate before the heads.
-
-    Returns:
-        An uncompiled ``keras.Model`` whose outputs are the dict
-        ``{"class": ..., "box": ...}``; compile it with
-        :func:`compile_localization_model`.
-
-    Example:
-        >>> model = localization_model((64, 64, 3), num_classes=4)
-        >>> {k: tuple(v.shape) for k, v in model.output.items()}
-        {'class': (None, 4), 'box': (None, 4)}
-    """
-    if len(input_shape) != 3:
-        raise ValueError(f"input_shape={input_shape} must be (height, width, channels).")
-    if num_classes < 2:
-        raise ValueError(f"num_classes={num_classes} must be at least 2.")
-    inputs = keras.Input(shape=input_shape, name="images")
-    x = keras.layers.Conv2D(filters[0], 3, strides=2, padding="same", activation="relu")(inputs)
-    for f in filters[1:]:
-        x = keras.layers.Conv2D(f, 3, padding="same", activation="relu")(x)
-        x = keras.layers.MaxPooling2D(2)(x)
-    x = keras.layers.Flatten()(x)
-    x = keras.layers.Dense(dense_units, activation="relu")(x)
-    x = keras.layers.Dropout(dropout)(x)
-    outputs = {
-        "class": keras.layers.Dense(num_classes, activation="softmax", name="class")(x),
-        "box": keras.layers.Dense(4, activation="sigmoid", name="box")(x),
-    }
-    return keras.Model(inputs, outputs, name=name)
-
-
-def compile_localization_model(model, learning_rate=2e-3, loss_weights=None, jit_compile="auto"):
-    """Compile a two-headed model: cross-entropy + MSE, weighted, with accuracy and box IoU.
-
-    Args:
-        model: from :func:`localization_model` (outputs named "class" and "box").
-        learning_rate: Adam's learning rate.
-        loss_weights: ``{"class": a, "box": b}``; default
-            :data:`LOCALIZATION_LOSS_WEIGHTS`.
-    """
-    weights = dict(LOCALIZATION_LOSS_WEIGHTS if loss_weights is None else loss_weights)
-    if set(weights) != {"class", "box"}:
-        raise ValueError(f"loss_weights={loss_weights} must have exactly the keys 'class' and 'box'.")
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-        loss={"class": "sparse_categorical_crossentropy", "box": "mse"},
-        loss_weights=weights,
-        metrics={"class": ["accuracy"], "box": [MeanBoxIoU()]},
-        jit_compile=jit_compile,
-    )
-    return model
-
-
 # ============================================================ 07 inside a CNN
-def gap_cnn(input_shape=(48, 48, 3), num_classes: int = 4, filters=(16, 32, 64),
-            name: str = "gap_cnn") -> keras.Model:
+def build_gap_cnn(input_shape=(48, 48, 3), num_classes: int = 4, filters=(16, 32, 64),
+                  name: str = "gap_cnn") -> keras.Model:
     """A small CNN whose head is GlobalAveragePooling2D + Dense: the CAM shape.
 
     Block ``k`` is a 3x3 "same" convolution with ``filters[k]`` channels, batch
@@ -760,7 +584,7 @@ def gap_cnn(input_shape=(48, 48, 3), num_classes: int = 4, filters=(16, 32, 64),
     a spatial map (H/4, W/4 for three blocks). ``GlobalAveragePooling2D``
     averages it per channel before a single ``Dense`` softmax layer, so each
     class score is a weighted sum of the last feature maps and class activation
-    maps (``viz.class_activation_map``) are exact.
+    maps (``interpret.class_activation_map``) are exact.
 
     Args:
         input_shape: (H, W, C) of the images (floats in [0, 1]).
@@ -771,7 +595,7 @@ def gap_cnn(input_shape=(48, 48, 3), num_classes: int = 4, filters=(16, 32, 64),
         An uncompiled functional ``keras.Model``: (N, H, W, C) -> (N, num_classes).
 
     Example:
-        >>> model = gap_cnn((48, 48, 3), num_classes=4)  # doctest: +SKIP
+        >>> model = build_gap_cnn((48, 48, 3), num_classes=4)  # doctest: +SKIP
         >>> model.get_layer("last_conv").output.shape  # doctest: +SKIP
         (None, 12, 12, 64)
     """

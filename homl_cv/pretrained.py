@@ -15,11 +15,12 @@ name                input size  parameters   preprocess_input
 ==================  ==========  ===========  =====================
 
 Weights: ``weights="auto"`` (the default) means ImageNet weights when they can
-be had (online, or already in Keras' cache ``~/.keras/models``) and random
+be had (online, or already in Keras' cache ``$KERAS_HOME/models``, by default
+``~/.keras/models``) and random
 weights with a plain warning otherwise, so the structural parts of a chapter
 still run offline. :attr:`PretrainedBase.pretrained` says which one you got.
 
-Top-k names: :func:`decode_predictions` works like
+Top-k names: :func:`decode_imagenet_predictions` works like
 ``keras.applications.imagenet_utils.decode_predictions`` but reads the class
 index shipped in this package (``resources/imagenet_class_index.json``, the
 same file Keras downloads), so it needs no network.
@@ -38,13 +39,28 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import os
 from importlib import resources
 
 import numpy as np
 
-from homl_cv import config
-from homl_cv.data import _shown_path
+from homl_cv import sources
+
+__all__ = [
+    "BASES",
+    "BaseSpec",
+    "CLASS_INDEX_FILE",
+    "CLASS_INDEX_MD5",
+    "PretrainedBase",
+    "base_spec",
+    "build_base",
+    "decode_imagenet_predictions",
+    "imagenet_class_index",
+    "imagenet_class_name",
+    "prepare_images",
+    "resolve_weights",
+    "top_k_predictions",
+    "weights_file_name",
+]
 
 CLASS_INDEX_FILE = "imagenet_class_index.json"
 CLASS_INDEX_MD5 = "c2c37ea517e94d9795004a39431a14cb"  # the hash Keras checks its download against
@@ -109,16 +125,8 @@ def base_spec(name: str) -> BaseSpec:
 
 
 # ------------------------------------------------------------------------- weights
-def keras_models_dir():
-    """Keras' download cache for weights: ``$KERAS_HOME/models`` or ``~/.keras/models``."""
-    from pathlib import Path
-
-    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return Path(home) / "models"
-
-
-def _weights_file_name(name: str, include_top: bool, input_size: int | None) -> str:
-    """The file name Keras caches the ImageNet weights of ``name`` under."""
+def weights_file_name(name: str, include_top: bool = False, input_size: int | None = None) -> str:
+    """The file name Keras caches the ImageNet weights of base ``name`` under."""
     spec = base_spec(name)
     size = input_size or spec.input_size
     if name == "MobileNetV2" and size not in (96, 128, 160, 192, 224):
@@ -126,15 +134,12 @@ def _weights_file_name(name: str, include_top: bool, input_size: int | None) -> 
     return spec.weight_files[0 if include_top else 1].format(size=size)
 
 
-def cached_weights_path(name: str, include_top: bool = False, input_size: int | None = None):
-    """Path of the cached ImageNet weights file of ``name``, or ``None`` if absent."""
-    path = keras_models_dir() / _weights_file_name(name, include_top, input_size)
-    return path if path.is_file() else None
-
-
 def resolve_weights(name: str, include_top: bool = False, weights="auto",
                     input_size: int | None = None, verbose: bool = True):
-    """Decide which weights to load: ``"imagenet"`` or ``None`` (random).
+    """Which weights to load for base ``name``: ``"imagenet"``, ``None`` (random) or a path.
+
+    The package's one weights policy, :func:`homl_cv.sources.resolve_weights`,
+    applied to this base's weights file (:func:`weights_file_name`).
 
     Args:
         name: a key of :data:`BASES`.
@@ -149,28 +154,8 @@ def resolve_weights(name: str, include_top: bool = False, weights="auto",
         FileNotFoundError: ``weights="imagenet"`` offline with nothing cached.
     """
     spec = base_spec(name)
-    if weights is None or (isinstance(weights, str) and weights not in ("auto", "imagenet")):
-        return weights
-    if weights not in ("auto", "imagenet"):
-        raise ValueError(f"weights={weights!r}: use 'auto', 'imagenet', None or a file path.")
-    have = cached_weights_path(name, include_top, input_size) is not None
-    if have or not config.is_offline():
-        return "imagenet"
-    message = (
-        f"Offline and no cached ImageNet weights for {spec.name} in {_shown_path(keras_models_dir())}"
-    )
-    if weights == "imagenet":
-        raise FileNotFoundError(
-            f"{message}. Run once online (or copy the file "
-            f"{_weights_file_name(name, include_top, input_size)} "
-            f"there), or pass weights=None for random weights."
-        )
-    if verbose:
-        print(
-            f"{message}: using RANDOM weights. The model's structure, shapes and "
-            f"speed are real, but its predictions mean nothing."
-        )
-    return None
+    return sources.resolve_weights(spec.name, weights_file_name(name, include_top, input_size),
+                                   weights, verbose=verbose)
 
 
 # ---------------------------------------------------------------------------- bases
@@ -233,13 +218,8 @@ def build_base(name: str = "Xception", include_top: bool = False, weights="auto"
     except Exception as exc:  # noqa: BLE001 - a failed download becomes one clear error
         if resolved != "imagenet":
             raise
-        from homl_cv.data import DownloadError
-
-        raise DownloadError(
-            f"Could not download the ImageNet weights of {name}: {type(exc).__name__}: {exc}\n"
-            f"Two ways to go on: put the weights file in {_shown_path(keras_models_dir())} "
-            f"beforehand, or run offline ({config.OFFLINE_ENV}=1) with random weights."
-        ) from exc
+        raise sources.weights_download_error(
+            name, weights_file_name(name, include_top, size), exc) from exc
     return PretrainedBase(model, spec, size, pretrained=resolved is not None)
 
 
@@ -289,7 +269,7 @@ def imagenet_class_name(index: int) -> str:
     return index_map[index][1]
 
 
-def decode_predictions(preds, top: int = 5) -> list:
+def decode_imagenet_predictions(preds, top: int = 5) -> list:
     """Top-``top`` ImageNet classes of each prediction, offline.
 
     Same output as ``keras.applications.imagenet_utils.decode_predictions``:
@@ -329,4 +309,4 @@ def top_k_predictions(base: PretrainedBase, images, top: int = 3) -> list:
     if base.model.output_shape[-1] != 1000:
         raise ValueError("base has no ImageNet head: build it with include_top=True.")
     probs = base.model.predict(base.prepare(images), verbose=0)
-    return [[(name, float(p)) for _, name, p in row] for row in decode_predictions(probs, top)]
+    return [[(name, float(p)) for _, name, p in row] for row in decode_imagenet_predictions(probs, top)]

@@ -29,14 +29,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from homl_cv import checks
+
 __all__ = ["crop_boxes", "roi_align"]
-
-
-def _output_pair(output_size) -> tuple:
-    pair = (output_size, output_size) if isinstance(output_size, (int, np.integer)) else tuple(output_size)
-    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and v >= 1 for v in pair):
-        raise ValueError(f"output_size={output_size!r} must be a positive int or a pair of them, e.g. 14.")
-    return int(pair[0]), int(pair[1])
 
 
 def crop_boxes(boxes, feature_shape, output_size, spatial_scale: float = 1.0,
@@ -62,7 +57,7 @@ def crop_boxes(boxes, feature_shape, output_size, spatial_scale: float = 1.0,
         float32 (K, 4) normalized ``[y_1, x_1, y_2, x_2]`` for ``crop_size = (P_h r, P_w r)``.
     """
     boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-    (ph, pw), r = _output_pair(output_size), int(sampling_ratio)
+    (ph, pw), r = checks.pair(output_size, "output_size"), checks.positive_int(sampling_ratio, "sampling_ratio")
     height, width = (int(v) for v in feature_shape)
     out = []
     for lo, hi, bins, side in ((boxes[:, 1], boxes[:, 3], ph, height), (boxes[:, 0], boxes[:, 2], pw, width)):
@@ -115,11 +110,10 @@ def roi_align(feature_map, boxes, output_size, box_indices=None, spatial_scale: 
     boxes = np.asarray(boxes, np.float32)
     if boxes.ndim != 2 or boxes.shape[1] != 4:
         raise ValueError(f"boxes must have shape (K, 4) in 'xyxy' pixels; got shape {boxes.shape}.")
-    ph, pw = _output_pair(output_size)
+    ph, pw = checks.pair(output_size, "output_size")
     if not spatial_scale > 0:
         raise ValueError(f"spatial_scale={spatial_scale!r} must be positive: 1 / the map's stride, e.g. 0.125.")
-    if not isinstance(sampling_ratio, (int, np.integer)) or sampling_ratio < 1:
-        raise ValueError(f"sampling_ratio={sampling_ratio!r} must be a positive int (2 is usual).")
+    checks.positive_int(sampling_ratio, "sampling_ratio")
     indices = np.zeros(len(boxes), np.int32) if box_indices is None else np.asarray(box_indices, np.int32)
     batch = features.shape[0]
     if indices.shape != (len(boxes),) or (len(indices) and (indices.min() < 0 or (batch is not None and indices.max() >= batch))):

@@ -1,6 +1,6 @@
-"""Semantic segmentation: transposed convolution, un-pooling, FCN, U-Net, metrics.
+"""Semantic segmentation: transposed convolution, un-pooling, FCN, U-Net, metrics, training.
 
-Four parts, in the order chapter 06 uses them:
+Five parts, in the order chapter 06 uses them:
 
 * **Upsampling.** :func:`conv_transpose_output_size` (the output-size formula,
   ``output_padding`` included) and two teaching versions of a transposed
@@ -20,6 +20,8 @@ Four parts, in the order chapter 06 uses them:
   and the soft :class:`DiceLoss`. Training uses Keras' per-pixel
   ``SparseCategoricalCrossentropy(from_logits=True)`` and
   ``keras.metrics.MeanIoU(..., sparse_y_pred=False)``.
+* **Training.** :func:`train_segmentation` compiles and fits a per-pixel
+  classifier and returns a :class:`homl_cv.training.TrainedModel`.
 * **Data.** :func:`load_segmentation_data`: Oxford-IIIT Pets from tfds
   online, the generated shapes of :func:`homl_cv.data.make_shapes` offline.
 
@@ -43,24 +45,40 @@ import dataclasses
 import keras
 import numpy as np
 
-from homl_cv import config
+from homl_cv import checks, config, sources, training
 from homl_cv import data as data_lib
+
+__all__ = [
+    "BilinearInitializer",
+    "DiceLoss",
+    "FCN_VARIANTS",
+    "MaxPoolingWithArgmax2D",
+    "MaxUnpooling2D",
+    "PETS_CLASSES",
+    "SegmentationScores",
+    "SegmentationSplits",
+    "bilinear_kernel",
+    "boundary_mask",
+    "build_fcn",
+    "build_unet",
+    "confusion_counts",
+    "conv_transpose_output_size",
+    "conv_transpose_scatter",
+    "conv_transpose_zero_insertion",
+    "dataset_arrays",
+    "dice_per_class",
+    "evaluate_segmentation",
+    "insert_zeros",
+    "iou_per_class",
+    "load_segmentation_data",
+    "mean_iou",
+    "predict_masks",
+    "shapes_segmentation_splits",
+    "train_segmentation",
+]
 
 
 # ============================================================ transposed convolution
-def _pair(value, name: str) -> tuple:
-    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) for v in pair):
-        raise ValueError(f"{name}={value!r} must be an int or a pair of ints.")
-    return tuple(int(v) for v in pair)
-
-
-def _check_padding(padding: str) -> str:
-    if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
-        raise ValueError(f"padding={padding!r}: use 'valid' or 'same'.")
-    return padding.lower()
-
-
 def conv_transpose_output_size(input_size: int, kernel_size: int, strides: int = 1,
                                padding: str = "valid", output_padding=None) -> int:
     """Length of a transposed convolution's output along one axis (Keras' rule).
@@ -81,9 +99,8 @@ def conv_transpose_output_size(input_size: int, kernel_size: int, strides: int =
             or ``output_padding`` outside ``[0, strides)``.
     """
     for name, value in (("input_size", input_size), ("kernel_size", kernel_size), ("strides", strides)):
-        if not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name}={value!r} must be a positive int.")
-    padding = _check_padding(padding)
+        checks.positive_int(value, name)
+    padding = checks.padding(padding)
     if output_padding is not None and not 0 <= output_padding < strides:
         raise ValueError(
             f"output_padding={output_padding} must satisfy 0 <= output_padding < strides={strides}."
@@ -113,9 +130,9 @@ def _check_transpose_args(inputs, kernel, strides, padding, output_padding):
             f"kernel must have shape (kh, kw, C_out, C_in={inputs.shape[3]}) as in "
             f"Conv2DTranspose.kernel; got shape {kernel.shape}."
         )
-    strides = _pair(strides, "strides")
-    padding = _check_padding(padding)
-    pads = (None, None) if output_padding is None else _pair(output_padding, "output_padding")
+    strides = checks.pair(strides, "strides")
+    padding = checks.padding(padding)
+    pads = (None, None) if output_padding is None else checks.pair(output_padding, "output_padding", minimum=0)
     sizes = tuple(conv_transpose_output_size(inputs.shape[1 + a], kernel.shape[a], strides[a],
                                              padding, pads[a]) for a in range(2))
     starts = tuple(_crop_start(inputs.shape[1 + a], kernel.shape[a], strides[a], padding, sizes[a])
@@ -159,7 +176,7 @@ def insert_zeros(inputs, strides=2) -> np.ndarray:
     (batch, H, W, C) -> (batch, (H - 1) * sh + 1, (W - 1) * sw + 1, C).
     """
     x = np.asarray(inputs)
-    sh, sw = _pair(strides, "strides")
+    sh, sw = checks.pair(strides, "strides")
     if x.ndim != 4:
         raise ValueError(f"inputs must have shape (batch, H, W, C); got shape {x.shape}.")
     out = np.zeros((x.shape[0], (x.shape[1] - 1) * sh + 1, (x.shape[2] - 1) * sw + 1, x.shape[3]),
@@ -206,8 +223,7 @@ def bilinear_kernel(kernel_size: int, channels: int = 1) -> np.ndarray:
     for an even ``s``, it reproduces bilinear resizing (``tf.image.resize``)
     away from the borders; each channel is upsampled on its own.
     """
-    if not isinstance(kernel_size, (int, np.integer)) or kernel_size < 1:
-        raise ValueError(f"kernel_size={kernel_size!r} must be a positive int.")
+    checks.positive_int(kernel_size, "kernel_size")
     factor = (kernel_size + 1) // 2
     center = factor - 1 if kernel_size % 2 == 1 else factor - 0.5
     ramp = 1 - np.abs(np.arange(kernel_size) - center) / factor
@@ -263,9 +279,9 @@ class MaxPoolingWithArgmax2D(keras.layers.Layer):
 
     def __init__(self, pool_size=2, strides=None, padding="valid", **kwargs):
         super().__init__(**kwargs)
-        self.pool_size = _pair(pool_size, "pool_size")
-        self.strides = self.pool_size if strides is None else _pair(strides, "strides")
-        self.padding = _check_padding(padding)
+        self.pool_size = checks.pair(pool_size, "pool_size")
+        self.strides = self.pool_size if strides is None else checks.pair(strides, "strides")
+        self.padding = checks.padding(padding)
 
     def call(self, inputs):
         import tensorflow as tf
@@ -308,7 +324,7 @@ class MaxUnpooling2D(keras.layers.Layer):
 
     def __init__(self, size=2, **kwargs):
         super().__init__(**kwargs)
-        self.size = _pair(size, "size")
+        self.size = checks.pair(size, "size")
 
     def call(self, inputs):
         import tensorflow as tf
@@ -332,20 +348,6 @@ class MaxUnpooling2D(keras.layers.Layer):
 
 # ============================================================ models
 FCN_VARIANTS = {"32s": 32, "16s": 16, "8s": 8}
-
-
-def _check_input_shape(input_shape, total_stride: int, model: str) -> tuple:
-    shape = tuple(input_shape)
-    if len(shape) != 3:
-        raise ValueError(f"input_shape={input_shape!r} must be (height, width, channels).")
-    for name, side in zip(("height", "width"), shape[:2]):
-        if not isinstance(side, (int, np.integer)) or side < total_stride or side % total_stride:
-            raise ValueError(
-                f"input_shape={input_shape!r}: {model} downsamples by {total_stride}, so the image "
-                f"{name} must be a positive multiple of {total_stride}; resize or pad the images "
-                f"(e.g. to {max(total_stride, -(-int(side or 1) // total_stride) * total_stride)})."
-            )
-    return shape
 
 
 def _conv_block(x, filters: int, convs: int, name: str):
@@ -403,7 +405,7 @@ def build_fcn(num_classes: int, input_shape=(64, 64, 3), variant: str = "8s",
         raise ValueError(f"variant={variant!r}: use one of {', '.join(FCN_VARIANTS)}.")
     if len(filters) != 5 or len(convs_per_block) != 5:
         raise ValueError(f"filters={filters} and convs_per_block={convs_per_block} need 5 entries each.")
-    shape = _check_input_shape(input_shape, 32, f"FCN-{variant}")
+    shape = checks.input_shape(input_shape, multiple_of=32, model=f"FCN-{variant}")
     inputs = keras.Input(shape, name="image")
     x, pools = inputs, []
     for block, (width, convs) in enumerate(zip(filters, convs_per_block), start=1):
@@ -449,7 +451,8 @@ def build_unet(num_classes: int, input_shape=(64, 64, 3), filters=(8, 16, 32, 64
     if len(filters) < 2:
         raise ValueError(f"filters={filters} needs at least 2 levels.")
     total_stride = 2 ** (len(filters) - 1)
-    shape = _check_input_shape(input_shape, total_stride, f"this U-Net ({len(filters)} levels)")
+    shape = checks.input_shape(input_shape, multiple_of=total_stride,
+                               model=f"this U-Net ({len(filters)} levels)")
     inputs = keras.Input(shape, name="image")
     x, skips = inputs, []
     for level, width in enumerate(filters[:-1], start=1):
@@ -645,6 +648,46 @@ def evaluate_segmentation(y_true, y_pred, num_classes: int, boundary_width: int 
     )
 
 
+# ============================================================ training
+def train_segmentation(model, train, valid=None, num_classes=None, epochs: int = 5, batch_size: int = 16,
+                       learning_rate: float = 1e-2, loss=None, seed: int = 42, verbose="auto"):
+    """Compile and train a per-pixel classifier (FCN, U-Net) on (image, mask) pairs.
+
+    The loss is per-pixel sparse cross-entropy on logits (the mean over all
+    pixels) unless ``loss`` says otherwise; the metrics are pixel accuracy and
+    ``keras.metrics.MeanIoU`` on the arg-max of the logits. Adam with a cosine
+    decay of the learning rate over all steps.
+
+    Args:
+        model: outputs (batch, H, W, num_classes) logits.
+        train, valid: unbatched ``tf.data`` datasets of (image, mask) pairs,
+            e.g. from :func:`load_segmentation_data`.
+        num_classes: default: the model's last output dimension.
+        epochs, batch_size, learning_rate: the usual.
+        loss: a Keras loss (e.g. ``DiceLoss(from_logits=True)``) to use instead.
+
+    Returns:
+        A :class:`homl_cv.training.TrainedModel`: ``model`` (the same object,
+        trained) and ``history`` (``History.history``).
+    """
+    import tensorflow as tf
+
+    num_classes = num_classes or model.output_shape[-1]
+    size = int(train.cardinality())
+    if size <= 0:
+        raise ValueError("train must be a finite, non-empty dataset of (image, mask) pairs.")
+    model.compile(
+        optimizer=keras.optimizers.Adam(training.cosine_schedule(learning_rate, epochs, size, batch_size)),
+        loss=loss or keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy", keras.metrics.MeanIoU(num_classes, sparse_y_pred=False, name="mean_iou")],
+    )
+    train = train.shuffle(size, seed=seed).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    if valid is not None:
+        valid = valid.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    history = model.fit(train, validation_data=valid, epochs=epochs, shuffle=False, verbose=verbose)
+    return training.TrainedModel(model, history.history)
+
+
 # ============================================================ data
 PETS_CLASSES = ("background", "pet", "border")
 
@@ -708,21 +751,21 @@ def load_segmentation_data(image_size=None, offline: bool | None = None, data_di
         DownloadError: online, when the download fails.
     """
     image_size = image_size or config.pick(quick=64, full=128)
-    if data_lib._resolve_offline(offline):
+    if sources.resolve_offline(offline):
         num_shapes = num_shapes or config.pick(quick=1250, full=6000)
-        print(f"Offline: using {num_shapes} generated {image_size}x{image_size} shape images with exact "
-              f"masks instead of Oxford-IIIT Pets.")
+        sources.announce_stand_in(f"{num_shapes} generated {image_size}x{image_size} shape images with "
+                                  f"exact masks instead of Oxford-IIIT Pets", "Offline")
         return shapes_segmentation_splits(num_shapes, image_size)
     import tensorflow as tf
     import tensorflow_datasets as tfds
 
-    data_dir = data_lib._resolve_data_dir(data_dir)
+    data_dir = sources.resolve_data_dir(data_dir)
     splits = config.pick(quick=("train[:22%]", "train[22%:25%]", "test[:25%]"),
                          full=("train[:90%]", "train[90%:]", "test"))
     try:
         datasets = tfds.load("oxford_iiit_pet", split=list(splits), data_dir=str(data_dir))
     except Exception as exc:  # noqa: BLE001 - any failure becomes one clear error
-        raise data_lib._download_error("oxford_iiit_pet", exc, data_dir) from exc
+        raise sources.download_error("oxford_iiit_pet", exc, data_dir) from exc
     relabel = tf.constant([0, 1, 0, 2], tf.int32)  # tfds trimap: 1 pet, 2 background, 3 border
 
     def prepare(example):

@@ -23,11 +23,26 @@ import dataclasses
 
 import numpy as np
 
-from homl_cv import config
-from homl_cv.data import _resolve_offline
+from homl_cv import sources
+
+__all__ = [
+    "CONTENT_LAYERS",
+    "STYLE_LAYERS",
+    "StyleTransferResult",
+    "VGG19_WEIGHTS_FILE",
+    "build_extractor",
+    "content_loss",
+    "default_extractor",
+    "gram_matrix",
+    "random_vgg19",
+    "style_loss",
+    "total_variation_loss",
+    "transfer_style",
+]
 
 STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
 CONTENT_LAYERS = ("block5_conv2",)
+VGG19_WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"  # Keras' cache name
 
 
 def _check_features(features, name: str):
@@ -181,13 +196,7 @@ def build_extractor(weights="imagenet", style_layers=STYLE_LAYERS,
         try:
             vgg = keras.applications.VGG19(include_top=False, weights="imagenet")
         except Exception as exc:  # noqa: BLE001 - any failure becomes one clear error
-            from homl_cv.data import DownloadError
-
-            raise DownloadError(
-                f"Could not download the VGG-19 ImageNet weights: {type(exc).__name__}: {exc}\n"
-                f"Place vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5 in ~/.keras/models, "
-                f"or run offline ({config.OFFLINE_ENV}=1) with random weights (weights=None)."
-            ) from exc
+            raise sources.weights_download_error("VGG-19", VGG19_WEIGHTS_FILE, exc) from exc
     vgg.trainable = False
     names = [layer.name for layer in vgg.layers]
     for name in (*style_layers, *content_layers):
@@ -208,8 +217,15 @@ def build_extractor(weights="imagenet", style_layers=STYLE_LAYERS,
 
 
 def default_extractor(offline: bool | None = None):
-    """(extractor, description) for the current mode: ImageNet VGG-19 online, random offline."""
-    if _resolve_offline(offline):
+    """(extractor, description) following the package's weights policy.
+
+    ImageNet VGG-19 when online or when its weights are already in Keras'
+    cache (:func:`homl_cv.sources.resolve_weights`), random VGG-19 layers
+    offline otherwise.
+    """
+    weights = sources.resolve_weights("VGG-19", VGG19_WEIGHTS_FILE, "auto", offline=offline,
+                                      verbose=False)
+    if weights is None:
         return build_extractor(weights=None), "VGG-19 layers with random weights (offline)"
     return build_extractor(weights="imagenet"), "VGG-19 with ImageNet weights"
 

@@ -27,6 +27,7 @@ import dataclasses
 import keras
 import numpy as np
 
+from homl_cv import checks, training
 from homl_cv import data as data_lib
 
 __all__ = ["SubPixelUpsampling", "SuperResPairs", "SuperResScores", "bicubic_upsample", "build_subpixel_upsampler",
@@ -39,9 +40,7 @@ class SubPixelUpsampling(keras.layers.Layer):
 
     def __init__(self, factor: int = 2, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(factor, (int, np.integer)) or factor < 2:
-            raise ValueError(f"factor={factor!r} must be an int >= 2 (2 doubles the height and width).")
-        self.factor = int(factor)
+        self.factor = checks.int_at_least(factor, "factor", 2, "2 doubles the height and width")
 
     def call(self, inputs):
         import tensorflow as tf
@@ -115,8 +114,7 @@ def make_superres_pairs(part: str = "train", num_crops: int = 2000, crop_size: i
     """
     import tensorflow as tf
 
-    if part not in ("train", "test"):
-        raise ValueError(f"part={part!r}: use 'train' or 'test'.")
+    checks.one_of(part, "part", ("train", "test"))
     if crop_size % factor:
         raise ValueError(f"crop_size={crop_size} must be a multiple of factor={factor}.")
     rng = np.random.default_rng(seed + (0 if part == "train" else 1))
@@ -164,7 +162,15 @@ def build_subpixel_upsampler(factor: int = 2, filters: int = 32, residual: bool 
 
 def train_superres(model, pairs: SuperResPairs, epochs: int = 10, batch_size: int = 32,
                    learning_rate: float = 1e-3, seed: int = 42, verbose="auto"):
-    """Fit on mean squared error with Adam (cosine-decayed learning rate); returns the Keras ``History``."""
+    """Fit on mean squared error with Adam (cosine-decayed learning rate).
+
+    Args:
+        model: e.g. from :func:`build_subpixel_upsampler`.
+        pairs: the training :class:`SuperResPairs`.
+
+    Returns:
+        A :class:`homl_cv.training.TrainedModel` (``model``, ``history``).
+    """
     import tensorflow as tf
 
     steps = epochs * -(-len(pairs.low) // batch_size)
@@ -172,7 +178,8 @@ def train_superres(model, pairs: SuperResPairs, epochs: int = 10, batch_size: in
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss="mse")
     train = (tf.data.Dataset.from_tensor_slices((pairs.low, pairs.high))
              .shuffle(len(pairs.low), seed=seed).batch(batch_size))
-    return model.fit(train, epochs=epochs, shuffle=False, verbose=verbose)
+    history = model.fit(train, epochs=epochs, shuffle=False, verbose=verbose)
+    return training.TrainedModel(model, history.history)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,4 +1,16 @@
-"""Training helpers: compiling and fitting the chapters' models, transfer learning.
+"""Generic training: fitting classifiers, transfer learning, learning-rate schedules.
+
+* **Classifiers (02).** :func:`scale_images`, :func:`fit_classifier`,
+  :func:`predict_classes`, :func:`classifier_accuracy`, :func:`compile_classifier`.
+* **Transfer learning (03).** :func:`build_transfer_model`, :func:`freeze`,
+  :func:`unfreeze`, :func:`fit_two_phase` (a :class:`TwoPhaseHistory`) and
+  the digits experiment :func:`digits_transfer_experiment` (a
+  :class:`TransferComparison`).
+* **Shared by the topic trainers.** :func:`cosine_schedule` and
+  :class:`TrainedModel`, what ``detection.train_yolo_detector``,
+  ``detection.train_window_classifier`` and ``segmentation.train_segmentation``
+  return. Each topic module owns its trainer (``localization``, ``detection``,
+  ``segmentation``, ``style``).
 
 Example:
     >>> from homl_cv import training  # doctest: +SKIP
@@ -9,6 +21,26 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+
+from homl_cv import config, data, sources
+
+__all__ = [
+    "TrainedModel",
+    "TransferComparison",
+    "TwoPhaseHistory",
+    "build_transfer_model",
+    "classifier_accuracy",
+    "compile_classifier",
+    "cosine_schedule",
+    "digits_features",
+    "digits_transfer_experiment",
+    "fit_classifier",
+    "fit_two_phase",
+    "freeze",
+    "predict_classes",
+    "scale_images",
+    "unfreeze",
+]
 
 
 # ============================================================ 02 architectures (classifiers)
@@ -34,7 +66,7 @@ def fit_classifier(model, splits, epochs: int, batch_size: int = 32, learning_ra
     validation data (Keras prints a progress bar per epoch).
 
     Args:
-        model: a Keras classifier with a softmax output, e.g. ``models.lenet5()``.
+        model: a Keras classifier with a softmax output, e.g. ``models.build_lenet5()``.
         splits: a :class:`homl_cv.data.ImageSplits` (e.g. ``data.load_mnist()``).
         epochs: number of passes over the training set.
         learning_rate: a float, or a ``keras.optimizers.schedules`` schedule.
@@ -286,9 +318,7 @@ def digits_transfer_experiment(shots_per_class: int = 10, seed: int = 0,
     Both are evaluated on the digits 5-9 of the validation and test splits
     (never seen in training).
     """
-    from homl_cv.data import _quiet_tf_logs
-
-    with _quiet_tf_logs():  # silence "retracing" notes: several small models in a row
+    with sources.quiet_tf_logs():  # silence "retracing" notes: several small models in a row
         return _digits_transfer_run(shots_per_class, seed, pretrain_epochs, head_epochs,
                                     fine_tune_epochs, steps_per_epoch, verbose)
 
@@ -298,12 +328,9 @@ def _digits_transfer_run(shots_per_class, seed, pretrain_epochs, head_epochs, fi
     import keras
     import tensorflow as tf
 
-    from homl_cv import config
-    from homl_cv.data import load_digits_28x28
-
     if shots_per_class < 1:
         raise ValueError(f"shots_per_class={shots_per_class} must be at least 1.")
-    digits = load_digits_28x28()
+    digits = data.load_digits_28x28()
     x_train, y_train = digits.x_train[..., None], digits.y_train
     x_eval = np.concatenate([digits.x_valid, digits.x_test])[..., None]
     y_eval = np.concatenate([digits.y_valid, digits.y_test])
@@ -357,7 +384,22 @@ def _digits_transfer_run(shots_per_class, seed, pretrain_epochs, head_epochs, fi
                               shots_per_class, int(len(y_test)))
 
 
-# ============================================================ 04-06 localization, detection, segmentation
+# ============================================================ shared by the trainers (04-06)
+@dataclasses.dataclass
+class TrainedModel:
+    """A model trained by a ``train_*`` function, with its learning curves.
+
+    Attributes:
+        model: the trained Keras model.
+        history: ``History.history``: one list per loss or metric ("loss",
+            "val_loss", ...), one value per epoch. ``viz.plot_learning_curves``
+            takes the whole object.
+    """
+
+    model: object
+    history: dict
+
+
 def cosine_schedule(learning_rate: float, epochs: int, num_examples: int, batch_size: int,
                     alpha: float = 0.0):
     """A ``CosineDecay`` from ``learning_rate`` to ``alpha * learning_rate`` over all steps.
@@ -369,207 +411,3 @@ def cosine_schedule(learning_rate: float, epochs: int, num_examples: int, batch_
 
     steps = epochs * -(-num_examples // batch_size)
     return keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps, alpha=alpha)
-
-
-# ------------------------------------------------------------ 04
-@dataclasses.dataclass
-class LocalizationResult:
-    """What :func:`train_localizer` returns.
-
-    Attributes:
-        model: the trained two-headed Keras model.
-        history: ``History.history`` dict (loss, class_accuracy, box_box_iou, ...).
-        test: the held-out :class:`homl_cv.data.ShapesData` (never trained on).
-        pred_classes: int (N_test,) predicted class ids.
-        pred_boxes: float32 (N_test, 4) predicted "xyxy" pixel boxes.
-        true_boxes: float32 (N_test, 4) true "xyxy" pixel boxes.
-        ious: float32 (N_test,) IoU of each predicted box with its true box.
-        accuracy: class accuracy on the test set.
-        mean_iou: mean of ``ious``.
-        train_seconds: wall-clock time of ``fit``.
-    """
-
-    model: object
-    history: dict
-    test: object
-    pred_classes: np.ndarray
-    pred_boxes: np.ndarray
-    true_boxes: np.ndarray
-    ious: np.ndarray
-    accuracy: float
-    mean_iou: float
-    train_seconds: float
-
-    def summary(self) -> str:
-        return (f"test images: {len(self.test)}, class accuracy: {self.accuracy:.1%}, "
-                f"mean IoU: {self.mean_iou:.2f}, IoU >= 0.5: {np.mean(self.ious >= 0.5):.0%}")
-
-
-def localization_targets(shapes) -> tuple:
-    """Inputs and targets for a localization model from single-object shapes.
-
-    Args:
-        shapes: a :class:`homl_cv.data.ShapesData` with exactly one object per image.
-
-    Returns:
-        ``(images, {"class": int32 (N,), "box": float32 (N, 4)})``, boxes encoded
-        by :func:`homl_cv.models.encode_boxes`.
-    """
-    from homl_cv import models
-
-    counts = shapes.num_objects()
-    if not np.all(counts == 1):
-        raise ValueError(
-            f"shapes must have exactly one object per image (got counts {sorted(set(counts.tolist()))}): "
-            f"generate them with make_shapes(..., min_objects=1, max_objects=1)."
-        )
-    size = shapes.images.shape[1:3]
-    targets = {"class": shapes.classes[:, 0].astype(np.int32),
-               "box": models.encode_boxes(shapes.boxes[:, 0], image_size=size)}
-    return shapes.images, targets
-
-
-def train_localizer(num_images=None, image_size=64, epochs=None, batch_size=32, seed=42,
-                    learning_rate=2e-3, loss_weights=None, verbose="auto") -> LocalizationResult:
-    """Generate single-object shapes, train a two-headed localizer, evaluate it.
-
-    The images come from :func:`homl_cv.data.make_shapes` (one object each,
-    exact boxes), split 80/10/10 % into train/valid/test; the model is
-    :func:`homl_cv.models.localization_model`. The learning rate decays with a
-    cosine schedule to 0 over the epochs.
-
-    Args:
-        num_images: total images; default 4,000 in quick mode, 20,000 otherwise.
-        image_size: side of the square images.
-        epochs: default 12 in quick mode, 40 otherwise.
-        batch_size, learning_rate: for Adam.
-        seed: seeds the data and the weights.
-        loss_weights: see :func:`homl_cv.models.compile_localization_model`.
-        verbose: passed to ``fit`` (Keras progress bars).
-
-    Returns:
-        A :class:`LocalizationResult` measured on the test images.
-    """
-    import time
-
-    from homl_cv import boxes, config, data, models
-
-    num_images = num_images or config.pick(quick=4000, full=20000)
-    epochs = epochs or config.pick(quick=12, full=40)
-    if num_images < 50:
-        raise ValueError(f"num_images={num_images} is too few to split 80/10/10: use 50 or more.")
-    config.set_seeds(seed)
-    shapes = data.make_shapes(num_images, image_size=image_size, seed=seed)
-    train, valid, test = shapes.split((0.8, 0.1, 0.1))
-    x_train, y_train = localization_targets(train)
-    x_valid, y_valid = localization_targets(valid)
-    model = models.localization_model(x_train.shape[1:], num_classes=len(shapes.class_names))
-    schedule = cosine_schedule(learning_rate, epochs, len(x_train), batch_size)
-    models.compile_localization_model(model, learning_rate=schedule, loss_weights=loss_weights)
-    start = time.perf_counter()
-    history = model.fit(x_train, y_train, validation_data=(x_valid, y_valid), epochs=epochs,
-                        batch_size=batch_size, verbose=verbose)
-    seconds = time.perf_counter() - start
-    pred = model.predict(test.images, batch_size=256, verbose=0)
-    pred_boxes = models.decode_boxes(pred["box"], image_size=test.images.shape[1:3])
-    true_boxes = test.boxes[:, 0]
-    ious = boxes.paired_iou(pred_boxes, true_boxes)
-    pred_classes = pred["class"].argmax(axis=1)
-    return LocalizationResult(
-        model=model, history=history.history, test=test, pred_classes=pred_classes,
-        pred_boxes=pred_boxes, true_boxes=true_boxes, ious=ious,
-        accuracy=float(np.mean(pred_classes == test.classes[:, 0])),
-        mean_iou=float(ious.mean()), train_seconds=seconds,
-    )
-
-
-# ---------------------------------------------------------------- 05 detection
-def yolo_recipe() -> dict:
-    """Data and training sizes for chapter 05's tiny YOLO (quick vs full mode)."""
-    from homl_cv import config
-
-    return dict(image_size=64, max_objects=3, num_anchors=3,
-                num_train=config.pick(1500, 8000), num_test=config.pick(200, 1000),
-                epochs=config.pick(12, 40), batch_size=16, learning_rate=3e-3)
-
-
-def train_yolo_detector(train_data, anchors, epochs: int = 12, batch_size: int = 32,
-                        learning_rate: float = 3e-3, filters: int = 8, seed: int = 42, verbose="auto"):
-    """Train :func:`homl_cv.detection.make_yolo_detector` on a ShapesData.
-
-    Targets come from :func:`homl_cv.detection.yolo_targets` on an 8x8-pixel
-    grid; Adam with a cosine-decayed learning rate and the
-    :class:`homl_cv.detection.YoloLoss`. Random horizontal flips of image and
-    targets would be the next step for more data; here the generator gives
-    fresh images instead.
-
-    Returns:
-        ``(model, history)``.
-    """
-    import keras
-
-    from homl_cv import config, detection
-
-    config.set_seeds(seed)
-    image_size = train_data.images.shape[1]
-    model = detection.make_yolo_detector(image_size, len(anchors), len(train_data.class_names), filters)
-    targets = detection.yolo_targets(train_data, image_size // 8, anchors)
-    schedule = cosine_schedule(learning_rate, epochs, len(train_data), batch_size, alpha=0.05)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule), loss=detection.YoloLoss())
-    history = model.fit(train_data.images, targets, epochs=epochs, batch_size=batch_size, verbose=verbose)
-    return model, history
-
-
-def train_window_classifier(crops, labels, num_outputs: int, epochs: int = 4, batch_size: int = 64,
-                            seed: int = 42, verbose="auto"):
-    """Train :func:`homl_cv.detection.make_window_classifier` on labelled crops.
-
-    Returns:
-        ``(model, history)``; the model's outputs are softmax probabilities.
-    """
-    from homl_cv import config, detection
-
-    config.set_seeds(seed)
-    model = detection.make_window_classifier(crops.shape[1], num_outputs)
-    compile_classifier(model, 2e-3, "adam", jit_compile="auto")  # Keras' default
-    history = model.fit(crops, labels, epochs=epochs, batch_size=batch_size, verbose=verbose)
-    return model, history
-
-
-# ---------------------------------------------------------------- 06 segmentation
-def fit_segmentation(model, train, valid=None, num_classes=None, epochs: int = 5, batch_size: int = 16,
-                     learning_rate: float = 1e-2, loss=None, seed: int = 42, verbose="auto"):
-    """Compile and train a per-pixel classifier (FCN, U-Net) on (image, mask) pairs.
-
-    The loss is per-pixel sparse cross-entropy on logits (the mean over all
-    pixels) unless ``loss`` says otherwise; the metrics are pixel accuracy and
-    ``keras.metrics.MeanIoU`` on the arg-max of the logits. Adam with a cosine
-    decay of the learning rate over all steps.
-
-    Args:
-        model: outputs (batch, H, W, num_classes) logits.
-        train, valid: unbatched ``tf.data`` datasets of (image, mask) pairs,
-            e.g. from :func:`homl_cv.segmentation.load_segmentation_data`.
-        num_classes: default: the model's last output dimension.
-        epochs, batch_size, learning_rate: the usual.
-        loss: a Keras loss (e.g. ``DiceLoss(from_logits=True)``) to use instead.
-
-    Returns:
-        The Keras ``History``.
-    """
-    import keras
-    import tensorflow as tf
-
-    num_classes = num_classes or model.output_shape[-1]
-    size = int(train.cardinality())
-    if size <= 0:
-        raise ValueError("train must be a finite, non-empty dataset of (image, mask) pairs.")
-    model.compile(
-        optimizer=keras.optimizers.Adam(cosine_schedule(learning_rate, epochs, size, batch_size)),
-        loss=loss or keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy", keras.metrics.MeanIoU(num_classes, sparse_y_pred=False, name="mean_iou")],
-    )
-    train = train.shuffle(size, seed=seed).batch(batch_size).prefetch(tf.data.AUTOTUNE)
-    if valid is not None:
-        valid = valid.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-    return model.fit(train, validation_data=valid, epochs=epochs, shuffle=False, verbose=verbose)

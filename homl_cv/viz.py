@@ -1,7 +1,9 @@
 """Plots for the chapters. Every function draws with matplotlib and returns
-the figure (or axes) so a notebook can show it and a test can inspect it;
-functions that compute something (feature maps, CAM, ...) return arrays and
-have a plotting companion.
+the figure (or axes) so a notebook can show it and a test can inspect it.
+
+This module only draws: what a plot shows is computed elsewhere (feature
+maps, CAM and Grad-CAM in :mod:`homl_cv.interpret`, IoU in
+:mod:`homl_cv.boxes`, sizes in :mod:`homl_cv.conv`) and passed in or called.
 
 Example:
     >>> import numpy as np
@@ -11,6 +13,40 @@ Example:
 from __future__ import annotations
 
 import numpy as np
+
+from homl_cv import boxes as boxes_lib
+from homl_cv import checks, conv, interpret, models
+
+__all__ = [
+    "SEGMENTATION_COLORS",
+    "draw_boxes",
+    "mask_to_rgb",
+    "overlay_mask",
+    "plot_anchors",
+    "plot_confusion_matrix",
+    "plot_detections",
+    "plot_feature_map_sizes",
+    "plot_fcn_skips",
+    "plot_feature_maps",
+    "plot_filter_responses",
+    "plot_heatmaps",
+    "plot_images",
+    "plot_iou",
+    "plot_iou_histogram",
+    "plot_learning_curves",
+    "plot_localization_predictions",
+    "plot_nms",
+    "plot_padding_and_strides",
+    "plot_precision_recall",
+    "plot_segmentation",
+    "plot_style_losses",
+    "plot_style_transfer",
+    "plot_transfer_vs_scratch",
+    "plot_two_phase_curves",
+    "plot_unet",
+    "plot_value_grids",
+    "plot_window_scores",
+]
 
 
 def _plt():
@@ -98,9 +134,7 @@ def draw_boxes(ax, boxes, labels=None, color="lime", linestyle="-", box_format="
     """Draw absolute boxes on a matplotlib axes (after ``ax.imshow``)."""
     from matplotlib.patches import Rectangle
 
-    from homl_cv.boxes import to_xyxy
-
-    boxes = to_xyxy(np.asarray(boxes, dtype=np.float32).reshape(-1, 4), box_format)
+    boxes = boxes_lib.to_xyxy(np.asarray(boxes, dtype=np.float32).reshape(-1, 4), box_format)
     for k, (x1, y1, x2, y2) in enumerate(boxes):
         ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor=color,
                                linewidth=1.8, linestyle=linestyle))
@@ -122,15 +156,13 @@ def plot_padding_and_strides(n: int = 13, kernel: int = 6, stride: int = 5):
     """
     from matplotlib.patches import Rectangle
 
-    from homl_cv.conv import output_size, same_padding
-
     plt = _plt()
     colors = plt.get_cmap("tab10").colors
     fig, axes = plt.subplots(2, 1, figsize=(0.5 * (n + kernel) + 1.5, 4.6))
-    most_before, most_after = same_padding(n, kernel, stride)
+    most_before, most_after = conv.same_padding(n, kernel, stride)
     for ax, padding in zip(axes, ("valid", "same")):
-        before, after = same_padding(n, kernel, stride) if padding == "same" else (0, 0)
-        outputs = output_size(n, kernel, stride, padding)
+        before, after = conv.same_padding(n, kernel, stride) if padding == "same" else (0, 0)
+        outputs = conv.output_size(n, kernel, stride, padding)
         covered = np.zeros(n + before + after, bool)
         for o in range(outputs):
             covered[o * stride:o * stride + kernel] = True
@@ -213,10 +245,8 @@ def plot_feature_map_sizes(model, title=None):
     is an image (H, W, C). Reads the shapes from
     :func:`homl_cv.models.layer_table`.
     """
-    from homl_cv.models import layer_table
-
     plt = _plt()
-    rows = [(name, shape) for name, _, shape, _ in layer_table(model) if len(shape) == 3]
+    rows = [(name, shape) for name, _, shape, _ in models.layer_table(model) if len(shape) == 3]
     if not rows:
         raise ValueError(f"model {model.name!r} has no layer with an (H, W, C) output to plot.")
     names = [name for name, _ in rows]
@@ -289,8 +319,6 @@ def plot_iou(box1, box2, ax=None, labels=("A", "B")):
     """
     from matplotlib.patches import Rectangle
 
-    from homl_cv.boxes import iou
-
     plt = _plt()
     a, b = (np.asarray(box, dtype=np.float32).reshape(4) for box in (box1, box2))
     if ax is None:
@@ -310,7 +338,7 @@ def plot_iou(box1, box2, ax=None, labels=("A", "B")):
     ax.set_ylim(hi[1] + pad, lo[1] - pad)
     ax.set_aspect("equal")
     ax.grid(alpha=0.3)
-    ax.set_title(f"IoU = {float(iou(a[None], b[None])[0, 0]):.3f}")
+    ax.set_title(f"IoU = {float(boxes_lib.iou(a[None], b[None])[0, 0]):.3f}")
     ax.figure.tight_layout()
     return ax
 
@@ -326,9 +354,7 @@ def plot_localization_predictions(images, true_boxes, pred_boxes, true_classes=N
             with each image's IoU.
         class_names: names for the class ids.
     """
-    from homl_cv.boxes import paired_iou
-
-    ious = paired_iou(pred_boxes, true_boxes)
+    ious = boxes_lib.paired_iou(pred_boxes, true_boxes)
     titles = []
     for i, value in enumerate(ious):
         title = f"IoU {value:.2f}"
@@ -667,75 +693,7 @@ def plot_unet(filters=(8, 16, 32, 64), image_size: int = 64):
 
 
 
-# ============================================================ 07 inside a CNN
-def _as_batch(images, name: str = "images") -> np.ndarray:
-    """float32 (N, H, W, C), or a ValueError that says how to get there."""
-    images = np.asarray(images, dtype=np.float32)
-    if images.ndim != 4:
-        hint = " (one image: pass image[None])" if images.ndim == 3 else ""
-        raise ValueError(
-            f"{name} must be a batch of shape (N, H, W, C); got shape {images.shape}{hint}."
-        )
-    return images
-
-
-def _model_input(model):
-    """The model's input tensor(s), in the structure the model was built with."""
-    return model.inputs[0] if len(model.inputs) == 1 else model.inputs
-
-
-def _get_spatial_layer(model, layer_name: str, purpose: str):
-    """The layer called ``layer_name`` whose output is a (N, h, w, c) map."""
-    import keras
-
-    names = [layer.name for layer in model.layers]
-    spatial = [layer.name for layer in model.layers
-               if not isinstance(layer, keras.layers.InputLayer) and len(layer.output.shape) == 4]
-    if layer_name not in names:
-        raise ValueError(
-            f"layer_name={layer_name!r} is not a layer of model {model.name!r}; "
-            f"layers with feature maps: {', '.join(spatial)}."
-        )
-    layer = model.get_layer(layer_name)
-    if len(layer.output.shape) != 4:
-        raise ValueError(
-            f"layer_name={layer_name!r} outputs shape {tuple(layer.output.shape)}, not a "
-            f"(N, h, w, channels) map, so it has no {purpose}; pick a convolutional layer "
-            f"(choices: {', '.join(spatial) or 'none in this model'})."
-        )
-    return layer
-
-
-def feature_maps(model, images, layer_names):
-    """The activations of one or more layers for a batch of images.
-
-    Args:
-        model: a built functional or Sequential Keras model.
-        images: float32 (N, H, W, C), preprocessed as the model expects.
-        layer_names: a layer name, or a list of names. Each layer must output
-            a (N, h, w, c) map (convolution, pooling, activation, ...).
-
-    Returns:
-        For one name, a float32 array (N, h, w, c); for a list, a dict
-        name -> array, in the order given.
-
-    Example:
-        >>> maps = feature_maps(model, images[:2], ["block1_conv", "last_conv"])  # doctest: +SKIP
-        >>> maps["block1_conv"].shape  # doctest: +SKIP
-        (2, 48, 48, 16)
-    """
-    import keras
-
-    images = _as_batch(images)
-    names = [layer_names] if isinstance(layer_names, str) else list(layer_names)
-    layers = [_get_spatial_layer(model, name, "feature maps") for name in names]
-    extractor = keras.Model(_model_input(model), [layer.output for layer in layers])
-    outputs = extractor(images, training=False)
-    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-    arrays = {name: np.asarray(out, dtype=np.float32) for name, out in zip(names, outputs)}
-    return arrays[names[0]] if isinstance(layer_names, str) else arrays
-
-
+# ============================================================ 07 inside a CNN (computed by homl_cv.interpret)
 def plot_feature_maps(maps, max_channels: int = 16, ncols: int = 8, title=None, size: float = 1.2):
     """The first ``max_channels`` channels of one image's maps (h, w, c), one panel each."""
     maps = np.asarray(maps)
@@ -748,242 +706,6 @@ def plot_feature_maps(maps, max_channels: int = 16, ncols: int = 8, title=None, 
     panels = np.moveaxis(maps[..., :channels], -1, 0)
     return plot_images(panels, titles=[f"#{k}" for k in range(channels)], ncols=ncols,
                        cmap="viridis", size=size, suptitle=title)
-
-
-def visualize_filter(model, layer_name: str, filter_index: int, steps: int = 40,
-                     step_size: float = 0.05, blur: float = 0.5, seed: int = 0) -> np.ndarray:
-    """An input image that excites one filter, found by gradient ascent.
-
-    Starts from gray plus noise and repeatedly moves the pixels along the
-    (normalized) gradient of the filter's mean activation, keeping them in
-    [0, 1]. The network stays frozen: only the image changes. After each step
-    the image is mixed with a 3x3-blurred copy of itself (weight ``blur``), a
-    simple regularizer that removes the pixel-level noise gradient ascent
-    otherwise produces and leaves the patterns the filter responds to.
-
-    Args:
-        model: a Keras model taking images in [0, 1] of its input shape.
-        layer_name: a layer with a (N, h, w, c) output.
-        filter_index: the channel to maximize, 0 <= filter_index < c.
-        steps, step_size: number and size (in pixel units) of ascent steps.
-        blur: 0 (no smoothing) to 1 (full 3x3 blur after each step).
-        seed: seed of the starting noise.
-
-    Returns:
-        float32 (H, W, C) in [0, 1], the model's input size.
-    """
-    import keras
-    import tensorflow as tf
-
-    layer = _get_spatial_layer(model, layer_name, "filters to visualize")
-    channels = layer.output.shape[-1]
-    if not 0 <= filter_index < channels:
-        raise ValueError(
-            f"filter_index={filter_index} is out of range: layer {layer_name!r} has "
-            f"{channels} filters, so use 0 to {channels - 1}."
-        )
-    extractor = keras.Model(_model_input(model), layer.output)
-    shape = (1, *model.inputs[0].shape[1:])
-    rng = np.random.default_rng(seed)
-    image = tf.Variable(np.clip(0.5 + 0.15 * rng.standard_normal(shape), 0, 1).astype(np.float32))
-    kernel = np.outer([1, 2, 1], [1, 2, 1]).astype(np.float32) / 16
-    kernel = np.tile(kernel[:, :, None, None], (1, 1, shape[-1], 1))  # depthwise (3, 3, C, 1)
-
-    @tf.function
-    def ascent_step():
-        with tf.GradientTape() as tape:
-            activation = tf.reduce_mean(extractor(image, training=False)[..., filter_index])
-        grads = tape.gradient(activation, image)
-        grads /= tf.math.reduce_std(grads) + 1e-8
-        stepped = image + step_size * grads
-        blurred = tf.nn.depthwise_conv2d(tf.pad(stepped, [[0, 0], [1, 1], [1, 1], [0, 0]], "SYMMETRIC"),
-                                         kernel, strides=[1, 1, 1, 1], padding="VALID")
-        image.assign(tf.clip_by_value((1 - blur) * stepped + blur * blurred, 0.0, 1.0))
-
-    for _ in range(steps):
-        ascent_step()
-    result = image.numpy()[0]
-    return (result - result.min()) / (result.max() - result.min() + 1e-8)
-
-
-def _class_index(probs: np.ndarray, class_index) -> np.ndarray:
-    if class_index is None:
-        return probs.argmax(axis=-1)
-    index = np.broadcast_to(np.asarray(class_index), probs.shape[:1]).astype(int)
-    if index.min() < 0 or index.max() >= probs.shape[-1]:
-        raise ValueError(
-            f"class_index={class_index} is out of range: the model has {probs.shape[-1]} classes."
-        )
-    return index
-
-
-def _gap_dense_head(model):
-    """(feature layer, Dense layer) of a model ending in GlobalAveragePooling2D + Dense."""
-    import keras
-
-    layers = model.layers
-    gap_positions = [i for i, layer in enumerate(layers)
-                     if isinstance(layer, keras.layers.GlobalAveragePooling2D)]
-    after = layers[gap_positions[-1] + 1:] if gap_positions else []
-    dense = [layer for layer in after if isinstance(layer, keras.layers.Dense)]
-    others = [layer for layer in after if not isinstance(layer, (keras.layers.Dense, keras.layers.Dropout))]
-    if not gap_positions or len(dense) != 1 or others or after[-1] is not dense[0]:
-        raise ValueError(
-            f"class_activation_map needs a model ending in GlobalAveragePooling2D + one Dense "
-            f"layer (like models.gap_cnn); {model.name!r} does not. Use "
-            f"grad_cam(model, images, layer_name) instead: it works with any head."
-        )
-    gap = layers[gap_positions[-1]]
-    feature_layer = gap.input._keras_history.operation
-    return feature_layer, dense[0]
-
-
-def class_activation_map(model, images, class_index=None) -> np.ndarray:
-    """Class activation maps (CAM, Zhou et al. 2016) of a GAP + Dense model.
-
-    With a ``GlobalAveragePooling2D`` + ``Dense`` head, the class logit is
-    ``sum_k w[k, c] * mean(A_k) + b_c``, so the map ``sum_k w[k, c] * A_k``
-    (A: the last feature maps) shows where the evidence for class ``c`` lies;
-    its spatial mean plus ``b_c`` is the logit itself.
-
-    Args:
-        model: a model ending in GlobalAveragePooling2D + Dense (Dropout allowed).
-        images: float32 (N, H, W, C).
-        class_index: the class to explain: ``None`` (each image's predicted
-            class), an int, or one int per image.
-
-    Returns:
-        float32 (N, h, w), at the resolution of the last feature maps (not
-        clipped nor normalized; see :func:`upsample_heatmaps` for image size).
-    """
-    import keras
-
-    images = _as_batch(images)
-    feature_layer, dense = _gap_dense_head(model)
-    maps, probs = keras.Model(_model_input(model), [feature_layer.output, model.output])(images, training=False)
-    maps, probs = np.asarray(maps), np.asarray(probs)
-    classes = _class_index(probs, class_index)
-    weights = np.asarray(dense.kernel)[:, classes].T  # (N, channels)
-    return np.einsum("nhwk,nk->nhw", maps, weights).astype(np.float32)
-
-
-def grad_cam(model, images, layer_name: str, class_index=None) -> np.ndarray:
-    """Grad-CAM (Selvaraju et al. 2017) heatmaps for any convolutional layer.
-
-    Each channel ``A_k`` of the layer is weighted by the spatial mean of the
-    gradient of the class score with respect to it; the map is
-    ``ReLU(sum_k alpha_k * A_k)``. The class score is the logit: when the model
-    ends in a Dense softmax layer, the score is taken before the softmax (a
-    saturated probability has no gradient).
-
-    Args:
-        model: a Keras model.
-        images: float32 (N, H, W, C).
-        layer_name: a layer with a (N, h, w, c) output, usually the last conv.
-        class_index: ``None`` (predicted class), an int, or one int per image.
-
-    Returns:
-        float32 (N, h, w), non-negative, at the layer's resolution.
-    """
-    import keras
-    import tensorflow as tf
-
-    images = _as_batch(images)
-    layer = _get_spatial_layer(model, layer_name, "Grad-CAM")
-    last = model.layers[-1]
-    softmax_head = (isinstance(last, keras.layers.Dense)
-                    and getattr(last.activation, "__name__", "") == "softmax")
-    head_input = last.input if softmax_head else model.output
-    grad_model = keras.Model(_model_input(model), [layer.output, head_input])
-    with tf.GradientTape() as tape:
-        maps, head = grad_model(images, training=False)
-        scores = tf.matmul(head, last.kernel) + last.bias if softmax_head else head
-        classes = _class_index(scores.numpy(), class_index)
-        chosen = tf.gather(scores, classes, axis=1, batch_dims=1)
-    grads = tape.gradient(chosen, maps)
-    alphas = tf.reduce_mean(grads, axis=(1, 2))  # (N, channels)
-    heatmaps = tf.nn.relu(tf.einsum("nhwk,nk->nhw", maps, alphas))
-    return heatmaps.numpy().astype(np.float32)
-
-
-def occlusion_sensitivity(model, image, class_index=None, patch_size: int = 8,
-                          stride: int = 4, fill=None, batch_size: int = 128) -> np.ndarray:
-    """How much the class probability drops when each part of the image is hidden.
-
-    A ``patch_size`` square filled with ``fill`` (default: the image's mean
-    colour) slides over the image with ``stride``; each pixel gets the mean
-    drop ``p(original) - p(occluded)`` over the patches that covered it.
-
-    Args:
-        model: a Keras model with a probability output (N, classes).
-        image: one float32 image (H, W, C).
-        class_index: the class to follow; ``None``: the predicted class.
-        patch_size, stride: patch side and step in pixels.
-        fill: the patch value (a scalar or a C-vector).
-
-    Returns:
-        float32 (H, W): large where hiding the pixels hurts the prediction.
-    """
-    image = np.asarray(image, dtype=np.float32)
-    if image.ndim != 3:
-        raise ValueError(
-            f"image must be one image of shape (H, W, C); got shape {image.shape} "
-            f"(for a batch, call occlusion_sensitivity once per image)."
-        )
-    height, width = image.shape[:2]
-    if not 1 <= patch_size <= min(height, width) or stride < 1:
-        raise ValueError(
-            f"patch_size={patch_size}, stride={stride}: need 1 <= patch_size <= "
-            f"{min(height, width)} (the image side) and stride >= 1."
-        )
-    base = np.asarray(model(image[None], training=False))[0]
-    cls = int(_class_index(base[None], class_index)[0])
-    fill = image.mean(axis=(0, 1)) if fill is None else np.asarray(fill, np.float32)
-    tops = list(range(0, height - patch_size + 1, stride))
-    lefts = list(range(0, width - patch_size + 1, stride))
-    positions = [(y, x) for y in tops for x in lefts]
-    occluded = np.repeat(image[None], len(positions), axis=0)
-    for k, (y, x) in enumerate(positions):
-        occluded[k, y:y + patch_size, x:x + patch_size] = fill
-    probs = np.asarray(model.predict(occluded, batch_size=batch_size, verbose=0))[:, cls]
-    total = np.zeros((height, width), np.float32)
-    count = np.zeros((height, width), np.float32)
-    for (y, x), prob in zip(positions, probs):
-        total[y:y + patch_size, x:x + patch_size] += base[cls] - prob
-        count[y:y + patch_size, x:x + patch_size] += 1
-    return total / np.maximum(count, 1)
-
-
-def upsample_heatmaps(heatmaps, size) -> np.ndarray:
-    """Bilinear resize of (N, h, w) maps to (N, H, W), ``size = (H, W)``."""
-    import tensorflow as tf
-
-    heatmaps = np.asarray(heatmaps, dtype=np.float32)
-    if heatmaps.ndim != 3:
-        raise ValueError(f"heatmaps must have shape (N, h, w); got {heatmaps.shape}.")
-    return tf.image.resize(heatmaps[..., None], size, method="bilinear").numpy()[..., 0]
-
-
-def heatmap_peaks(heatmaps, size) -> np.ndarray:
-    """(x, y) pixel centres of each map's maximum after resizing to ``size = (H, W)``; (N, 2)."""
-    return _peak_centres(upsample_heatmaps(heatmaps, size))
-
-
-def _peak_centres(big: np.ndarray) -> np.ndarray:
-    """(x, y) pixel centres of the maximum of each (N, H, W) map; (N, 2)."""
-    flat = big.reshape(len(big), -1).argmax(axis=1)
-    rows, cols = np.unravel_index(flat, big.shape[1:])
-    return np.stack([cols + 0.5, rows + 0.5], axis=1).astype(np.float32)
-
-
-def peaks_in_boxes(heatmaps, boxes, size) -> np.ndarray:
-    """Whether each map's peak falls inside its "xyxy" box (N, 4); bool (N,)."""
-    peaks = heatmap_peaks(heatmaps, size)
-    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
-    if len(boxes) != len(peaks):
-        raise ValueError(f"got {len(peaks)} heatmaps but {len(boxes)} boxes: pass one box per map.")
-    x, y = peaks[:, 0], peaks[:, 1]
-    return (x >= boxes[:, 0]) & (x < boxes[:, 2]) & (y >= boxes[:, 1]) & (y < boxes[:, 3])
 
 
 def _normalize(heatmap: np.ndarray) -> np.ndarray:
@@ -999,12 +721,12 @@ def plot_heatmaps(images, heatmaps, boxes=None, titles=None, ncols: int = 6,
     peak is marked with a white cross, and ``boxes`` (one "xyxy" box per image,
     optional) are drawn in lime.
     """
-    images = _as_batch(images)
+    images = checks.image_batch(images, dtype=np.float32)
     heatmaps = np.asarray(heatmaps, dtype=np.float32)
     if heatmaps.ndim == 2:
         heatmaps = heatmaps[None]
-    big = upsample_heatmaps(heatmaps, images.shape[1:3])
-    peaks = _peak_centres(big)
+    big = interpret.upsample_heatmaps(heatmaps, images.shape[1:3])
+    peaks = interpret.heatmap_peaks(heatmaps, images.shape[1:3])
     fig, axes = _image_grid(len(images), ncols, size)
     for i, ax in enumerate(axes):
         img = images[i]
@@ -1014,7 +736,6 @@ def plot_heatmaps(images, heatmaps, boxes=None, titles=None, ncols: int = 6,
         if boxes is not None:
             draw_boxes(ax, np.asarray(boxes)[i])
     return _finish_grid(fig, axes, titles, suptitle)
-
 
 
 # ============================================================ 08 style transfer

@@ -58,3 +58,13 @@ def test_fast_switch_is_a_no_op_with_a_message_on_cpu(capsys):
     assert not info.mixed_precision and not info.jit_compile
     assert keras.mixed_precision.global_policy().name == "float32"
     assert "No GPU found" in capsys.readouterr().out
+
+
+def test_start_chapter_makes_figures_light(capsys):
+    import matplotlib
+
+    matplotlib.rcParams["figure.dpi"] = 100
+    config.start_chapter("00 Test")
+    assert matplotlib.rcParams["figure.dpi"] == config.FIGURE_DPI == 72
+    assert matplotlib.rcParams["savefig.dpi"] == config.FIGURE_DPI
+    assert "[homl-cv] 00 Test" in capsys.readouterr().out

@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from homl_cv import boxes, data
+from homl_cv import boxes, data, sources
 
 
 # --------------------------------------------------------------------- photos
@@ -54,7 +54,7 @@ def test_failed_mnist_download_is_fast_and_says_how_to_fix(monkeypatch, tmp_path
     # A port nothing listens on: the real download code fails at once.
     monkeypatch.setattr(data, "MNIST_URL", "http://127.0.0.1:9/mnist.npz")
     start = time.perf_counter()
-    with pytest.raises(data.DownloadError) as err:
+    with pytest.raises(sources.DownloadError) as err:
         data.load_mnist(offline=False, data_dir=tmp_path)
     assert time.perf_counter() - start < 30
     message = str(err.value)
@@ -101,7 +101,7 @@ def test_failed_flowers_download_names_dataset_and_fixes(monkeypatch, tmp_path):
         raise ConnectionError("network unreachable")
 
     monkeypatch.setattr(tfds, "load", refuse)
-    with pytest.raises(data.DownloadError, match=r"(?s)'tf_flowers'.*network unreachable.*offline mode"):
+    with pytest.raises(sources.DownloadError, match=r"(?s)'tf_flowers'.*network unreachable.*offline mode"):
         data.load_flowers(offline=False, data_dir=tmp_path)
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from homl_cv import boxes, data, detection, training
+from homl_cv import boxes, data, detection
 
 
 def random_boxes(rng, n, size=100.0):
@@ -96,11 +96,11 @@ def test_yolo_encode_then_decode_returns_the_boxes():
     anchors = np.array([[10, 10], [20, 12], [14, 30]], np.float32)
     true_boxes = np.array([[3, 4, 15, 14], [30, 30, 52, 44], [40, 2, 55, 35], [-1, -1, -1, -1]], np.float32)
     true_classes = np.array([2, 0, 3, -1])
-    target = boxes.encode_yolo_targets(true_boxes, true_classes, 64, 8, anchors)
+    target = detection.encode_yolo_targets(true_boxes, true_classes, 64, 8, anchors)
     assert target.shape == (8, 8, 3, 6) and target[..., 4].sum() == 3
     # the first box: centre (9, 9) is in cell row 1, col 1, at (0.125, 0.125); its best anchor is 10x10
     np.testing.assert_allclose(target[1, 1, 0], [0.125, 0.125, np.log(1.2), 0.0, 1, 2], atol=1e-6)
-    decoded, decoded_classes = boxes.decode_yolo_targets(target, 64, anchors)
+    decoded, decoded_classes = detection.decode_yolo_targets(target, 64, anchors)
     order = np.argsort(decoded[:, 0])
     np.testing.assert_allclose(decoded[order], true_boxes[:3][np.argsort(true_boxes[:3, 0])], atol=1e-4)
     assert sorted(decoded_classes.tolist()) == [0, 2, 3]
@@ -109,13 +109,13 @@ def test_yolo_encode_then_decode_returns_the_boxes():
 def test_yolo_targets_bad_input():
     anchors = [[10, 10]]
     with pytest.raises(ValueError, match="same length"):
-        boxes.encode_yolo_targets([[0, 0, 5, 5]], [0, 1], 64, 8, anchors)
+        detection.encode_yolo_targets([[0, 0, 5, 5]], [0, 1], 64, 8, anchors)
     with pytest.raises(ValueError, match="multiple of grid_size"):
-        boxes.encode_yolo_targets([[0, 0, 5, 5]], [0], 64, 7, anchors)
+        detection.encode_yolo_targets([[0, 0, 5, 5]], [0], 64, 7, anchors)
     with pytest.raises(ValueError, match="outside the 64x64 image"):
-        boxes.encode_yolo_targets([[0, 0, 80, 5]], [0], 64, 8, anchors)
+        detection.encode_yolo_targets([[0, 0, 80, 5]], [0], 64, 8, anchors)
     with pytest.raises(ValueError, match="offsets must have shape"):
-        boxes.decode_yolo_boxes(np.zeros((8, 8, 2, 4)), 64, anchors)
+        detection.decode_yolo_boxes(np.zeros((8, 8, 2, 4)), 64, anchors)
 
 
 # ============================================================================ windows and FCN
@@ -137,7 +137,7 @@ def test_window_training_set_labels():
 
 
 def test_dense_to_conv_identical_and_grid_equals_crops():
-    classifier = detection.make_window_classifier(32, 5, filters=8)
+    classifier = detection.build_window_classifier(32, 5, filters=8)
     x = np.random.default_rng(0).random((3, 32, 32, 3)).astype(np.float32)
     classifier.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     classifier.fit(x, np.array([0, 1, 4]), epochs=2, verbose=0)  # weights that are not the initial ones
@@ -254,14 +254,15 @@ def test_map_bad_input():
 # ============================================================================ tiny YOLO learns
 @pytest.fixture(scope="module")
 def trained_yolo():
-    recipe = training.yolo_recipe()
+    recipe = detection.yolo_recipe()
     train = data.make_shapes(recipe["num_train"], recipe["image_size"], 1, recipe["max_objects"], seed=1)
     test = data.make_shapes(recipe["num_test"], recipe["image_size"], 1, recipe["max_objects"], seed=2)
     sizes = (train.boxes[..., 2:] - train.boxes[..., :2])[train.classes >= 0]
     anchors = boxes.kmeans_anchors(sizes, recipe["num_anchors"])
-    model, _ = training.train_yolo_detector(train, anchors, recipe["epochs"], recipe["batch_size"],
+    trained = detection.train_yolo_detector(train, anchors, recipe["epochs"], recipe["batch_size"],
                                             recipe["learning_rate"], verbose=0)
-    return model, anchors, test
+    assert set(trained.history) == {"loss"} and len(trained.history["loss"]) == recipe["epochs"]
+    return trained.model, anchors, test
 
 
 def test_tiny_yolo_learns_map50(trained_yolo):
@@ -272,7 +273,7 @@ def test_tiny_yolo_learns_map50(trained_yolo):
     some of the objects or misplaces its boxes.
     """
     model, anchors, test = trained_yolo
-    preds = detection.decode_predictions(model.predict(test.images, verbose=0), anchors, 64)
+    preds = detection.decode_yolo_outputs(model.predict(test.images, verbose=0), anchors, 64)
     result = detection.evaluate_detections(preds, test.boxes, test.classes, 4)
     print(f"tiny YOLO on {len(test)} held-out images: mAP@0.5 = {result['mAP']:.3f}")
     assert result["mAP"] >= 0.7
@@ -282,13 +283,13 @@ def test_yolo_loss_serializes_and_decode_checks_shape():
     loss = detection.YoloLoss(box_weight=2.0)
     assert detection.YoloLoss.from_config(loss.get_config()).box_weight == 2.0
     with pytest.raises(ValueError, match="raw must have shape"):
-        detection.decode_predictions(np.zeros((1, 8, 8, 2, 9)), np.ones((3, 2)), 64)
+        detection.decode_yolo_outputs(np.zeros((1, 8, 8, 2, 9)), np.ones((3, 2)), 64)
 
 
 # ============================================================================ keras-cv YOLOV8
 def test_keras_cv_yolov8_from_config_trains_one_step_and_predicts():
     shapes = data.make_shapes(8, 64, 1, 3, seed=4)
-    detector = detection.make_keras_cv_yolov8(num_classes=4, image_size=64)
+    detector = detection.build_keras_cv_yolov8(num_classes=4, image_size=64)
     batch = next(iter(shapes.to_dataset(batch_size=8)))
     # one training step (keras-cv 0.9's train_step cannot take train_on_batch's (x, y, weights))
     history = detector.fit(batch["images"], batch["bounding_boxes"], batch_size=8, epochs=1, verbose=0)

@@ -4,7 +4,7 @@ import pytest
 
 from homl_cv import exercises
 
-ALL = sorted(exercises._load_all().values(), key=lambda ex: ex.id)
+ALL = sorted(exercises.all_exercises().values(), key=lambda ex: ex.id)
 
 
 def test_exercise_files_are_found():
@@ -16,6 +16,25 @@ def test_worked_answer_is_accepted(ex, capsys):
     assert exercises.is_correct(ex.id, ex.answer)
     exercises.check(ex.id, ex.answer)
     assert capsys.readouterr().out.startswith(f"✅ {ex.id}")
+
+
+def _clearly_wrong(answer):
+    """An answer no checker may accept: each number moved well outside any tolerance."""
+    if isinstance(answer, str):
+        return answer + " not"
+    if isinstance(answer, list):
+        return [_clearly_wrong(a) for a in answer]
+    return answer * 1.5 + 1
+
+
+@pytest.mark.parametrize("ex", ALL, ids=lambda ex: ex.id)
+def test_a_clearly_wrong_answer_is_rejected(ex, capsys):
+    # The checker compares with the answer: one that said "correct" to anything
+    # would pass the test above, never this one.
+    wrong = _clearly_wrong(ex.answer)
+    assert not exercises.is_correct(ex.id, wrong)
+    exercises.check(ex.id, wrong)
+    assert not capsys.readouterr().out.startswith(f"✅ {ex.id}")
 
 
 @pytest.mark.parametrize("ex", [ex for ex in ALL if ex.mistakes], ids=lambda ex: ex.id)
@@ -34,7 +53,7 @@ def test_every_exercise_is_well_formed(ex):
 
 def test_no_answer_yet_and_unknown_id(monkeypatch, capsys):
     fake = exercises.Exercise("00.1", "q", 4, "count again", mistakes=((5, "off by one"),))
-    monkeypatch.setattr(exercises, "_load_all", lambda: {"00.1": fake})
+    monkeypatch.setattr(exercises, "all_exercises", lambda: {"00.1": fake})
     assert not exercises.is_correct("00.1", None)
     exercises.check("00.1", None)
     assert "no answer yet" in capsys.readouterr().out

@@ -68,3 +68,15 @@ def test_head_shapes_and_training_arguments():
         inst.train_mask_head(head, np.zeros((3, 16, 16, 5)), np.zeros((3, 14, 14)), epochs=1)
     with pytest.raises(ValueError, match=r"mask_probs must have shape \(K, P_h, P_w\) with K = 2"):
         inst.paste_masks(np.zeros((1, 4, 4)), np.zeros((2, 4)), (8, 8))
+
+
+def test_train_mask_head_returns_the_head_and_its_history():
+    from homl_cv import training
+
+    rng = np.random.default_rng(0)
+    rois = rng.random((6, 8, 8, 2)).astype(np.float32)
+    targets = (rois[..., 0] > 0.5).astype(np.float32)
+    head = inst.build_mask_head(channels=2, output_size=8, filters=4, convs=1)
+    result = inst.train_mask_head(head, rois, targets, epochs=2, batch_size=3, verbose=0)
+    assert isinstance(result, training.TrainedModel) and result.model is head
+    assert len(result.history["loss"]) == 2

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from homl_cv import boxes, data, models, training
+from homl_cv import boxes, data, localization
 
 # Learning thresholds. Quick mode (4,000 images, 12 epochs, about 1.5 CPU-minutes)
 # reached 0.69 mean IoU (88 % of boxes with IoU >= 0.5) and 99.0 % accuracy on
@@ -26,45 +26,45 @@ def random_xyxy(n, rng, size):
 # ------------------------------------------------------------------ encoding
 def test_encode_known_box():
     # centre (32, 24), size 32x16 in a 64x64 image -> (0.5, 0.375, sqrt(0.5), sqrt(0.25))
-    np.testing.assert_allclose(models.encode_boxes([[16, 16, 48, 32]], (64, 64)),
+    np.testing.assert_allclose(localization.encode_boxes([[16, 16, 48, 32]], (64, 64)),
                                [[0.5, 0.375, np.sqrt(0.5), 0.5]], rtol=1e-6)
 
 
 def test_encode_uses_width_and_height_separately():
-    encoded = models.encode_boxes([[0, 0, 100, 50]], image_size=(50, 200))  # (height, width)
+    encoded = localization.encode_boxes([[0, 0, 100, 50]], image_size=(50, 200))  # (height, width)
     np.testing.assert_allclose(encoded, [[0.25, 0.5, np.sqrt(0.5), 1.0]], rtol=1e-6)
 
 
 def test_encode_decode_are_inverses():
     rng = np.random.default_rng(0)
     xyxy = random_xyxy(200, rng, 64) * np.array([1.5, 1, 1.5, 1], np.float32)  # 64 high, 96 wide
-    encoded = models.encode_boxes(xyxy, image_size=(64, 96))
+    encoded = localization.encode_boxes(xyxy, image_size=(64, 96))
     assert encoded.shape == (200, 4) and encoded.dtype == np.float32
     assert encoded.min() >= 0 and encoded.max() <= 1
-    np.testing.assert_allclose(models.decode_boxes(encoded, image_size=(64, 96)), xyxy, atol=1e-3)
-    np.testing.assert_allclose(models.encode_boxes(models.decode_boxes(encoded, (64, 96)), (64, 96)),
+    np.testing.assert_allclose(localization.decode_boxes(encoded, image_size=(64, 96)), xyxy, atol=1e-3)
+    np.testing.assert_allclose(localization.encode_boxes(localization.decode_boxes(encoded, (64, 96)), (64, 96)),
                                encoded, atol=1e-5)
 
 
 def test_encode_rejects_boxes_outside_the_image():
     with pytest.raises(ValueError, match="outside the 64x64 image"):
-        models.encode_boxes([[10, 10, 70, 20]], image_size=(64, 64))
+        localization.encode_boxes([[10, 10, 70, 20]], image_size=(64, 64))
 
 
 def test_decode_rejects_wrong_shape():
     with pytest.raises(ValueError, match=r"encoded must have shape \(N, 4\)"):
-        models.decode_boxes(np.zeros((3, 5)), image_size=(64, 64))
+        localization.decode_boxes(np.zeros((3, 5)), image_size=(64, 64))
 
 
 # ------------------------------------------------------------------ IoU metric
 def test_mean_box_iou_matches_paired_iou_over_batches():
     rng = np.random.default_rng(1)
-    true = models.encode_boxes(random_xyxy(64, rng, 64), (64, 64))
+    true = localization.encode_boxes(random_xyxy(64, rng, 64), (64, 64))
     pred = np.clip(true + rng.normal(0, 0.08, true.shape), 0, 1).astype(np.float32)
-    metric = models.MeanBoxIoU()
+    metric = localization.MeanBoxIoU()
     for batch in (slice(0, 40), slice(40, 64)):
         metric.update_state(true[batch], pred[batch])
-    expected = boxes.paired_iou(models.decode_boxes(pred, (64, 64)), models.decode_boxes(true, (64, 64)))
+    expected = boxes.paired_iou(localization.decode_boxes(pred, (64, 64)), localization.decode_boxes(true, (64, 64)))
     assert 0.2 < expected.mean() < 0.9  # a mix of good and bad boxes
     np.testing.assert_allclose(float(metric.result()), expected.mean(), atol=1e-5)
     metric.reset_state()
@@ -75,18 +75,18 @@ def test_mean_box_iou_matches_paired_iou_over_batches():
 def test_mean_box_iou_is_serializable():
     import keras
 
-    metric = models.MeanBoxIoU(name="my_iou")
+    metric = localization.MeanBoxIoU(name="my_iou")
     config = keras.saving.serialize_keras_object(metric)
     assert config["registered_name"] == "homl_cv>MeanBoxIoU"
     restored = keras.saving.deserialize_keras_object(config)
-    assert isinstance(restored, models.MeanBoxIoU) and restored.name == "my_iou"
+    assert isinstance(restored, localization.MeanBoxIoU) and restored.name == "my_iou"
 
 
 # ------------------------------------------------------------------ model
 def test_localization_model_heads_and_save(tmp_path):
     import keras
 
-    model = models.localization_model((32, 32, 3), num_classes=3, filters=(8, 8, 8))
+    model = localization.build_localizer((32, 32, 3), num_classes=3, filters=(8, 8, 8))
     out = model.predict(np.zeros((2, 32, 32, 3), np.float32), verbose=0)
     assert out["class"].shape == (2, 3) and out["box"].shape == (2, 4)
     np.testing.assert_allclose(out["class"].sum(axis=1), 1.0, rtol=1e-5)
@@ -100,20 +100,20 @@ def test_localization_model_heads_and_save(tmp_path):
 
 def test_bad_arguments():
     with pytest.raises(ValueError, match="input_shape"):
-        models.localization_model((64, 64), num_classes=4)
+        localization.build_localizer((64, 64), num_classes=4)
     with pytest.raises(ValueError, match="loss_weights"):
-        models.compile_localization_model(models.localization_model(filters=(4,)),
+        localization.compile_localizer(localization.build_localizer(filters=(4,)),
                                           loss_weights={"cls": 1.0, "box": 1.0})
     with pytest.raises(ValueError, match="exactly one object per image"):
-        training.localization_targets(data.make_shapes(4, 32, min_objects=2, max_objects=2))
+        localization.localization_targets(data.make_shapes(4, 32, min_objects=2, max_objects=2))
     with pytest.raises(ValueError, match="num_images"):
-        training.train_localizer(num_images=10)
+        localization.train_localizer(num_images=10)
 
 
 # ------------------------------------------------------------------ learning
 @pytest.fixture(scope="module")
 def trained():
-    return training.train_localizer(verbose=0)  # what the chapter runs, quick mode
+    return localization.train_localizer(verbose=0)  # what the chapter runs, quick mode
 
 
 def test_localizer_learns_boxes_and_classes(trained):
@@ -135,10 +135,10 @@ def test_reported_ious_are_the_test_boxes(trained):
 
 
 def test_untrained_model_is_far_below_the_thresholds(trained):
-    model = models.localization_model(trained.test.images.shape[1:], num_classes=4)
+    model = localization.build_localizer(trained.test.images.shape[1:], num_classes=4)
     pred = model.predict(trained.test.images, verbose=0)
-    ious = boxes.paired_iou(models.decode_boxes(pred["box"], (64, 64)), trained.test.boxes[:, 0])
-    centre_box = np.tile(models.encode_boxes([[16, 16, 48, 48]], (64, 64)), (len(ious), 1))
-    centre_ious = boxes.paired_iou(models.decode_boxes(centre_box, (64, 64)), trained.test.boxes[:, 0])
+    ious = boxes.paired_iou(localization.decode_boxes(pred["box"], (64, 64)), trained.test.boxes[:, 0])
+    centre_box = np.tile(localization.encode_boxes([[16, 16, 48, 48]], (64, 64)), (len(ious), 1))
+    centre_ious = boxes.paired_iou(localization.decode_boxes(centre_box, (64, 64)), trained.test.boxes[:, 0])
     assert ious.mean() < MIN_MEAN_IOU / 2
     assert centre_ious.mean() < MIN_MEAN_IOU / 2

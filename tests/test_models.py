@@ -15,14 +15,14 @@ from homl_cv import config, data, models, training, viz
 
 # ----------------------------------------------------------------------------- parameter counts
 def test_lenet5_has_about_60k_parameters():
-    model = models.lenet5()
+    model = models.build_lenet5()
     assert model.count_params() == 61_706
     assert abs(model.count_params() - 60_000) / 60_000 < 0.05
     assert model.output_shape == (None, 10)
 
 
 def test_alexnet_has_about_60m_parameters():
-    model = models.alexnet()
+    model = models.build_alexnet()
     assert model.count_params() == 62_378_344
     assert abs(model.count_params() - 60e6) / 60e6 < 0.05
     # the published feature map sizes: 55, 27, 13, 13, 13, 6
@@ -31,14 +31,14 @@ def test_alexnet_has_about_60m_parameters():
 
 
 def test_vgg16_matches_keras_applications():
-    ours = models.vgg16()
+    ours = models.build_vgg16()
     reference = keras.applications.VGG16(weights=None)  # weights=None: no download
     assert ours.count_params() == reference.count_params() == 138_357_544
     assert [tuple(w.shape) for w in ours.weights] == [tuple(w.shape) for w in reference.weights]
 
 
 def test_resnet34_has_21_8m_parameters():
-    model = models.resnet34()
+    model = models.build_resnet34()
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     assert trainable == 21_797_672  # the paper's / torchvision's count
     assert model.count_params() == 21_814_696  # + batch norm moving means and variances
@@ -49,8 +49,8 @@ def test_resnet34_has_21_8m_parameters():
 
 
 def test_se_resnet34_adds_one_se_block_per_unit():
-    plain = models.resnet34((64, 64, 3), num_classes=10, width=0.25)
-    se = models.resnet34((64, 64, 3), num_classes=10, width=0.25, se_ratio=16)
+    plain = models.build_resnet34((64, 64, 3), num_classes=10, width=0.25)
+    se = models.build_resnet34((64, 64, 3), num_classes=10, width=0.25, se_ratio=16)
     extra = 0
     for filters, units in zip((16, 32, 64, 128), models.RESNET34_STAGES):
         squeezed = filters // 16
@@ -130,12 +130,12 @@ def _inception_net():
 
 
 ROUND_TRIP_BUILDERS = {
-    "lenet5": lambda: models.lenet5(),
-    "alexnet (LRN)": lambda: models.alexnet((67, 67, 3), num_classes=5, width=0.05),
+    "lenet5": lambda: models.build_lenet5(),
+    "alexnet (LRN)": lambda: models.build_alexnet((67, 67, 3), num_classes=5, width=0.05),
     "inception": _inception_net,
-    "vgg16": lambda: models.vgg16((32, 32, 3), num_classes=4, width=0.05),
-    "se_resnet34 (ResidualUnit, SEBlock)": lambda: models.resnet34((32, 32, 3), 6, width=0.25, se_ratio=16),
-    "xception_style (XceptionBlock)": lambda: models.xception_style((32, 32, 3), 6, width=0.05),
+    "vgg16": lambda: models.build_vgg16((32, 32, 3), num_classes=4, width=0.05),
+    "se_resnet34 (ResidualUnit, SEBlock)": lambda: models.build_resnet34((32, 32, 3), 6, width=0.25, se_ratio=16),
+    "xception_style (XceptionBlock)": lambda: models.build_xception((32, 32, 3), 6, width=0.05),
 }
 
 
@@ -171,11 +171,11 @@ def test_layer_config_round_trip(layer):
 
 # ----------------------------------------------------------------------------- bad input
 BUILDERS = {
-    "lenet5": models.lenet5,
-    "alexnet": models.alexnet,
-    "vgg16": models.vgg16,
-    "resnet34": models.resnet34,
-    "xception_style": models.xception_style,
+    "lenet5": models.build_lenet5,
+    "alexnet": models.build_alexnet,
+    "vgg16": models.build_vgg16,
+    "resnet34": models.build_resnet34,
+    "xception_style": models.build_xception,
 }
 SMALLEST_SIDE = {"lenet5": 28, "alexnet": 67, "vgg16": 32, "resnet34": 17, "xception_style": 9}
 
@@ -204,32 +204,32 @@ def test_too_small_images_and_smallest_that_fits(name):
 
 def test_bad_width_and_layer_arguments():
     with pytest.raises(ValueError, match="width=0 must be a positive factor"):
-        models.lenet5(width=0)
+        models.build_lenet5(width=0)
     with pytest.raises(ValueError, match="strides=3 must be 1 or 2"):
         models.ResidualUnit(64, strides=3)
     with pytest.raises(ValueError, match="ratio=0 must be a positive integer"):
         models.SEBlock(ratio=0)
     with pytest.raises(ValueError, match="pooling='min' must be 'average' or 'max'"):
-        models.lenet5(pooling="min")
+        models.build_lenet5(pooling="min")
     with pytest.raises(ValueError, match="epochs=0 must be a positive integer"):
-        training.fit_classifier(models.lenet5(), data.load_digits_28x28(), epochs=0)
+        training.fit_classifier(models.build_lenet5(), data.load_digits_28x28(), epochs=0)
     with pytest.raises(ValueError, match=r"images has shape \(4, 4\)"):
         training.scale_images(np.zeros((4, 4), np.uint8))
 
 
 # ----------------------------------------------------------------------------- tables and figures
 def test_layer_table_is_a_compact_summary():
-    table = models.format_layer_table(models.lenet5())
+    table = models.format_layer_table(models.build_lenet5())
     lines = table.splitlines()
     assert lines[0].split() == ["layer", "type", "output", "shape", "params"]
     assert lines[1].split() == ["C1", "Conv2D", "28x28x6", "156"]
     assert lines[-1].split() == ["total", "61,706"]
-    short = models.format_layer_table(models.resnet34((32, 32, 3), 10, width=0.125), max_rows=6)
+    short = models.format_layer_table(models.build_resnet34((32, 32, 3), 10, width=0.125), max_rows=6)
     assert len(short.splitlines()) == 1 + 7 + 1 and "..." in short
 
 
 def test_plot_feature_map_sizes():
-    model = models.lenet5()
+    model = models.build_lenet5()
     fig = viz.plot_feature_map_sizes(model)
     top, bottom = fig.axes
     assert [p.get_height() for p in top.patches] == [28, 14, 10, 5, 1]
@@ -247,7 +247,7 @@ def digits():
 @pytest.fixture(scope="module")
 def trained_lenet5(digits):
     config.set_seeds(42)
-    model = models.lenet5()
+    model = models.build_lenet5()
     history = training.fit_classifier(model, digits, epochs=15, verbose=0)
     return model, history
 
@@ -261,7 +261,7 @@ def test_lenet5_learns_the_digits(trained_lenet5, digits):
 
 def test_small_resnet34_loss_drops(digits):
     config.set_seeds(42)
-    model = models.resnet34((28, 28, 1), num_classes=10, width=0.125)
+    model = models.build_resnet34((28, 28, 1), num_classes=10, width=0.125)
     history = training.fit_classifier(model, digits, epochs=3, verbose=0)
     loss = history.history["loss"]
     assert loss[-1] < 0.5 * loss[0], f"loss went {loss}"  # 1.88 -> 0.32 measured

@@ -44,7 +44,7 @@ def test_decode_predictions_matches_keras(monkeypatch):
     })
     preds = np.random.default_rng(0).dirichlet(np.ones(1000), size=3).astype("float32")
     preds[0, 207] = 0.9
-    ours = pretrained.decode_predictions(preds, top=4)
+    ours = pretrained.decode_imagenet_predictions(preds, top=4)
     theirs = imagenet_utils.decode_predictions(preds, top=4)
     assert [[r[:2] for r in row] for row in ours] == [[r[:2] for r in row] for row in theirs]
     assert ours[0][0][:2] == ("n02099601", "golden_retriever")
@@ -53,9 +53,9 @@ def test_decode_predictions_matches_keras(monkeypatch):
 
 def test_decode_predictions_bad_shape():
     with pytest.raises(ValueError, match="include_top=True"):
-        pretrained.decode_predictions(np.zeros((2, 5)))
+        pretrained.decode_imagenet_predictions(np.zeros((2, 5)))
     with pytest.raises(ValueError, match="top=0"):
-        pretrained.decode_predictions(np.zeros((1, 1000)), top=0)
+        pretrained.decode_imagenet_predictions(np.zeros((1, 1000)), top=0)
     with pytest.raises(ValueError, match="index=1000"):
         pretrained.imagenet_class_name(1000)
 

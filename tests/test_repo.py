@@ -28,11 +28,91 @@ def test_ci_runs_the_readme_test_command():
     assert _readme_commands()[1] in ci_lines
 
 
-def test_requirements_are_bounded_and_install_the_package():
+def _pyproject():
+    import tomllib
+
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def _name(requirement):
+    return re.split(r"[<>=!\[ ;]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+RUNNER_TOOLS = {"jupyter", "nbformat", "nbclient", "ipykernel"}
+TEST_TOOLS = {"pytest", "nbval", "pytest-xdist"}
+
+
+def test_requirements_txt_points_to_pyproject():
     lines = [l.strip() for l in (ROOT / "requirements.txt").read_text().splitlines()]
-    reqs = [l for l in lines if l and not l.startswith("#")]
-    assert "-e ." in reqs
-    assert all(re.search(r">=[^,]+,<", r) for r in reqs if r != "-e ."), "unbounded requirement"
+    assert [l for l in lines if l and not l.startswith("#")] == ["-e .[test]"]
+    assert "-r requirements.txt" in (ROOT / "environment.yml").read_text()
+
+
+def test_dependencies_are_declared_once_bounded_and_split():
+    project = _pyproject()["project"]
+    runtime = project["dependencies"]
+    extras = project["optional-dependencies"]
+    for req in runtime + [r for reqs in extras.values() for r in reqs]:
+        assert re.search(r">=[^,]+,<", req), f"unbounded requirement {req!r}"
+    runtime_names = {_name(r) for r in runtime}
+    # Colab installs the runtime dependencies: they must not touch its kernel.
+    assert not runtime_names & (RUNNER_TOOLS | TEST_TOOLS), runtime_names
+    assert {"tensorflow", "keras", "keras-cv", "scipy", "scikit-image", "tqdm"} <= runtime_names
+    assert {_name(r) for r in extras["runner"]} == RUNNER_TOOLS
+    # `pip install .[test] && pytest` must work: addopts has -n 2 (pytest-xdist).
+    assert {_name(r) for r in extras["test"]} == RUNNER_TOOLS | TEST_TOOLS
+
+
+def test_python_versions_claimed_are_the_tested_ones():
+    assert _pyproject()["project"]["requires-python"].startswith(">=3.11")
+    assert "3.11.7" in (ROOT / "README.md").read_text()
+
+
+def test_license_is_the_declared_one():
+    assert _pyproject()["project"]["license"] == {"text": "Apache-2.0"}
+    text = (ROOT / "LICENSE").read_text()
+    assert "Apache License" in text and "Version 2.0, January 2004" in text
+    assert "END OF TERMS AND CONDITIONS" in text
+
+
+def _documented_commands():
+    """Every `homl-cv ...` (or `python -m homl_cv ...`) command in the docs and chapters."""
+    from homl_cv import cli
+
+    texts = [(name, (ROOT / name).read_text()) for name in ("README.md", "BENCHMARKS.md")]
+    texts.append(("homl_cv/cli.py docstring", cli.__doc__))
+    for path in NOTEBOOKS + SOLUTIONS:
+        for i, cell in enumerate(_cells(path)):
+            if cell["cell_type"] == "markdown":
+                texts.append((f"{path.name} cell {i}", "".join(cell["source"])))
+    pattern = re.compile(r"(?:homl-cv|python -m homl_cv)( [^`\"\n]*)?(?=[`\"\n]|$)")
+    found = []
+    for where, text in texts:
+        spans = re.findall(r"`([^`\n]+)`", text) + re.findall(r'"(homl-cv [^"]+)"', text)
+        spans += re.findall(r"```bash\n(.+?)\n```", text, flags=re.S)
+        for span in spans:
+            for match in pattern.finditer(span):
+                found.append((where, (match.group(1) or "").strip()))
+    return found
+
+
+def test_every_documented_command_parses():
+    import shlex
+
+    from homl_cv import cli
+
+    commands = _documented_commands()
+    assert ("README.md", "run --full --online 03") in commands
+    assert any(where.startswith("03_") for where, _ in commands), "chapter 03 names a command"
+    parser = cli.build_parser()
+    for where, command in commands:
+        argv = shlex.split(command)
+        if not argv or argv[0] == "bench":  # bare mention; bench forwards its arguments
+            continue
+        try:
+            parser.parse_args(argv)
+        except SystemExit:
+            pytest.fail(f"{where}: `homl-cv {command}` is not a valid command")
 
 
 def _cells(path):
@@ -69,12 +149,53 @@ def test_chapter_has_a_solutions_notebook(path):
 def test_parallel_tests_keep_each_notebook_in_one_process():
     # nbval runs a notebook's cells in order in one kernel: with pytest-xdist, only
     # --dist loadscope keeps them together (the default would spread the cells).
-    import tomllib
-
-    options = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
-    addopts = options["addopts"].split()
+    pyproject = _pyproject()
+    addopts = pyproject["tool"]["pytest"]["ini_options"]["addopts"].split()
     assert "--nbval" in addopts
     if "-n" in addopts:
         assert "--dist" in addopts and addopts[addopts.index("--dist") + 1] == "loadscope", addopts
-        assert any(line.startswith("pytest-xdist>=")
-                   for line in (ROOT / "requirements.txt").read_text().splitlines())
+        assert any(_name(r) == "pytest-xdist" for r in pyproject["project"]["optional-dependencies"]["test"])
+
+
+def _colab_tool():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("set_colab_cell", ROOT / ".ci" / "set_colab_cell.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS + SOLUTIONS, ids=lambda p: p.stem)
+def test_colab_cell_pins_the_package_version(path):
+    tool = _colab_tool()
+    version = _pyproject()["project"]["version"]
+    source = "".join(_cells(path)[1]["source"])
+    assert source == tool.colab_cell_source(version), "run: python .ci/set_colab_cell.py"
+    assert f"@v{version}\"" in source and "--upgrade" not in source
+    assert "Runtime > Change runtime type" in source and "will run in" in source
+    for tool_name in RUNNER_TOOLS | TEST_TOOLS:
+        assert tool_name not in source.replace("homl-cv", "")
+
+
+MAX_NOTEBOOK_BYTES = 1_000_000
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS + SOLUTIONS, ids=lambda p: p.stem)
+def test_stored_outputs_are_light_and_plain(path):
+    size = path.stat().st_size
+    assert size < MAX_NOTEBOOK_BYTES, (
+        f"{path.name} weighs {size:,} bytes: re-run it with `homl-cv run NN --inplace` "
+        f"(which shrinks its images) or make its figures smaller")
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    assert "widgets" not in nb["metadata"]
+    for i, cell in enumerate(nb["cells"]):
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            assert WIDGET_MIME not in data, f"cell {i}: a widget view is stored"
+            texts = ["".join(out.get("text", []))] + [
+                "".join(v) for k, v in data.items() if k.startswith("text/")]
+            for text in texts:
+                assert "\x1b[" not in text, f"cell {i}: ANSI escape codes stored: {text[:80]!r}"
+                assert "\x08" not in text, f"cell {i}: backspaces stored: {text[:80]!r}"

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from homl_cv import data, segmentation as seg
+from homl_cv import data, segmentation as seg, sources, training
 
 
 # ------------------------------------------------------------------ transposed convolution
@@ -251,7 +251,7 @@ def test_online_loader_failure_is_a_download_error(tmp_path, monkeypatch):
         raise ConnectionError("no network")
 
     monkeypatch.setattr(tfds, "load", no_network)
-    with pytest.raises(data.DownloadError, match="oxford_iiit_pet"):
+    with pytest.raises(sources.DownloadError, match="oxford_iiit_pet"):
         seg.load_segmentation_data(offline=False, data_dir=tmp_path)
 
 
@@ -292,6 +292,18 @@ def test_pixel_accuracy_counts_background_pixels_too():
     y_true[0, 0, 0] = 1
     everything_background = np.zeros_like(y_true)
     assert seg.evaluate_segmentation(y_true, everything_background, 2).pixel_accuracy == pytest.approx(15 / 16)
+
+
+def test_train_segmentation_returns_the_trained_model_and_its_history():
+    images = np.random.default_rng(0).random((8, 32, 32, 3)).astype(np.float32)
+    masks = (images[..., 0] > 0.5).astype(np.int32)
+    train = tf.data.Dataset.from_tensor_slices((images, masks))
+    model = seg.build_unet(2, (32, 32, 3), filters=(4, 8))
+    result = seg.train_segmentation(model, train, train, epochs=2, batch_size=4, verbose=0)
+    assert isinstance(result, training.TrainedModel) and result.model is model
+    assert len(result.history["mean_iou"]) == 2 and "val_loss" in result.history
+    with pytest.raises(ValueError, match="non-empty dataset"):
+        seg.train_segmentation(model, train.take(0), epochs=1)
 
 
 def test_summary_names_the_numbers():

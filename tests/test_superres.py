@@ -63,3 +63,13 @@ def test_pairs_split_the_photos_and_score_bicubic():
         sr.make_superres_pairs("valid")
     with pytest.raises(ValueError, match="crop_size=15 must be a multiple of factor=2"):
         sr.make_superres_pairs(crop_size=15)
+
+
+def test_train_superres_returns_the_model_and_its_history():
+    from homl_cv import training
+
+    pairs = sr.make_superres_pairs("train", num_crops=8, crop_size=8)
+    model = sr.build_subpixel_upsampler(filters=4)
+    result = sr.train_superres(model, pairs, epochs=2, batch_size=4, verbose=0)
+    assert isinstance(result, training.TrainedModel) and result.model is model
+    assert len(result.history["loss"]) == 2

@@ -1,156 +1,64 @@
-"""Chapter 07: feature maps, filter visualization, CAM, Grad-CAM, occlusion.
+"""homl_cv.viz draws only: each plot shows the numbers it is given.
 
-One small GAP CNN is trained once (module fixture) on generated images with a
-single shape each, then the explanation maps are checked against the exact
-boxes of held-out images.
+(Figures that need a trained model are checked next to it, e.g. in
+test_interpret.py; plots of chapter 01 and 02 in test_conv.py and test_models.py.)
 """
 
-import keras
 import matplotlib
 import numpy as np
 import pytest
 
-from homl_cv import config, data, models, viz
+from homl_cv import training, viz
 
 matplotlib.use("Agg")
 
-IMAGE_SIZE = 48
-SIZE_RANGE = (0.25, 0.5)
 
-
-@pytest.fixture(scope="module")
-def trained():
-    """(model, held-out ShapesData): the chapter's recipe, about 40 s of CPU."""
-    config.set_seeds(42)
-    train = data.make_shapes(2000, IMAGE_SIZE, max_objects=1, size_range=SIZE_RANGE, seed=0)
-    test = data.make_shapes(200, IMAGE_SIZE, max_objects=1, size_range=SIZE_RANGE, seed=7)
-    model = models.gap_cnn((IMAGE_SIZE, IMAGE_SIZE, 3), num_classes=len(train.class_names))
-    schedule = keras.optimizers.schedules.CosineDecay(3e-3, decay_steps=6 * len(train) // 32)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(train.images, train.classes[:, 0], epochs=6, batch_size=32, verbose=0)
-    return model, test
-
-
-def test_model_learned(trained):
-    model, test = trained
-    _, accuracy = model.evaluate(test.images, test.classes[:, 0], verbose=0)
-    assert accuracy >= 0.90  # reached 1.00
-
-
-def test_grad_cam_peak_falls_in_the_true_box(trained):
-    model, test = trained
-    heatmaps = viz.grad_cam(model, test.images, "last_conv", class_index=test.classes[:, 0])
-    assert heatmaps.shape == (200, 12, 12) and heatmaps.min() >= 0
-    rate = viz.peaks_in_boxes(heatmaps, test.boxes[:, 0], (IMAGE_SIZE, IMAGE_SIZE)).mean()
-    assert rate >= 0.85  # reached 1.00 (0.945 at block2_conv)
-
-
-def test_cam_peak_falls_in_the_true_box(trained):
-    model, test = trained
-    cams = viz.class_activation_map(model, test.images, class_index=test.classes[:, 0])
-    rate = viz.peaks_in_boxes(cams, test.boxes[:, 0], (IMAGE_SIZE, IMAGE_SIZE)).mean()
-    assert rate >= 0.85  # reached 1.00
-
-
-def test_peaks_beat_a_random_guess(trained):
-    """The boxes cover a small part of the image: a random point rarely hits them."""
-    _, test = trained
-    boxes = test.boxes[:, 0]
-    covered = ((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])).mean() / IMAGE_SIZE**2
-    assert covered < 0.25
-
-
-def test_cam_is_the_weighted_sum_of_the_last_feature_maps(trained):
-    model, test = trained
-    images = test.images[:16]
-    cams = viz.class_activation_map(model, images)  # predicted classes
-    maps = viz.feature_maps(model, images, "last_conv")
-    kernel, bias = (np.asarray(w) for w in model.get_layer("classifier").weights)
-    probs = model.predict(images, verbose=0)
-    predicted = probs.argmax(axis=1)
-    by_hand = np.stack([maps[n] @ kernel[:, predicted[n]] for n in range(len(images))])
-    np.testing.assert_allclose(cams, by_hand, atol=1e-4, rtol=1e-4)
-    # the map's mean plus the bias is the logit: compare logit differences with log-probabilities
-    all_cams = np.stack([viz.class_activation_map(model, images, class_index=c)
-                         for c in range(probs.shape[1])], axis=-1)
-    logits = all_cams.mean(axis=(1, 2)) + bias
-    np.testing.assert_allclose(logits - logits[:, :1], np.log(probs) - np.log(probs[:, :1]),
-                               atol=1e-3)
-
-
-def test_grad_cam_of_a_gap_model_is_the_rectified_cam(trained):
-    """With GAP + Dense, d logit / d A_k = w_k / (h * w): Grad-CAM = ReLU(CAM) / (h * w)."""
-    model, test = trained
-    images = test.images[:16]
-    cams = viz.class_activation_map(model, images)
-    heatmaps = viz.grad_cam(model, images, "last_conv")
-    np.testing.assert_allclose(heatmaps, np.maximum(cams, 0) / (12 * 12), atol=1e-5, rtol=1e-3)
-
-
-def test_occluding_the_object_hurts_more_than_occluding_background(trained):
-    model, test = trained
-    wins = 0
-    for n in range(10):
-        sensitivity = viz.occlusion_sensitivity(model, test.images[n], class_index=test.classes[n, 0],
-                                                patch_size=12, stride=4)
-        assert sensitivity.shape == (IMAGE_SIZE, IMAGE_SIZE)
-        inside = test.masks[n] > 0
-        wins += sensitivity[inside].mean() > sensitivity[~inside].mean()
-    assert wins >= 8  # reached 10/10
-
-
-def test_feature_maps_shapes(trained):
-    model, test = trained
-    maps = viz.feature_maps(model, test.images[:3], ["block1_conv", "block2_pool", "last_conv"])
-    assert list(maps) == ["block1_conv", "block2_pool", "last_conv"]
-    assert maps["block1_conv"].shape == (3, 48, 48, 16)
-    assert maps["block2_pool"].shape == (3, 12, 12, 32)
-    assert maps["last_conv"].shape == (3, 12, 12, 64)
-    assert maps["last_conv"].dtype == np.float32 and maps["last_conv"].min() >= 0  # after ReLU
-    single = viz.feature_maps(model, test.images[:1], "block1_relu")
-    assert single.shape == (1, 48, 48, 16)
-
-
-def test_filter_visualization_excites_its_filter(trained):
-    model, test = trained
-    on_real_images = viz.feature_maps(model, test.images, "last_conv").mean(axis=(0, 1, 2))
-    k = int(on_real_images.argmax())  # the filter most active on real images
-    pattern = viz.visualize_filter(model, "last_conv", filter_index=k, steps=20)
-    assert pattern.shape == (48, 48, 3) and pattern.min() >= 0 and pattern.max() <= 1
-    on_pattern = viz.feature_maps(model, pattern[None], "last_conv")[..., k].mean()
-    assert on_pattern > 3 * on_real_images[k]  # reached 42 vs 2.4
-
-
-def test_plotting_companions_return_figures(trained):
-    model, test = trained
-    images = test.images[:4]
-    heatmaps = viz.grad_cam(model, images, "last_conv")
-    fig = viz.plot_heatmaps(images, heatmaps, boxes=test.boxes[:4, 0], titles=list("abcd"))
-    assert len(fig.axes) == 4
-    fig = viz.plot_feature_maps(viz.feature_maps(model, images[:1], "last_conv")[0], max_channels=8)
-    assert len(fig.axes) == 8
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
     matplotlib.pyplot.close("all")
 
 
-def test_bad_input_names_the_fix(trained):
-    model, test = trained
-    with pytest.raises(ValueError, match="not a layer of model.*last_conv"):
-        viz.grad_cam(model, test.images[:2], "conv9")
-    with pytest.raises(ValueError, match="not a .*map.*pick a convolutional layer"):
-        viz.grad_cam(model, test.images[:2], "gap")
+def test_plot_heatmaps_marks_each_peak_where_the_map_peaks():
+    images = np.zeros((2, 16, 16, 3), np.float32)
+    heatmaps = np.zeros((2, 4, 4), np.float32)
+    heatmaps[0, 0, 3] = 1.0  # top right
+    heatmaps[1, 3, 0] = 1.0  # bottom left
+    fig = viz.plot_heatmaps(images, heatmaps, boxes=[[0, 0, 8, 8], [8, 8, 16, 16]], titles=["a", "b"])
+    assert [ax.get_title() for ax in fig.axes] == ["a", "b"]
+    (x0, y0), (x1, y1) = (np.concatenate(ax.lines[0].get_data()) for ax in fig.axes)
+    assert x0 > 8 and y0 < 8 and x1 < 8 and y1 > 8
+    assert len(fig.axes[0].patches) == 1  # the box
+
+
+def test_plot_heatmaps_names_a_missing_batch_axis():
     with pytest.raises(ValueError, match=r"\(N, H, W, C\).*image\[None\]"):
-        viz.grad_cam(model, test.images[0], "last_conv")
-    with pytest.raises(ValueError, match=r"\(N, H, W, C\)"):
-        viz.feature_maps(model, test.images[0, :, :, 0], "last_conv")
-    with pytest.raises(ValueError, match="one image of shape"):
-        viz.occlusion_sensitivity(model, test.images[:2])
-    with pytest.raises(ValueError, match="out of range"):
-        viz.class_activation_map(model, test.images[:2], class_index=7)
-    with pytest.raises(ValueError, match="filter_index=99"):
-        viz.visualize_filter(model, "block1_conv", 99)
-    flat_head = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, name="conv"),
-                                  keras.layers.Flatten(), keras.layers.Dense(2, activation="softmax")])
-    with pytest.raises(ValueError, match="GlobalAveragePooling2D.*grad_cam"):
-        viz.class_activation_map(flat_head, np.zeros((1, 8, 8, 3)))
-    assert viz.grad_cam(flat_head, np.zeros((1, 8, 8, 3)), "conv").shape == (1, 6, 6)
+        viz.plot_heatmaps(np.zeros((16, 16, 3)), np.zeros((4, 4)))
+
+
+def test_plot_feature_maps_one_panel_per_channel():
+    fig = viz.plot_feature_maps(np.random.default_rng(0).random((6, 6, 20)), max_channels=8)
+    assert len(fig.axes) == 8 and fig.axes[7].get_title() == "#7"
+    with pytest.raises(ValueError, match=r"maps\[0\]"):
+        viz.plot_feature_maps(np.zeros((1, 6, 6, 4)))
+
+
+def test_learning_curves_take_a_trained_model_result():
+    result = training.TrainedModel(model=None, history={"loss": [3.0, 2.0, 1.0], "val_loss": [3.5, 2.5, 2.0]})
+    fig = viz.plot_learning_curves(result, metrics=("loss", "accuracy"))
+    (ax,) = fig.axes
+    assert ax.get_title() == "loss" and len(ax.lines) == 2
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), [3.0, 2.0, 1.0])
+
+
+def test_plot_iou_title_is_the_iou():
+    ax = viz.plot_iou([0, 0, 10, 10], [5, 5, 15, 15])
+    assert ax.get_title() == "IoU = 0.143"
+
+
+def test_masks_are_coloured_by_class():
+    rgb = viz.mask_to_rgb(np.array([[0, 1], [2, 11]]))
+    np.testing.assert_array_equal(rgb[0, 0], [0, 0, 0])
+    np.testing.assert_array_equal(rgb[1, 1], viz.SEGMENTATION_COLORS[1])  # 11 wraps to 1
+    with pytest.raises(ValueError, match="integer class ids"):
+        viz.mask_to_rgb(np.zeros((2, 2)))

@@ -1,5 +1,5 @@
-"""Chapter 03: the flowers pipeline, two-phase transfer learning, and the
-digits transfer-vs-scratch claim."""
+"""homl_cv.training: the flowers pipeline (03), two-phase transfer learning, the
+digits transfer-vs-scratch claim, and the pieces the topic trainers share."""
 
 import keras
 import numpy as np
@@ -140,3 +140,16 @@ def test_transfer_beats_scratch_on_few_labels(comparisons):
     # the two-phase history covers both phases, switch at the head epochs
     history = comparisons[0].transfer_history
     assert history.switch_epoch == 3 and len(history.history["val_accuracy"]) == 6
+
+
+def test_cosine_schedule_decays_over_every_batch_of_every_epoch():
+    schedule = training.cosine_schedule(1e-2, epochs=3, num_examples=100, batch_size=32, alpha=0.1)
+    steps = 3 * 4  # ceil(100 / 32) = 4 batches per epoch
+    assert float(schedule(0)) == pytest.approx(1e-2)
+    assert float(schedule(steps // 2)) == pytest.approx(0.55e-2, rel=1e-3)  # halfway down
+    assert float(schedule(steps)) == pytest.approx(1e-3)
+
+
+def test_trained_model_has_named_fields():
+    result = training.TrainedModel(model="m", history={"loss": [2.0, 1.0]})
+    assert result.model == "m" and result.history["loss"][-1] == 1.0

@@ -23,7 +23,7 @@ import dataclasses
 
 import numpy as np
 
-from homl_cv import sources
+from homl_cv import config, sources
 
 __all__ = [
     "CONTENT_LAYERS",
@@ -193,6 +193,7 @@ def build_extractor(weights="imagenet", style_layers=STYLE_LAYERS,
     if weights is None:
         vgg = random_vgg19(seed)
     else:
+        sources.require_weights_network("VGG-19", VGG19_WEIGHTS_FILE)  # seconds, not time-outs
         try:
             vgg = keras.applications.VGG19(include_top=False, weights="imagenet")
         except Exception as exc:  # noqa: BLE001 - any failure becomes one clear error
@@ -307,6 +308,7 @@ def transfer_style(content_image, style_image, extractor, steps: int = 100,
         return dict(losses, total=total)
 
     history = {"total": [], "content": [], "style": [], "tv": []}
+    steps = config.rehearsal_steps(steps)  # a few steps when rehearsing (HOML_CV_REHEARSE=1)
     bar = tqdm(range(steps), desc="style transfer", unit="step", disable=not progress)
     for _ in bar:
         for key, value in train_step().items():

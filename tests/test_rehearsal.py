@@ -41,10 +41,10 @@ def no_network(monkeypatch):
 
 @pytest.fixture(scope="module")
 def stand_ins(tmp_path_factory):
-    """Small stand-ins (10 flowers, 4 + 2 pets, 5,100 + 20 digits) in one data dir."""
+    """Small stand-ins (10 flowers, 10 + 2 pets, 5,100 + 20 digits) in one data dir."""
     root = tmp_path_factory.mktemp("standins")
     rehearsal.write_flowers(root, num_images=10)
-    rehearsal.write_pets(root, num_train=4, num_test=2)
+    rehearsal.write_pets(root, num_train=10, num_test=2)  # 9 train + 1 valid
     rehearsal.write_mnist(root, num_train=5100, num_test=20)
     return root
 
@@ -78,7 +78,7 @@ def test_pets_stand_in_has_the_real_features_and_splits(stand_ins, no_network, m
     assert set(info.features) == {"image", "label", "species", "file_name",
                                   "segmentation_mask", "head_bbox"}
     assert info.features["label"].num_classes == 37 and info.features["species"].names == ["Cat", "Dog"]
-    assert {s: info.splits[s].num_examples for s in ("train", "test")} == {"train": 4, "test": 2}
+    assert {s: info.splits[s].num_examples for s in ("train", "test")} == {"train": 10, "test": 2}
     example = next(iter(train))
     assert example["segmentation_mask"].shape[:2] == example["image"].shape[:2]
     assert set(np.unique(example["segmentation_mask"])) == {1, 2, 3}  # pet, background, border

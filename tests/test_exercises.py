@@ -18,6 +18,25 @@ def test_worked_answer_is_accepted(ex, capsys):
     assert capsys.readouterr().out.startswith(f"✅ {ex.id}")
 
 
+def _clearly_wrong(answer):
+    """An answer no checker may accept: each number moved well outside any tolerance."""
+    if isinstance(answer, str):
+        return answer + " not"
+    if isinstance(answer, list):
+        return [_clearly_wrong(a) for a in answer]
+    return answer * 1.5 + 1
+
+
+@pytest.mark.parametrize("ex", ALL, ids=lambda ex: ex.id)
+def test_a_clearly_wrong_answer_is_rejected(ex, capsys):
+    # The checker compares with the answer: one that said "correct" to anything
+    # would pass the test above, never this one.
+    wrong = _clearly_wrong(ex.answer)
+    assert not exercises.is_correct(ex.id, wrong)
+    exercises.check(ex.id, wrong)
+    assert not capsys.readouterr().out.startswith(f"✅ {ex.id}")
+
+
 @pytest.mark.parametrize("ex", [ex for ex in ALL if ex.mistakes], ids=lambda ex: ex.id)
 def test_listed_mistakes_are_rejected_with_their_hint(ex, capsys):
     for wrong, hint in ex.mistakes:

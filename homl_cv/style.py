@@ -222,12 +222,13 @@ def default_extractor(offline: bool | None = None):
 
     ImageNet VGG-19 when online or when its weights are already in Keras'
     cache (:func:`homl_cv.sources.resolve_weights`), random VGG-19 layers
-    offline otherwise.
+    offline otherwise, and in a rehearsal (``HOML_CV_REHEARSE=1``).
     """
     weights = sources.resolve_weights("VGG-19", VGG19_WEIGHTS_FILE, "auto", offline=offline,
                                       verbose=False)
     if weights is None:
-        return build_extractor(weights=None), "VGG-19 layers with random weights (offline)"
+        why = "rehearsal" if config.is_rehearsal() else "offline"
+        return build_extractor(weights=None), f"VGG-19 layers with random weights ({why})"
     return build_extractor(weights="imagenet"), "VGG-19 with ImageNet weights"
 
 

@@ -49,13 +49,13 @@ from homl_cv import checks, config, sources, training
 from homl_cv import data as data_lib
 
 __all__ = [
-    "PETS_URL",
     "BilinearInitializer",
     "DiceLoss",
     "FCN_VARIANTS",
     "MaxPoolingWithArgmax2D",
     "MaxUnpooling2D",
     "PETS_CLASSES",
+    "PETS_URL",
     "SegmentationScores",
     "SegmentationSplits",
     "bilinear_kernel",

@@ -6,7 +6,8 @@ in this map (``tests/test_architecture.py`` checks it).
 
 Plumbing (no TensorFlow at import time):
 
-* ``config``: run modes (quick/full, offline/online), seeds, device set-up.
+* ``config``: run modes (quick/full, offline/online), seeds, device set-up,
+  the ``tf.distribute`` strategy pick.
 * ``checks``: argument validation, one rule set and one voice for errors.
 * ``sources``: where data and weights come from: offline and data-dir
   resolution, download errors, Keras' cache, the weights policy.
@@ -22,6 +23,8 @@ Building blocks:
 * ``data``: dataset loaders, offline stand-ins, the generated shapes.
 * ``training``: generic fitting, schedules, transfer learning (02, 03).
 * ``models``: the classic architectures (``build_*``) and custom layers (02, 07).
+* ``distribute``: scaling out with ``tf.distribute``: logical CPU devices, global
+  batch, learning-rate scaling, a ``strategy.run`` loop, ``TF_CONFIG`` (10).
 
 Topics, one module per chapter that needs one:
 
@@ -30,6 +33,7 @@ Topics, one module per chapter that needs one:
 * ``segmentation``: transposed convolution, un-pooling, FCN, U-Net, metrics, training (06).
 * ``interpret``: feature maps, filter visualization, CAM, Grad-CAM, occlusion (07).
 * ``style``: neural style transfer (08).
+* ``clip``: images and text: captions, a CLIP-style model, InfoNCE, zero-shot, retrieval (09).
 
 Top: ``viz`` (plots only; it computes nothing), ``bench`` (benchmarks),
 ``rehearsal`` (stand-ins of the downloads for ``homl-cv run --rehearse``),

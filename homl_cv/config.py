@@ -1,4 +1,4 @@
-"""Run modes, seeds, and the device (CPU/GPU) set-up every chapter starts with.
+"""Run modes, seeds, the device (CPU/GPU/TPU) set-up and the distribution strategy.
 
 Two explicit modes come from environment variables, read each time they are
 asked for (so a test or a notebook can change them):
@@ -12,6 +12,13 @@ asked for (so a test or a notebook can change them):
 
 ``HOML_CV_DATA_DIR`` points the dataset loaders at a folder of pre-placed data
 (default: ``~/tensorflow_datasets``, tfds' own default).
+
+``HOML_CV_STRATEGY`` forces the ``tf.distribute`` strategy that
+:func:`pick_strategy` returns (``auto``, ``default``, ``mirrored``, ``tpu`` or
+``multiworker``; unset means ``auto``: TPU -> ``TPUStrategy``, 2 or more GPUs
+-> ``MirroredStrategy``, otherwise the default strategy). The rest of the
+distribution tool-kit (global batch, learning-rate scaling, logical CPU
+devices, multi-worker runs) is in :mod:`homl_cv.distribute`.
 
 Two more for testing the full path without a download (``homl-cv run --rehearse``):
 
@@ -53,19 +60,24 @@ __all__ = [
     "REHEARSAL_EPOCHS",
     "REHEARSAL_STEPS",
     "REHEARSE_ENV",
+    "STRATEGY_CHOICES",
+    "STRATEGY_ENV",
     "banner",
     "capped_fit_arguments",
     "data_dir",
     "install_rehearsal_caps",
     "is_network_blocked",
+    "describe_strategy",
     "is_offline",
     "is_quick",
     "is_rehearsal",
     "pick",
     "rehearsal_steps",
+    "pick_strategy",
     "set_seeds",
     "setup_device",
     "start_chapter",
+    "tpu_address",
 ]
 
 QUICK_ENV = "HOML_CV_QUICK"
@@ -77,6 +89,8 @@ NO_NETWORK_ENV = "HOML_CV_NO_NETWORK"
 # batches (and as many validation batches); custom loops this many steps.
 REHEARSAL_EPOCHS = 2
 REHEARSAL_STEPS = 2
+STRATEGY_ENV = "HOML_CV_STRATEGY"
+STRATEGY_CHOICES = ("auto", "default", "mirrored", "tpu", "multiworker")
 # Figures are stored in the notebooks: 72 dpi keeps a chapter well under 1 MB.
 FIGURE_DPI = 72
 
@@ -237,6 +251,12 @@ class DeviceInfo:
     gpus: tuple
     mixed_precision: bool
     jit_compile: bool
+    strategy: object = None
+
+    @property
+    def replicas(self) -> int:
+        """Replicas of :attr:`strategy` (1 when no strategy was picked)."""
+        return 1 if self.strategy is None else int(self.strategy.num_replicas_in_sync)
 
     @property
     def name(self) -> str:
@@ -254,7 +274,8 @@ def setup_device(fast: bool = False, verbose: bool = True) -> DeviceInfo:
         verbose: print one line on what was done.
 
     Returns:
-        A :class:`DeviceInfo`.
+        A :class:`DeviceInfo` (its ``strategy`` is None: :func:`start_chapter`
+        fills it in).
     """
     import keras
     import tensorflow as tf
@@ -271,35 +292,164 @@ def setup_device(fast: bool = False, verbose: bool = True) -> DeviceInfo:
         gpus=tuple(g.name for g in gpus), mixed_precision=use_fast, jit_compile=use_fast
     )
     if verbose:
-        if fast and not gpus:
-            print("No GPU found: mixed precision and XLA stay off (they help on GPUs only).")
-        elif gpus:
-            print(
-                f"{info.name}: memory growth on; mixed precision "
-                f"{'on' if use_fast else 'off'}; XLA {'on' if use_fast else 'off'}."
-            )
-        else:
-            print("Running on the CPU.")
+        print(_device_report(info, fast))
     return info
 
 
-def banner(chapter: str) -> str:
+def _device_report(info: DeviceInfo, fast: bool) -> str:
+    if fast and not info.gpus:
+        return "No GPU found: mixed precision and XLA stay off (they help on GPUs only)."
+    if info.gpus:
+        return (f"{info.name}: memory growth on; mixed precision "
+                f"{'on' if info.mixed_precision else 'off'}; XLA {'on' if info.jit_compile else 'off'}.")
+    return "Running on the CPU."
+
+
+_STRATEGIES: dict = {}  # one strategy object per choice: a TPU is initialized only once
+
+
+def tpu_address():
+    """Where a TPU is, or None: the only TPU probe that touches nothing.
+
+    A TPU counts as present when ``TPU_NAME`` (Cloud TPU) or ``COLAB_TPU_ADDR``
+    (old Colab TPU nodes) is set, or when TPU device files exist
+    (``/dev/accel0``, ``/dev/vfio/0``: a TPU VM such as today's Colab and
+    Kaggle TPUs). Returns the address to give ``TPUClusterResolver`` (``"local"``
+    on a TPU VM). No network call is made, so it is safe offline.
+    """
+    if os.environ.get("TPU_NAME"):
+        return os.environ["TPU_NAME"]
+    if os.environ.get("COLAB_TPU_ADDR"):
+        return "grpc://" + os.environ["COLAB_TPU_ADDR"]
+    if Path("/dev/accel0").exists() or Path("/dev/vfio/0").exists():
+        return "local"
+    return None
+
+
+def _tpu_strategy(address: str):
+    import tensorflow as tf
+
+    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=address)
+    tf.config.experimental_connect_to_cluster(resolver)
+    tf.tpu.experimental.initialize_tpu_system(resolver)
+    return tf.distribute.TPUStrategy(resolver)
+
+
+def _strategy_choice(name) -> str:
+    if name is None:
+        value = os.environ.get(STRATEGY_ENV, "").strip().lower() or "auto"
+        if value not in STRATEGY_CHOICES:
+            raise ValueError(
+                f"Environment variable {STRATEGY_ENV}={os.environ[STRATEGY_ENV]!r} is not a "
+                f"strategy: use one of {', '.join(STRATEGY_CHOICES)} (or unset it for auto)."
+            )
+        return value
+    value = str(name).strip().lower()
+    if value not in STRATEGY_CHOICES:
+        raise ValueError(
+            f"strategy={name!r} is not a strategy: use one of {', '.join(STRATEGY_CHOICES)}."
+        )
+    return value
+
+
+def pick_strategy(name: str | None = None):
+    """The ``tf.distribute`` strategy for what this machine has (or what is forced).
+
+    ``auto`` (the default): a TPU (see :func:`tpu_address`) -> ``TPUStrategy``;
+    2 or more GPUs -> ``MirroredStrategy`` over all of them; otherwise the
+    default strategy (one device, no copies: exactly what Keras does without
+    a strategy). Forcing:
+
+    - ``default``: the default strategy, whatever the hardware.
+    - ``mirrored``: ``MirroredStrategy`` over the GPUs, or over the CPU's logical
+      devices when there is no GPU (see :func:`homl_cv.distribute.split_cpu`).
+    - ``tpu``: ``TPUStrategy``; an error when no TPU is found.
+    - ``multiworker``: ``MultiWorkerMirroredStrategy``, configured by the
+      ``TF_CONFIG`` environment variable (one worker when it is unset).
+
+    Args:
+        name: one of :data:`STRATEGY_CHOICES`; None reads ``HOML_CV_STRATEGY``
+            (unset: ``auto``).
+
+    Returns:
+        A ``tf.distribute.Strategy``; the same object for the same choice (a TPU
+        is initialized only once per process). Use it as
+        ``with strategy.scope(): model = ...; model.compile(...)``.
+
+    Raises:
+        ValueError: an unknown name (argument or environment variable), or
+            ``tpu`` without a TPU.
+
+    Example:
+        >>> config.pick_strategy().num_replicas_in_sync  # CPU-only machine
+        1
+    """
+    import tensorflow as tf
+
+    choice = _strategy_choice(name)
+    if choice == "auto":
+        if tpu_address() is not None:
+            choice = "tpu"
+        elif len(tf.config.list_physical_devices("GPU")) >= 2:
+            choice = "mirrored"
+        else:
+            choice = "default"
+    if choice == "default":
+        return tf.distribute.get_strategy()
+    if choice in _STRATEGIES:
+        return _STRATEGIES[choice]
+    if choice == "tpu":
+        address = tpu_address()
+        if address is None:
+            raise ValueError(
+                "strategy='tpu' was asked for but no TPU is found (no TPU_NAME, no "
+                "COLAB_TPU_ADDR, no /dev/accel0): pick a TPU runtime (Colab: Runtime > "
+                "Change runtime type > TPU) or use strategy='auto'."
+            )
+        strategy = _tpu_strategy(address)
+    elif choice == "mirrored":
+        gpus = tf.config.list_logical_devices("GPU")
+        devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
+        strategy = tf.distribute.MirroredStrategy(devices)
+    else:  # multiworker
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    _STRATEGIES[choice] = strategy
+    return strategy
+
+
+def describe_strategy(strategy) -> str:
+    """A short name for ``strategy``, e.g. ``"MirroredStrategy, 2 replicas"``."""
+    kind = type(strategy).__name__
+    if kind == "_DefaultDistributionStrategy":
+        kind = "default strategy"
+    replicas = int(strategy.num_replicas_in_sync)
+    return f"{kind}, {replicas} replica{'s' if replicas != 1 else ''}"
+
+
+def banner(chapter: str, strategy=None) -> str:
     """Print (and return) the one-line banner each chapter starts with.
 
     It states the mode (quick/full, offline/online), the TensorFlow and Keras
-    versions and the device, so nobody mistakes a quick offline run for the
-    real thing.
+    versions, the device and the distribution strategy with its replica count,
+    so nobody mistakes a quick offline run for the real thing.
+
+    Args:
+        chapter: the chapter's title.
+        strategy: the ``tf.distribute`` strategy to name; None picks one with
+            :func:`pick_strategy`.
     """
     import keras
     import tensorflow as tf
 
+    if strategy is None:
+        strategy = pick_strategy()
     mode = "QUICK" if is_quick() else "FULL"
     net = "OFFLINE" if is_offline() else "online"
     gpus = tf.config.list_physical_devices("GPU")
     device = f"{len(gpus)} GPU(s)" if gpus else "CPU only"
     line = (
         f"[homl-cv] {chapter} | mode: {mode}, {net} | TensorFlow {tf.__version__}, "
-        f"Keras {keras.__version__} | device: {device}"
+        f"Keras {keras.__version__} | device: {device} | {describe_strategy(strategy)}"
     )
     print(line)
     if is_quick():
@@ -322,20 +472,26 @@ def banner(chapter: str) -> str:
     return line
 
 
-def start_chapter(title: str, seed: int = 42, fast: bool = False) -> DeviceInfo:
+def start_chapter(title: str, seed: int = 42, fast: bool = False,
+                  strategy: str | None = None) -> DeviceInfo:
     """What the first code cell of every chapter does, in one call.
 
-    Prints the :func:`banner`, seeds every random generator with ``seed`` and
-    sets up the device (see :func:`setup_device`; ``fast`` switches on mixed
-    precision and XLA on a GPU), caps training when rehearsing
-    (:func:`install_rehearsal_caps`), and sets matplotlib's figure and savefig
-    resolution to :data:`FIGURE_DPI`. Returns the :class:`DeviceInfo`.
+    Sets up the device (see :func:`setup_device`; ``fast`` switches on mixed
+    precision and XLA on a GPU), picks the distribution strategy (see
+    :func:`pick_strategy`; ``strategy`` forces one), prints the :func:`banner`,
+    seeds every random generator with ``seed``, caps training when rehearsing
+    (:func:`install_rehearsal_caps`) and sets matplotlib's figure and
+    savefig resolution to :data:`FIGURE_DPI`. Returns the :class:`DeviceInfo`,
+    whose ``strategy`` is the one picked.
     """
     import matplotlib
 
     matplotlib.rcParams["figure.dpi"] = FIGURE_DPI
     matplotlib.rcParams["savefig.dpi"] = FIGURE_DPI
-    banner(title)
+    info = setup_device(fast=fast, verbose=False)  # before any device is initialized
+    picked = pick_strategy(strategy)
+    banner(title, picked)
     set_seeds(seed)
     install_rehearsal_caps()
-    return setup_device(fast=fast)
+    print(_device_report(info, fast))
+    return dataclasses.replace(info, strategy=picked)

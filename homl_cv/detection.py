@@ -39,7 +39,7 @@ import keras
 import numpy as np
 
 from homl_cv import boxes as boxes_lib
-from homl_cv import config, training
+from homl_cv import config, distribute, training
 
 __all__ = [
     "COCO_IOU_THRESHOLDS",
@@ -166,17 +166,24 @@ def build_window_classifier(window: int = 32, num_outputs: int = 5, filters: int
 
 
 def train_window_classifier(crops, labels, num_outputs: int, epochs: int = 4, batch_size: int = 64,
-                            seed: int = 42, verbose="auto"):
+                            seed: int = 42, verbose="auto", strategy=None):
     """Train :func:`build_window_classifier` on labelled crops.
+
+    The model is built, compiled and trained under ``strategy`` (default:
+    ``config.pick_strategy()``); ``batch_size`` is per replica (global batch =
+    ``batch_size`` x replicas; the learning rate is not scaled).
 
     Returns:
         A :class:`homl_cv.training.TrainedModel`; the model's outputs are
         softmax probabilities.
     """
     config.set_seeds(seed)
-    model = build_window_classifier(crops.shape[1], num_outputs)
+    strategy = distribute.get_strategy(strategy)
+    with strategy.scope():
+        model = build_window_classifier(crops.shape[1], num_outputs)
     training.compile_classifier(model, 2e-3, "adam", jit_compile="auto")  # Keras' default
-    history = model.fit(crops, labels, epochs=epochs, batch_size=batch_size, verbose=verbose)
+    history = model.fit(crops, labels, epochs=epochs, verbose=verbose,
+                        batch_size=distribute.global_batch_size(batch_size, strategy))
     return training.TrainedModel(model, history.history)
 
 
@@ -485,7 +492,8 @@ def yolo_recipe() -> dict:
 
 
 def train_yolo_detector(train_data, anchors, epochs: int = 12, batch_size: int = 32,
-                        learning_rate: float = 3e-3, filters: int = 8, seed: int = 42, verbose="auto"):
+                        learning_rate: float = 3e-3, filters: int = 8, seed: int = 42, verbose="auto",
+                        strategy=None):
     """Train :func:`build_yolo_detector` on a ShapesData.
 
     Targets come from :func:`yolo_targets` on an 8x8-pixel
@@ -494,16 +502,24 @@ def train_yolo_detector(train_data, anchors, epochs: int = 12, batch_size: int =
     targets would be the next step for more data; here the generator gives
     fresh images instead.
 
+    The model is built, compiled and trained under ``strategy`` (default:
+    ``config.pick_strategy()``); ``batch_size`` is per replica (global batch =
+    ``batch_size`` x replicas; the learning rate is not scaled).
+
     Returns:
         A :class:`homl_cv.training.TrainedModel` (``model``, ``history``).
     """
     config.set_seeds(seed)
     image_size = train_data.images.shape[1]
-    model = build_yolo_detector(image_size, len(anchors), len(train_data.class_names), filters)
+    strategy = distribute.get_strategy(strategy)
+    global_batch = distribute.global_batch_size(batch_size, strategy)
     targets = yolo_targets(train_data, image_size // 8, anchors)
-    schedule = training.cosine_schedule(learning_rate, epochs, len(train_data), batch_size, alpha=0.05)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule), loss=YoloLoss())
-    history = model.fit(train_data.images, targets, epochs=epochs, batch_size=batch_size, verbose=verbose)
+    schedule = training.cosine_schedule(learning_rate, epochs, len(train_data), global_batch, alpha=0.05)
+    with strategy.scope():
+        model = build_yolo_detector(image_size, len(anchors), len(train_data.class_names), filters)
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule), loss=YoloLoss())
+    history = model.fit(train_data.images, targets, epochs=epochs, batch_size=global_batch,
+                        verbose=verbose)
     return training.TrainedModel(model, history.history)
 
 
@@ -700,7 +716,7 @@ def coco_reference(predictions, true_boxes, true_classes, image_size) -> dict:
 
 # ============================================================================ keras-cv YOLOv8
 def build_keras_cv_yolov8(num_classes: int = 4, image_size: int = 64, channels=(16, 32, 64, 64),
-                         learning_rate: float = 1e-3):
+                         learning_rate: float = 1e-3, strategy=None):
     """keras-cv's ``YOLOV8Detector`` on a small backbone built from a config.
 
     No preset (presets download weights): the ``YOLOV8Backbone`` is built from
@@ -708,18 +724,21 @@ def build_keras_cv_yolov8(num_classes: int = 4, image_size: int = 64, channels=(
     detector gets a one-block feature pyramid. Boxes are "xyxy" pixels, the
     same convention as :meth:`homl_cv.data.ShapesData.to_dataset`.
 
+    Built and compiled under ``strategy`` (default: ``config.pick_strategy()``).
+
     Returns:
         The compiled detector (binary cross-entropy class loss, CIoU box loss).
     """
     import keras_cv
 
-    backbone = keras_cv.models.YOLOV8Backbone(
-        stackwise_channels=list(channels), stackwise_depth=[1] * len(channels),
-        include_rescaling=False, activation="swish", input_shape=(image_size, image_size, 3))
-    detector = keras_cv.models.YOLOV8Detector(num_classes=num_classes, bounding_box_format="xyxy",
-                                              backbone=backbone, fpn_depth=1)
-    detector.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate, global_clipnorm=10.0),
-                     classification_loss="binary_crossentropy", box_loss="ciou")
+    with distribute.get_strategy(strategy).scope():
+        backbone = keras_cv.models.YOLOV8Backbone(
+            stackwise_channels=list(channels), stackwise_depth=[1] * len(channels),
+            include_rescaling=False, activation="swish", input_shape=(image_size, image_size, 3))
+        detector = keras_cv.models.YOLOV8Detector(num_classes=num_classes, bounding_box_format="xyxy",
+                                                  backbone=backbone, fpn_depth=1)
+        detector.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate, global_clipnorm=10.0),
+                         classification_loss="binary_crossentropy", box_loss="ciou")
     return detector
 
 

@@ -10,6 +10,10 @@ Each chapter's exercises live in ``homl_cv/exercise_data/NN.json``::
 wrong answers with a hint aimed at the slip behind each; the tests check that
 every one is rejected and that the worked answer is accepted.
 
+Build-something exercises have their own checkers, which evaluate what the
+student built: :func:`check_classifier` grades a trained digit classifier
+(exercise 02.12) by its test accuracy.
+
 Example:
     >>> from homl_cv.exercises import check
     >>> check("01.3", 903_400)  # doctest: +SKIP
@@ -25,11 +29,17 @@ from importlib import resources
 
 import numpy as np
 
+from homl_cv import training
+
 __all__ = [
+    "CLASSIFIER_TARGETS",
+    "ClassifierCheck",
     "Exercise",
     "all_exercises",
     "chapter_exercises",
     "check",
+    "check_classifier",
+    "classifier_target",
     "feedback",
     "get",
     "is_correct",
@@ -105,3 +115,89 @@ def feedback(exercise_id: str, answer) -> str:
 def check(exercise_id: str, answer) -> None:
     """Print whether ``answer`` is right, with a hint when it is not."""
     print(feedback(exercise_id, answer))
+
+
+# ----------------------------------------------------------------------------- build-something checkers
+CLASSIFIER_TARGETS = {"mnist": 0.99, "digits": 0.97}
+"""Test accuracy a digit classifier must reach (exercise 02.12): MNIST, or the offline digits."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassifierCheck:
+    """What :func:`check_classifier` measured.
+
+    Attributes:
+        exercise_id: the exercise, e.g. ``"02.12"``.
+        accuracy: fraction of the test images classified correctly.
+        target: the accuracy the exercise asks for.
+        passed: ``accuracy >= target``.
+    """
+
+    exercise_id: str
+    accuracy: float
+    target: float
+    passed: bool
+
+
+def classifier_target(splits) -> float:
+    """The test accuracy :func:`check_classifier` asks for on ``splits``.
+
+    0.99 on MNIST (``data.load_mnist()`` online), 0.97 on the offline digits
+    (``data.load_mnist()`` offline, or ``data.load_digits_28x28()``).
+
+    Raises:
+        ValueError: ``splits`` is another dataset (Fashion-MNIST, ...).
+    """
+    source = getattr(splits, "source", None)
+    if source == "mnist":
+        return CLASSIFIER_TARGETS["mnist"]
+    if isinstance(source, str) and source.startswith("scikit-learn digits"):
+        return CLASSIFIER_TARGETS["digits"]
+    raise ValueError(
+        f"splits.source={source!r}: the classifier exercise is graded on MNIST or the offline "
+        f"digits; pass the ImageSplits returned by data.load_mnist() (kind='mnist')."
+    )
+
+
+def check_classifier(exercise_id: str, model, splits):
+    """Evaluate a student's trained digit classifier on the test set and print the verdict.
+
+    The images are scaled like :func:`homl_cv.training.fit_classifier` scales
+    them (uint8 -> [0, 1]), so train with that function or scale the same way.
+
+    Args:
+        exercise_id: the exercise, e.g. ``"02.12"``.
+        model: a trained Keras classifier taking (N, 28, 28, 1) images in [0, 1]
+            and returning (N, 10) class probabilities, or None (not built yet).
+        splits: the :class:`homl_cv.data.ImageSplits` it was trained on
+            (``data.load_mnist()``); its test set is used.
+
+    Returns:
+        A :class:`ClassifierCheck`, or None when ``model`` is None.
+
+    Raises:
+        ValueError: ``splits`` is not MNIST or the offline digits.
+        TypeError: ``model`` has no ``predict`` method.
+
+    Example:
+        >>> check_classifier("02.12", model, data.load_mnist())  # doctest: +SKIP
+        ✅ 02.12: test accuracy 0.9921 >= 0.99 on mnist.
+    """
+    target = classifier_target(splits)
+    if model is None:
+        print(f"⏳ {exercise_id}: no model yet. Build and train one, then pass it instead of None.")
+        return None
+    if not callable(getattr(model, "predict", None)):
+        raise TypeError(
+            f"model={model!r} has no predict method; pass your trained Keras model."
+        )
+    accuracy = training.classifier_accuracy(model, splits.x_test, splits.y_test)
+    result = ClassifierCheck(exercise_id, accuracy, target, accuracy >= target)
+    dataset = "mnist" if target == CLASSIFIER_TARGETS["mnist"] else "the offline digits"
+    if result.passed:
+        print(f"✅ {exercise_id}: test accuracy {accuracy:.4f} >= {target} on {dataset}.")
+    else:
+        print(f"❌ {exercise_id}: test accuracy {accuracy:.4f} < {target} on {dataset}. Hint: more "
+              f"filters, batch normalization, dropout, random shifts of the images, more epochs "
+              f"or a learning-rate schedule.")
+    return result

@@ -25,7 +25,7 @@ import keras
 import numpy as np
 
 from homl_cv import boxes as boxes_lib
-from homl_cv import checks, config, data, training
+from homl_cv import checks, config, data, distribute, training
 
 __all__ = [
     "LOCALIZATION_LOSS_WEIGHTS",
@@ -201,17 +201,24 @@ def compile_localizer(model, learning_rate=2e-3, loss_weights=None, jit_compile=
         learning_rate: Adam's learning rate.
         loss_weights: ``{"class": a, "box": b}``; default
             :data:`LOCALIZATION_LOSS_WEIGHTS`.
+        jit_compile: XLA; off under a strategy with several replicas (see
+            ``distribute.jit_compile_for``).
+
+    The optimizer and metrics are created under the scope of the strategy the
+    model was built under.
     """
     weights = dict(LOCALIZATION_LOSS_WEIGHTS if loss_weights is None else loss_weights)
     if set(weights) != {"class", "box"}:
         raise ValueError(f"loss_weights={loss_weights} must have exactly the keys 'class' and 'box'.")
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-        loss={"class": "sparse_categorical_crossentropy", "box": "mse"},
-        loss_weights=weights,
-        metrics={"class": ["accuracy"], "box": [MeanBoxIoU()]},
-        jit_compile=jit_compile,
-    )
+    strategy = distribute.strategy_of(model)
+    with strategy.scope():
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+            loss={"class": "sparse_categorical_crossentropy", "box": "mse"},
+            loss_weights=weights,
+            metrics={"class": ["accuracy"], "box": [MeanBoxIoU()]},
+            jit_compile=distribute.jit_compile_for(strategy, jit_compile),
+        )
     return model
 
 
@@ -271,7 +278,8 @@ def localization_targets(shapes) -> tuple:
 
 
 def train_localizer(num_images=None, image_size=64, epochs=None, batch_size=32, seed=42,
-                    learning_rate=2e-3, loss_weights=None, verbose="auto") -> LocalizationResult:
+                    learning_rate=2e-3, loss_weights=None, verbose="auto",
+                    strategy=None) -> LocalizationResult:
     """Generate single-object shapes, train a two-headed localizer, evaluate it.
 
     The images come from :func:`homl_cv.data.make_shapes` (one object each,
@@ -283,10 +291,15 @@ def train_localizer(num_images=None, image_size=64, epochs=None, batch_size=32, 
         num_images: total images; default 4,000 in quick mode, 20,000 otherwise.
         image_size: side of the square images.
         epochs: default 12 in quick mode, 40 otherwise.
-        batch_size, learning_rate: for Adam.
+        batch_size, learning_rate: for Adam; ``batch_size`` is per replica
+            (global batch = ``batch_size`` x replicas); the learning rate is
+            not scaled (see ``distribute.scale_learning_rate``).
         seed: seeds the data and the weights.
         loss_weights: see :func:`compile_localizer`.
         verbose: passed to ``fit`` (Keras progress bars).
+        strategy: the ``tf.distribute`` strategy to build, compile and train
+            under; default: ``config.pick_strategy()`` (see
+            ``distribute.get_strategy``).
 
     Returns:
         A :class:`LocalizationResult` measured on the test images.
@@ -300,12 +313,15 @@ def train_localizer(num_images=None, image_size=64, epochs=None, batch_size=32, 
     train, valid, test = shapes.split((0.8, 0.1, 0.1))
     x_train, y_train = localization_targets(train)
     x_valid, y_valid = localization_targets(valid)
-    model = build_localizer(x_train.shape[1:], num_classes=len(shapes.class_names))
-    schedule = training.cosine_schedule(learning_rate, epochs, len(x_train), batch_size)
+    strategy = distribute.get_strategy(strategy)
+    global_batch = distribute.global_batch_size(batch_size, strategy)
+    with strategy.scope():
+        model = build_localizer(x_train.shape[1:], num_classes=len(shapes.class_names))
+    schedule = training.cosine_schedule(learning_rate, epochs, len(x_train), global_batch)
     compile_localizer(model, learning_rate=schedule, loss_weights=loss_weights)
     start = time.perf_counter()
     history = model.fit(x_train, y_train, validation_data=(x_valid, y_valid), epochs=epochs,
-                        batch_size=batch_size, verbose=verbose)
+                        batch_size=global_batch, verbose=verbose)
     seconds = time.perf_counter() - start
     pred = model.predict(test.images, batch_size=256, verbose=0)
     pred_boxes = decode_boxes(pred["box"], image_size=test.images.shape[1:3])

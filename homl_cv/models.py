@@ -469,8 +469,8 @@ def build_resnet34(input_shape=(224, 224, 3), num_classes: int = 1000, width: fl
     ``width``); the first unit of each later stage halves the image. Global
     average pooling and the softmax finish it. ``se_ratio=16`` adds an
     :class:`SEBlock` to every unit (SE-ResNet-34). At width 1 with a 1000-way
-    head it has 21,797,672 trainable parameters, like the paper and
-    torchvision. Needs images of at least 17x17 (it halves the image 5 times).
+    head it has 21,797,672 trainable parameters, as in torchvision's
+    resnet34 (the paper reports 3.6 GFLOPs, not a parameter count). Needs images of at least 17x17 (it halves the image 5 times).
 
     Example:
         >>> small = build_resnet34((28, 28, 1), num_classes=10, width=0.125)

@@ -45,7 +45,7 @@ import dataclasses
 import keras
 import numpy as np
 
-from homl_cv import checks, config, sources, training
+from homl_cv import checks, config, distribute, sources, training
 from homl_cv import data as data_lib
 
 __all__ = [
@@ -651,7 +651,9 @@ def train_segmentation(model, train, valid=None, num_classes=None, epochs: int =
         train, valid: unbatched ``tf.data`` datasets of (image, mask) pairs,
             e.g. from :func:`load_segmentation_data`.
         num_classes: default: the model's last output dimension.
-        epochs, batch_size, learning_rate: the usual.
+        epochs, batch_size, learning_rate: the usual; ``batch_size`` is per
+            replica of the strategy the model was built under (global batch =
+            ``batch_size`` x replicas; the learning rate is not scaled).
         loss: a Keras loss (e.g. ``DiceLoss(from_logits=True)``) to use instead.
 
     Returns:
@@ -664,11 +666,14 @@ def train_segmentation(model, train, valid=None, num_classes=None, epochs: int =
     size = int(train.cardinality())
     if size <= 0:
         raise ValueError("train must be a finite, non-empty dataset of (image, mask) pairs.")
-    model.compile(
-        optimizer=keras.optimizers.Adam(training.cosine_schedule(learning_rate, epochs, size, batch_size)),
-        loss=loss or keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy", keras.metrics.MeanIoU(num_classes, sparse_y_pred=False, name="mean_iou")],
-    )
+    strategy = distribute.strategy_of(model)  # compile where the model's variables live
+    batch_size = distribute.global_batch_size(batch_size, strategy)
+    with strategy.scope():
+        model.compile(
+            optimizer=keras.optimizers.Adam(training.cosine_schedule(learning_rate, epochs, size, batch_size)),
+            loss=loss or keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy", keras.metrics.MeanIoU(num_classes, sparse_y_pred=False, name="mean_iou")],
+        )
     train = train.shuffle(size, seed=seed).batch(batch_size).prefetch(tf.data.AUTOTUNE)
     if valid is not None:
         valid = valid.batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -22,7 +22,7 @@ import dataclasses
 
 import numpy as np
 
-from homl_cv import config, data, sources
+from homl_cv import config, data, distribute, sources
 
 __all__ = [
     "TrainedModel",
@@ -69,7 +69,12 @@ def fit_classifier(model, splits, epochs: int, batch_size: int = 32, learning_ra
         model: a Keras classifier with a softmax output, e.g. ``models.build_lenet5()``.
         splits: a :class:`homl_cv.data.ImageSplits` (e.g. ``data.load_mnist()``).
         epochs: number of passes over the training set.
+        batch_size: images per replica; the global batch ``fit`` sees is
+            ``batch_size * replicas`` of the strategy the model was built under
+            (``with strategy.scope(): model = ...``; 1 replica without one).
         learning_rate: a float, or a ``keras.optimizers.schedules`` schedule.
+            It is not scaled with the replicas: for a larger global batch, scale
+            it yourself (``distribute.scale_learning_rate``, linear rule).
 
     Returns:
         The Keras ``History`` (``history.history["val_accuracy"]`` etc.).
@@ -80,7 +85,8 @@ def fit_classifier(model, splits, epochs: int, batch_size: int = 32, learning_ra
     return model.fit(
         scale_images(splits.x_train), splits.y_train,
         validation_data=(scale_images(splits.x_valid), splits.y_valid),
-        epochs=epochs, batch_size=batch_size, verbose=verbose, callbacks=callbacks,
+        epochs=epochs, batch_size=distribute.global_batch_size(batch_size, distribute.strategy_of(model)),
+        verbose=verbose, callbacks=callbacks,
     )
 
 
@@ -173,18 +179,23 @@ def compile_classifier(model, learning_rate: float, optimizer: str = "sgd",
     """Compile for sparse labels: cross-entropy loss, accuracy metric.
 
     ``optimizer`` is "sgd" (momentum 0.9, as in the book) or "adam".
-    ``jit_compile=True`` compiles with XLA (see ``config.setup_device``).
+    ``jit_compile=True`` compiles with XLA (see ``config.setup_device``; off
+    under a strategy with several replicas, see ``distribute.jit_compile_for``).
+    The optimizer and metrics are created under the scope of the strategy the
+    model was built under.
     """
     import keras
 
-    if optimizer == "sgd":
-        opt = keras.optimizers.SGD(learning_rate=learning_rate, momentum=0.9)
-    elif optimizer == "adam":
-        opt = keras.optimizers.Adam(learning_rate=learning_rate)
-    else:
+    if optimizer not in ("sgd", "adam"):
         raise ValueError(f"optimizer={optimizer!r}: use 'sgd' or 'adam'.")
-    model.compile(optimizer=opt, loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"], jit_compile=jit_compile)
+    strategy = distribute.strategy_of(model)
+    with strategy.scope():
+        if optimizer == "sgd":
+            opt = keras.optimizers.SGD(learning_rate=learning_rate, momentum=0.9)
+        else:
+            opt = keras.optimizers.Adam(learning_rate=learning_rate)
+        model.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                      jit_compile=distribute.jit_compile_for(strategy, jit_compile))
 
 
 class TwoPhaseHistory:
@@ -301,7 +312,7 @@ class TransferComparison:
 def digits_transfer_experiment(shots_per_class: int = 10, seed: int = 0,
                                pretrain_epochs: int = 10, head_epochs: int = 3,
                                fine_tune_epochs: int = 3, steps_per_epoch: int = 10,
-                               verbose: int = 0) -> TransferComparison:
+                               verbose: int = 0, strategy=None) -> TransferComparison:
     """Does reusing features learned on digits 0-4 help on digits 5-9?
 
     Real data, offline, in seconds: scikit-learn's digits (see
@@ -317,14 +328,19 @@ def digits_transfer_experiment(shots_per_class: int = 10, seed: int = 0,
 
     Both are evaluated on the digits 5-9 of the validation and test splits
     (never seen in training).
+
+    The models are built and compiled under ``strategy`` (default: the one
+    ``config.pick_strategy`` picks); the batches (32 to pretrain, 16 for the
+    few shots) are per replica, so global batches grow with the replicas.
     """
     with sources.quiet_tf_logs():  # silence "retracing" notes: several small models in a row
         return _digits_transfer_run(shots_per_class, seed, pretrain_epochs, head_epochs,
-                                    fine_tune_epochs, steps_per_epoch, verbose)
+                                    fine_tune_epochs, steps_per_epoch, verbose,
+                                    distribute.get_strategy(strategy))
 
 
 def _digits_transfer_run(shots_per_class, seed, pretrain_epochs, head_epochs, fine_tune_epochs,
-                         steps_per_epoch, verbose) -> TransferComparison:
+                         steps_per_epoch, verbose, strategy) -> TransferComparison:
     import keras
     import tensorflow as tf
 
@@ -347,22 +363,24 @@ def _digits_transfer_run(shots_per_class, seed, pretrain_epochs, head_epochs, fi
     x_test, y_test = x_eval[target_eval], y_eval[target_eval] - 5
 
     config.set_seeds(seed)
-    features = digits_features()
-    source_model = build_transfer_model(features, 5, name="source_0_to_4")
+    with strategy.scope():
+        features = digits_features()
+        source_model = build_transfer_model(features, 5, name="source_0_to_4")
     compile_classifier(source_model, 1e-3, "adam")
     source_model.fit(x_train[source], y_train[source], epochs=pretrain_epochs,
-                     batch_size=32, verbose=verbose)
+                     batch_size=distribute.global_batch_size(32, strategy), verbose=verbose)
     source_accuracy = source_model.evaluate(x_eval[~target_eval], y_eval[~target_eval],
                                             verbose=0)[1]
 
     # The few images are repeated and reshuffled, so each "epoch" is
     # ``steps_per_epoch`` batches: the same training budget for both nets.
     few_shot = (tf.data.Dataset.from_tensor_slices((x_few, y_few)).repeat()
-                .shuffle(len(y_few), seed=seed).batch(16))
+                .shuffle(len(y_few), seed=seed).batch(distribute.global_batch_size(16, strategy)))
     budget = dict(steps_per_epoch=steps_per_epoch, verbose=verbose)
 
     config.set_seeds(seed + 1)
-    transfer_model = build_transfer_model(features, 5, name="transfer_5_to_9")
+    with strategy.scope():
+        transfer_model = build_transfer_model(features, 5, name="transfer_5_to_9")
     transfer_history = fit_two_phase(
         transfer_model, features, few_shot, (x_test, y_test), head_epochs=head_epochs,
         fine_tune_epochs=fine_tune_epochs, head_lr=1e-2, fine_tune_lr=1e-3, optimizer="adam",
@@ -371,7 +389,8 @@ def _digits_transfer_run(shots_per_class, seed, pretrain_epochs, head_epochs, fi
     transfer_accuracy = transfer_model.evaluate(x_test, y_test, verbose=0)[1]
 
     config.set_seeds(seed + 1)
-    scratch_model = build_transfer_model(digits_features("scratch_features"), 5, name="scratch")
+    with strategy.scope():
+        scratch_model = build_transfer_model(digits_features("scratch_features"), 5, name="scratch")
     compile_classifier(scratch_model, 1e-3, "adam")
     scratch_history = scratch_model.fit(
         few_shot, validation_data=(x_test, y_test), epochs=head_epochs + fine_tune_epochs,

@@ -1,8 +1,9 @@
 """Every exercise checker accepts its worked answer and rejects the listed mistakes."""
 
+import numpy as np
 import pytest
 
-from homl_cv import exercises
+from homl_cv import data, exercises
 
 ALL = sorted(exercises.all_exercises().values(), key=lambda ex: ex.id)
 
@@ -74,3 +75,42 @@ def test_numbers_lists_and_strings():
     assert vec.matches((3, 2)) and not vec.matches([3]) and not vec.matches([2, 3])
     word = exercises.Exercise("t.3", "q", "Max", "h")
     assert word.matches(" max ") and not word.matches("avg") and not word.matches(3)
+
+
+class _FixedModel:
+    """Predicts the given classes, whatever the images (for the classifier checker)."""
+
+    def __init__(self, classes):
+        self.classes = np.asarray(classes)
+
+    def predict(self, images, batch_size=None, verbose=0):
+        return np.eye(10)[self.classes[: len(images)]]
+
+
+def _digit_splits(source, n=100):
+    images = np.zeros((n, 28, 28), np.uint8)
+    labels = np.arange(n) % 10
+    return data.ImageSplits(images, labels, images, labels, images, labels,
+                            class_names=tuple("0123456789"), source=source)
+
+
+def test_check_classifier_grades_the_test_accuracy(capsys):
+    digits = _digit_splits("scikit-learn digits (8x8 upscaled to 28x28, offline stand-in for MNIST)")
+    labels = digits.y_test
+    good = exercises.check_classifier("02.12", _FixedModel(labels), digits)
+    assert good == exercises.ClassifierCheck("02.12", 1.0, 0.97, True)
+    assert capsys.readouterr().out.startswith("✅ 02.12: test accuracy 1.0000 >= 0.97")
+    almost = np.where(np.arange(100) < 4, (labels + 1) % 10, labels)  # 96% right
+    bad = exercises.check_classifier("02.12", _FixedModel(almost), digits)
+    assert (bad.accuracy, bad.passed) == (0.96, False)
+    assert "❌ 02.12: test accuracy 0.9600 < 0.97" in capsys.readouterr().out
+    assert exercises.check_classifier("02.12", _FixedModel(almost), _digit_splits("mnist")).target == 0.99
+    assert exercises.check_classifier("02.12", None, digits) is None
+    assert "no model yet" in capsys.readouterr().out
+
+
+def test_check_classifier_rejects_other_data_and_non_models():
+    with pytest.raises(ValueError, match="splits.source='fashion_mnist'"):
+        exercises.check_classifier("02.12", None, _digit_splits("fashion_mnist"))
+    with pytest.raises(TypeError, match="has no predict method"):
+        exercises.check_classifier("02.12", "my model", _digit_splits("mnist"))

@@ -52,6 +52,7 @@ __all__ = [
     "augmentation_layers",
     "flowers_pipeline",
     "image_pipeline",
+    "jitter_images",
     "load_digits_28x28",
     "load_flowers",
     "load_mnist",
@@ -59,6 +60,8 @@ __all__ = [
     "load_sample_images",
     "make_shapes",
     "mnist_file",
+    "photo_dataset",
+    "write_image_folder",
 ]
 
 MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
@@ -234,6 +237,51 @@ def load_mnist(kind: str = "mnist", offline: bool | None = None, data_dir=None) 
     )
 
 
+def jitter_images(images, seed: int = 0, shift: float = 0.15, zoom_out: float = 0.4,
+                  rotation: float = 0.05) -> np.ndarray:
+    """Move, shrink and turn each image at random, deterministically for ``seed``.
+
+    Turns scikit-learn's centred, same-size digits into digits "in the wild":
+    off-centre (up to ``shift`` of the side each way), smaller (zoomed out by
+    up to ``zoom_out``) and tilted (up to ``rotation`` of a full turn, i.e.
+    18 degrees for 0.05), with black filling the border.
+
+    Args:
+        images: uint8 (N, H, W) or (N, H, W, C).
+        seed: the same seed gives the same images.
+
+    Returns:
+        uint8 array of the same shape.
+
+    Example:
+        >>> digits = load_digits_28x28()  # doctest: +SKIP
+        >>> jitter_images(digits.x_test[:4], seed=0).shape
+        (4, 28, 28)
+    """
+    import keras
+
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or images.ndim not in (3, 4):
+        raise ValueError(
+            f"images of shape {images.shape} and dtype {images.dtype}: expected uint8 "
+            f"(N, H, W) or (N, H, W, C)."
+        )
+    if not (0 <= shift < 0.5 and 0 <= zoom_out < 1 and 0 <= rotation <= 0.5):
+        raise ValueError(
+            f"shift={shift}, zoom_out={zoom_out}, rotation={rotation}: use 0 <= shift < 0.5, "
+            f"0 <= zoom_out < 1 and 0 <= rotation <= 0.5 (fractions of the side, of a turn)."
+        )
+    x = images[..., None] if images.ndim == 3 else images
+    layers = keras.Sequential([
+        keras.layers.RandomZoom((0.0, zoom_out), fill_mode="constant", seed=seed),
+        keras.layers.RandomRotation(rotation, fill_mode="constant", seed=seed + 1),
+        keras.layers.RandomTranslation(shift, shift, fill_mode="constant", seed=seed + 2),
+    ])
+    out = keras.ops.convert_to_numpy(layers(x.astype(np.float32), training=True))
+    out = np.clip(np.round(out), 0, 255).astype(np.uint8)
+    return out[..., 0] if images.ndim == 3 else out
+
+
 # --------------------------------------------------------------------------- flowers
 @dataclasses.dataclass(frozen=True)
 class FlowerSplits:
@@ -298,6 +346,77 @@ def load_flowers(offline: bool | None = None, data_dir=None, mock_examples: int 
     assert sum(counts.values()) == total
     return FlowerSplits(*splits, class_names=tuple(info.features["label"].names),
                         num_examples=counts, source="tfds")
+
+
+def photo_dataset(names=SAMPLE_PHOTOS):
+    """The bundled real photos as a ``tf.data.Dataset`` of ``(JPEG bytes, label)``.
+
+    The same structure as images read from files (e.g. with
+    ``tf.io.read_file``): each element is a scalar ``tf.string`` holding an
+    encoded JPEG and an int64 label, the photo's index in ``names``. Feed it to
+    :func:`image_pipeline`, which decodes it. Offline, this is the input of
+    chapter 03's pipeline demo (real photos of different sizes, no download).
+
+    Args:
+        names: photos from :data:`SAMPLE_PHOTOS`.
+
+    Returns:
+        ``(dataset, class_names)`` with ``class_names == tuple(names)``.
+
+    Example:
+        >>> ds, names = photo_dataset(("china", "chelsea"))  # doctest: +SKIP
+        >>> [int(label) for _, label in ds]
+        [0, 1]
+    """
+    import tensorflow as tf
+
+    names = tuple(names)
+    if not names:
+        raise ValueError("names=() is empty: pass one or more of data.SAMPLE_PHOTOS.")
+    encoded = [tf.io.encode_jpeg(load_sample_image(name), quality=95).numpy() for name in names]
+    ds = tf.data.Dataset.from_tensor_slices((encoded, np.arange(len(names), dtype=np.int64)))
+    return ds, names
+
+
+def write_image_folder(images, labels, class_names, folder) -> Path:
+    """Write images as PNG files into one sub-folder per class.
+
+    The layout ``keras.utils.image_dataset_from_directory`` reads::
+
+        folder/<class_name>/0000.png, 0001.png, ...
+
+    Args:
+        images: uint8 (N, H, W) grayscale or (N, H, W, 3) colour.
+        labels: int (N,), indices into ``class_names``.
+        class_names: the sub-folder names, e.g. ``("five", "six")``.
+        folder: where to write (created if needed; must not hold images yet).
+
+    Returns:
+        The folder as a ``Path``.
+    """
+    from PIL import Image
+
+    images, labels = np.asarray(images), np.asarray(labels)
+    if images.dtype != np.uint8 or images.ndim not in (3, 4) or len(images) != len(labels):
+        raise ValueError(
+            f"images of shape {images.shape} and dtype {images.dtype} with {len(labels)} labels: "
+            f"expected uint8 (N, H, W) or (N, H, W, 3) and one label per image."
+        )
+    if labels.size and not 0 <= labels.min() <= labels.max() < len(class_names):
+        raise ValueError(
+            f"labels run from {labels.min()} to {labels.max()}: they must index "
+            f"class_names (0 to {len(class_names) - 1})."
+        )
+    folder = Path(folder)
+    if folder.is_dir() and any(folder.rglob("*.png")):
+        raise FileExistsError(
+            f"folder={sources.shown_path(folder)!r} already holds images: pass an empty or new folder."
+        )
+    for name in class_names:
+        (folder / str(name)).mkdir(parents=True, exist_ok=True)
+    for index, (image, label) in enumerate(zip(images, labels)):
+        Image.fromarray(image).save(folder / str(class_names[label]) / f"{index:04d}.png")
+    return folder
 
 
 def _materialize(ds):

@@ -3,15 +3,15 @@ Gram matrices, total variation, and the optimization of the image itself.
 
 The network is frozen; only the pixels of a ``tf.Variable`` image change.
 Online, the feature extractor is VGG-19 with ImageNet weights (downloaded
-once by ``keras.applications``). Offline, no weights can be downloaded, so
-:func:`build_extractor` builds the same VGG-19 layers with random He-normal
-weights from a fixed seed: random conv features still capture colour and
-texture statistics, so the style (colours, small patterns) transfers, but the
-content features see edges and blobs only, not objects, and the result looks
-cruder than with trained weights.
+once by ``keras.applications``). Offline, no weights can be downloaded.
+VGG-19's layers with random weights (:func:`build_extractor` with
+``weights=None``) match the style image's Gram matrices by shifting colours,
+without visible texture; a single layer of many random filters at several
+sizes (:func:`build_texture_extractor`, after Ustyuzhaninov et al. 2017) does
+show the texture, so :func:`default_extractor` uses it offline.
 
 Example:
-    >>> extractor = build_extractor(weights=None)  # doctest: +SKIP
+    >>> extractor = build_texture_extractor()  # doctest: +SKIP
     >>> result = transfer_style(content, style, extractor, steps=50)  # doctest: +SKIP
     >>> result.image.shape, result.history["total"][-1] < result.history["total"][0]  # doctest: +SKIP
     ((128, 128, 3), True)
@@ -29,11 +29,16 @@ __all__ = [
     "CONTENT_LAYERS",
     "STYLE_LAYERS",
     "StyleTransferResult",
+    "TEXTURES",
+    "TEXTURE_CONTENT_KERNELS",
+    "TEXTURE_KERNELS",
     "VGG19_WEIGHTS_FILE",
     "build_extractor",
+    "build_texture_extractor",
     "content_loss",
     "default_extractor",
     "gram_matrix",
+    "load_texture",
     "random_vgg19",
     "style_loss",
     "total_variation_loss",
@@ -122,14 +127,23 @@ def style_loss(features, target_grams):
 
 
 def total_variation_loss(images):
-    """Mean absolute difference between neighbouring pixels: a smoothness penalty.
+    """Neighbour differences summed and divided by H * W * C: a smoothness penalty.
 
-    Written out: the sum of ``|x[i+1, j] - x[i, j]|`` and ``|x[i, j+1] - x[i, j]|``
-    over the image, divided by its number of values (H * W * C), averaged
-    over the batch. Equal to ``tf.image.total_variation(images) / (H * W * C)``.
+    Written out: the sum of ``|x[i+1, j, c] - x[i, j, c]|`` (vertical
+    neighbours) and ``|x[i, j+1, c] - x[i, j, c]|`` (horizontal neighbours)
+    over the image, divided by its number of values ``H * W * C`` (not by the
+    number of neighbour pairs), averaged over the batch. Equal to
+    ``tf.image.total_variation(images) / (H * W * C)``.
 
     Args:
         images: float (N, H, W, C).
+
+    Returns:
+        A float32 scalar tensor.
+
+    Example:
+        >>> float(total_variation_loss(np.array([[0, 1], [1, 1]], np.float32).reshape(1, 2, 2, 1)))
+        0.5
     """
     import tensorflow as tf
 
@@ -217,19 +231,120 @@ def build_extractor(weights="imagenet", style_layers=STYLE_LAYERS,
     return extractor
 
 
+TEXTURE_KERNELS = (1, 3, 5, 7, 11, 15)
+"""Filter sizes of :func:`build_texture_extractor`: one random layer per size."""
+TEXTURE_CONTENT_KERNELS = (11,)
+"""Scales of :func:`build_texture_extractor` whose maps are the content features."""
+
+
+def build_texture_extractor(kernels=TEXTURE_KERNELS, channels: int = 64,
+                            content_kernels=TEXTURE_CONTENT_KERNELS, seed: int = 42):
+    """A shallow network of random filters at several scales, for offline style transfer.
+
+    Ustyuzhaninov, Brendel, Gatys and Bethge (2017, "What does it take to
+    generate natural textures?") showed that *one* convolutional layer with
+    random weights, many filters and several filter sizes describes textures
+    (through its Gram matrices) about as well as trained VGG-19. This is that
+    network, small enough for a CPU: for each size ``k`` in ``kernels``, a
+    ``k x k`` "valid" convolution with ``channels`` He-normal random filters
+    and a ReLU, all reading the image (centred on 0). Each filter larger than
+    1x1 is made zero-mean, so it answers to patterns (edges, stripes, blobs of
+    its size) and not to the mean brightness; the 1x1 filters keep the colours.
+    Without that, the Gram matrices mostly measure brightness and colour, the
+    style loss falls without any texture appearing (BENCHMARKS.md, 08).
+
+    Args:
+        kernels: filter sizes, one layer each (odd, at least 1).
+        channels: random filters per size.
+        content_kernels: the sizes whose maps are the content features (a
+            subset of ``kernels``; a mid-sized scale keeps the layout).
+        seed: seed of the random filters.
+
+    Returns:
+        A frozen ``keras.Model``: images in [0, 1] (N, H, W, 3) ->
+        ``{"style": [one (N, H-k+1, W-k+1, channels) map per size],
+        "content": [...]}``, the interface of :func:`build_extractor`.
+
+    Example:
+        >>> extractor = build_texture_extractor(kernels=(1, 3), channels=8, content_kernels=(3,))
+        >>> [tuple(m.shape) for m in extractor(np.zeros((1, 16, 16, 3), np.float32))["style"]]
+        [(1, 16, 16, 8), (1, 14, 14, 8)]
+    """
+    import keras
+
+    kernels = tuple(int(k) for k in kernels)
+    if not kernels or min(kernels) < 1 or any(k % 2 == 0 for k in kernels):
+        raise ValueError(f"kernels={kernels} must be odd filter sizes >= 1, e.g. {TEXTURE_KERNELS}.")
+    if channels < 1:
+        raise ValueError(f"channels={channels} must be at least 1 (the paper uses 128 or more).")
+    missing = [k for k in content_kernels if k not in kernels]
+    if missing or not content_kernels:
+        raise ValueError(
+            f"content_kernels={tuple(content_kernels)} must be a non-empty subset of kernels={kernels}."
+        )
+    images = keras.Input(shape=(None, None, 3), name="image")
+    centred = keras.layers.Rescaling(1.0, offset=-0.5, name="centre")(images)
+    maps = {}
+    for k in kernels:
+        conv = keras.layers.Conv2D(channels, k, activation="relu", name=f"random_{k}x{k}",
+                                   kernel_initializer=keras.initializers.HeNormal(seed=seed + k))
+        maps[k] = conv(centred)
+        kernel = np.asarray(conv.kernel)
+        if k > 1:  # zero-mean filters: patterns, not brightness
+            kernel = kernel - kernel.mean(axis=(0, 1, 2), keepdims=True)
+        conv.kernel.assign(kernel)
+    extractor = keras.Model(images, {"style": [maps[k] for k in kernels],
+                                     "content": [maps[k] for k in content_kernels]},
+                            name="random_texture_net")
+    extractor.trainable = False
+    return extractor
+
+
 def default_extractor(offline: bool | None = None):
     """(extractor, description) following the package's weights policy.
 
     ImageNet VGG-19 when online or when its weights are already in Keras'
-    cache (:func:`homl_cv.sources.resolve_weights`), random VGG-19 layers
-    offline otherwise, and in a rehearsal (``HOML_CV_REHEARSE=1``).
+    cache (:func:`homl_cv.sources.resolve_weights`). Otherwise no trained
+    weights exist, and VGG-19 with random weights transfers colours but no
+    visible texture (BENCHMARKS.md, 08), so a shallow random multi-scale
+    network stands in (:func:`build_texture_extractor`). In a rehearsal
+    (``HOML_CV_REHEARSE=1``) the full-size VGG-19 runs, with random weights.
     """
     weights = sources.resolve_weights("VGG-19", VGG19_WEIGHTS_FILE, "auto", offline=offline,
                                       verbose=False)
     if weights is None:
-        why = "rehearsal" if config.is_rehearsal() else "offline"
-        return build_extractor(weights=None), f"VGG-19 layers with random weights ({why})"
+        if config.is_rehearsal():  # the full-size network, random weights (weights=None)
+            return build_extractor(weights=None), "VGG-19 layers with random weights (rehearsal)"
+        return (build_texture_extractor(),
+                "one layer of random filters at 6 scales (offline stand-in for VGG-19)")
     return build_extractor(weights="imagenet"), "VGG-19 with ImageNet weights"
+
+
+TEXTURES = ("brick", "grass", "gravel")
+"""Grayscale textures bundled with scikit-image, usable as style images offline."""
+
+
+def load_texture(name: str = "brick", size=(128, 128), crop: int | None = 256) -> np.ndarray:
+    """A bundled scikit-image texture as an RGB float32 image (H, W, 3) in [0, 1].
+
+    Args:
+        name: one of :data:`TEXTURES` (512x512 grayscale photos).
+        size: ``(height, width)`` of the result.
+        crop: side of the top-left square cut out before resizing (a smaller
+            crop gives a bigger pattern), or ``None`` for the whole texture.
+    """
+    import tensorflow as tf
+    from skimage import data as skdata  # heavy optional import, only needed here
+
+    if name not in TEXTURES:
+        raise ValueError(f"name={name!r} is not a bundled texture; choose one of {TEXTURES}.")
+    gray = getattr(skdata, name)().astype(np.float32) / 255.0
+    if crop is not None:
+        if not 8 <= crop <= min(gray.shape):
+            raise ValueError(f"crop={crop} must be between 8 and {min(gray.shape)} pixels, or None.")
+        gray = gray[:crop, :crop]
+    rgb = np.repeat(gray[..., None], 3, axis=-1)
+    return np.clip(tf.image.resize(rgb, size, antialias=True).numpy(), 0.0, 1.0).astype(np.float32)
 
 
 # --------------------------------------------------------------------------- optimization

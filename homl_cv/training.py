@@ -4,8 +4,9 @@
   :func:`predict_classes`, :func:`classifier_accuracy`, :func:`compile_classifier`.
 * **Transfer learning (03).** :func:`build_transfer_model`, :func:`freeze`,
   :func:`unfreeze`, :func:`fit_two_phase` (a :class:`TwoPhaseHistory`) and
-  the digits experiment :func:`digits_transfer_experiment` (a
-  :class:`TransferComparison`).
+  the digits experiment: :func:`pretrain_digits_base`,
+  :func:`digits_transfer_experiment` (a :class:`TransferComparison`) and
+  :func:`transfer_vs_scratch` over several seeds (a :class:`TransferStudy`).
 * **Shared by the topic trainers.** :func:`cosine_schedule` and
   :class:`TrainedModel`, what ``detection.train_yolo_detector``,
   ``detection.train_window_classifier`` and ``segmentation.train_segmentation``
@@ -19,14 +20,19 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
-from homl_cv import config, data, distribute, sources
+from homl_cv import checks, config, data, distribute, sources
 
 __all__ = [
+    "PretrainedDigits",
+    "SOURCE_DIGITS",
+    "TARGET_DIGITS",
     "TrainedModel",
     "TransferComparison",
+    "TransferStudy",
     "TwoPhaseHistory",
     "build_transfer_model",
     "classifier_accuracy",
@@ -38,7 +44,9 @@ __all__ = [
     "fit_two_phase",
     "freeze",
     "predict_classes",
+    "pretrain_digits_base",
     "scale_images",
+    "transfer_vs_scratch",
     "unfreeze",
 ]
 
@@ -281,27 +289,57 @@ def digits_features(name: str = "digits_features"):
     ], name=name)
 
 
+SOURCE_DIGITS = (0, 1, 2, 3, 4)
+"""The digits of the large source task (pretraining)."""
+TARGET_DIGITS = (5, 6, 7, 8, 9)
+"""The digits of the new task that has only a few labels."""
+
+
 @dataclasses.dataclass
-class TransferComparison:
-    """Result of :func:`digits_transfer_experiment`.
+class PretrainedDigits:
+    """What :func:`pretrain_digits_base` returns: a base trained on the source task.
 
     Attributes:
-        source_accuracy: accuracy of the pretrained net on held-out digits 0-4.
-        transfer_accuracy: test accuracy on digits 5-9, pretrained features.
-        scratch_accuracy: test accuracy on digits 5-9, same net from scratch.
-        transfer_history: :class:`TwoPhaseHistory` of the transfer run.
-        scratch_history: ``History.history`` of the scratch run.
-        shots_per_class: labelled training images per target class.
-        num_test: number of test images (digits 5-9).
+        features: the :func:`digits_features` base, (N, 28, 28, 1) -> (N, 3, 3, 128).
+        source_accuracy: accuracy of base + head on held-out digits 0-4 (jittered).
+        num_source_images: labelled images it was trained on (with the jittered copies).
     """
 
+    features: object
     source_accuracy: float
+    num_source_images: int
+
+
+@dataclasses.dataclass
+class TransferComparison:
+    """One seed of the transfer-vs-scratch experiment (:func:`digits_transfer_experiment`).
+
+    Attributes:
+        seed: picks the few labelled images and initialises the new weights.
+        source_accuracy: accuracy of the pretrained net on held-out source digits.
+        frozen_accuracy: test accuracy after the frozen phase (new head only).
+        transfer_accuracy: test accuracy after fine-tuning (pretrained base).
+        scratch_accuracy: test accuracy of the same net trained from scratch
+            on the same images for the same number of steps.
+        transfer_history: :class:`TwoPhaseHistory` of the transfer run
+            (``val_accuracy`` is the test accuracy after each epoch).
+        scratch_history: ``History.history`` of the scratch run.
+        shots_per_class: labelled training images per target class.
+        num_test: number of test images of the target task.
+        source_task, target_task: what they are, for titles.
+    """
+
+    seed: int
+    source_accuracy: float
+    frozen_accuracy: float
     transfer_accuracy: float
     scratch_accuracy: float
     transfer_history: TwoPhaseHistory
     scratch_history: dict
     shots_per_class: int
     num_test: int
+    source_task: str = "digits 0-4"
+    target_task: str = "digits 5-9"
 
     @property
     def gain(self) -> float:
@@ -309,98 +347,206 @@ class TransferComparison:
         return self.transfer_accuracy - self.scratch_accuracy
 
 
-def digits_transfer_experiment(shots_per_class: int = 10, seed: int = 0,
-                               pretrain_epochs: int = 10, head_epochs: int = 3,
-                               fine_tune_epochs: int = 3, steps_per_epoch: int = 10,
-                               verbose: int = 0, strategy=None) -> TransferComparison:
-    """Does reusing features learned on digits 0-4 help on digits 5-9?
+@dataclasses.dataclass
+class TransferStudy:
+    """Several seeds of the experiment; what :func:`transfer_vs_scratch` returns.
 
-    Real data, offline, in seconds: scikit-learn's digits (see
-    ``homl_cv.data.load_digits_28x28``).
-
-    1. Pretrain :func:`digits_features` plus a head on all training digits
-       0-4 (about 650 images).
-    2. Transfer: a new head on those features, trained on only
-       ``shots_per_class`` images of each digit 5-9 with :func:`fit_two_phase`
-       (frozen, then fine-tuned at a 10x smaller learning rate).
-    3. Scratch: the same architecture, randomly initialised, trained on the
-       same few images for the same total number of epochs.
-
-    Both are evaluated on the digits 5-9 of the validation and test splits
-    (never seen in training).
-
-    The models are built and compiled under ``strategy`` (default: the one
-    ``config.pick_strategy`` picks); the batches (32 to pretrain, 16 for the
-    few shots) are per replica, so global batches grow with the replicas.
+    Attributes:
+        runs: one :class:`TransferComparison` per seed.
+        base: the :class:`PretrainedDigits` every run started from.
     """
-    with sources.quiet_tf_logs():  # silence "retracing" notes: several small models in a row
-        return _digits_transfer_run(shots_per_class, seed, pretrain_epochs, head_epochs,
-                                    fine_tune_epochs, steps_per_epoch, verbose,
-                                    distribute.get_strategy(strategy))
+
+    runs: list
+    base: PretrainedDigits
+
+    def _values(self, field: str) -> np.ndarray:
+        return np.array([getattr(run, field) for run in self.runs])
+
+    @property
+    def transfer(self) -> np.ndarray:
+        """Transfer test accuracies, one per seed."""
+        return self._values("transfer_accuracy")
+
+    @property
+    def scratch(self) -> np.ndarray:
+        """Scratch test accuracies, one per seed."""
+        return self._values("scratch_accuracy")
+
+    @property
+    def gains(self) -> np.ndarray:
+        """Transfer minus scratch, one per seed."""
+        return self.transfer - self.scratch
+
+    def table(self) -> str:
+        """One line per seed and a mean ± std line (accuracies in %)."""
+        lines = ["seed  frozen head  transfer  scratch   gain (points)"]
+        for run in self.runs:
+            lines.append(f"{run.seed:>4}  {run.frozen_accuracy:>10.1%}  {run.transfer_accuracy:>8.1%}  "
+                         f"{run.scratch_accuracy:>7.1%}  {100 * run.gain:>+6.1f}")
+        frozen = self._values("frozen_accuracy")
+        lines.append(f"mean  {frozen.mean():>10.1%}  {self.transfer.mean():>8.1%}  "
+                     f"{self.scratch.mean():>7.1%}  {100 * self.gains.mean():>+6.1f}")
+        lines.append(f" std  {frozen.std():>10.1%}  {self.transfer.std():>8.1%}  "
+                     f"{self.scratch.std():>7.1%}  {100 * self.gains.std():>6.1f}")
+        return "\n".join(lines)
 
 
-def _digits_transfer_run(shots_per_class, seed, pretrain_epochs, head_epochs, fine_tune_epochs,
-                         steps_per_epoch, verbose, strategy) -> TransferComparison:
-    import keras
-    import tensorflow as tf
+@functools.lru_cache(maxsize=1)
+def _digit_splits():
+    """Jittered digits: source train/test (0-4) and target pool/test (5-9), fixed seeds.
 
-    if shots_per_class < 1:
-        raise ValueError(f"shots_per_class={shots_per_class} must be at least 1.")
+    Cached (the same arrays for every run): callers must not modify them.
+    """
     digits = data.load_digits_28x28()
-    x_train, y_train = digits.x_train[..., None], digits.y_train
-    x_eval = np.concatenate([digits.x_valid, digits.x_test])[..., None]
+    x_eval = np.concatenate([digits.x_valid, digits.x_test])
     y_eval = np.concatenate([digits.y_valid, digits.y_test])
-    source = y_train < 5
-    rng = np.random.default_rng(seed)
-    few = np.concatenate([
-        rng.choice(np.flatnonzero(y_train == d), shots_per_class, replace=False)
-        for d in range(5, 10)
-    ])
-    if len(few) != 5 * shots_per_class:
-        raise ValueError(f"shots_per_class={shots_per_class} is more than the data has.")
-    x_few, y_few = x_train[few], y_train[few] - 5
-    target_eval = y_eval >= 5
-    x_test, y_test = x_eval[target_eval], y_eval[target_eval] - 5
+    source, target = np.isin(digits.y_train, SOURCE_DIGITS), np.isin(y_eval, TARGET_DIGITS)
+    return dict(
+        x_source=digits.x_train[source], y_source=digits.y_train[source],
+        x_source_test=data.jitter_images(x_eval[~target], seed=6)[..., None], y_source_test=y_eval[~target],
+        x_pool=digits.x_train[~source], y_pool=digits.y_train[~source] - TARGET_DIGITS[0],
+        x_test=data.jitter_images(x_eval[target], seed=5)[..., None], y_test=y_eval[target] - TARGET_DIGITS[0],
+    )
 
+
+def pretrain_digits_base(copies: int = 3, epochs: int = 8, seed: int = 0,
+                         verbose: int = 0, strategy=None) -> PretrainedDigits:
+    """Train :func:`digits_features` plus a head on the large source task, digits 0-4.
+
+    The source task: the 663 training digits 0-4 of
+    :func:`homl_cv.data.load_digits_28x28`, each in ``copies`` random placements
+    (:func:`homl_cv.data.jitter_images`: off-centre, smaller, tilted), Adam at
+    1e-3, batch 32 per replica. The accuracy is measured on held-out jittered
+    digits 0-4. The model is built and compiled under ``strategy`` (default:
+    the one ``config.pick_strategy`` picks).
+
+    Example:
+        >>> base = pretrain_digits_base(copies=1, epochs=1)  # doctest: +SKIP
+        >>> base.features.output_shape
+        (None, 3, 3, 128)
+    """
+    checks.positive_int(copies, "copies")
+    checks.positive_int(epochs, "epochs")
+    splits = _digit_splits()
+    x = np.concatenate([data.jitter_images(splits["x_source"], seed=100 * k + 7) for k in range(copies)])
+    y = np.tile(splits["y_source"], copies)
+    strategy = distribute.get_strategy(strategy)
     config.set_seeds(seed)
     with strategy.scope():
         features = digits_features()
-        source_model = build_transfer_model(features, 5, name="source_0_to_4")
-    compile_classifier(source_model, 1e-3, "adam")
-    source_model.fit(x_train[source], y_train[source], epochs=pretrain_epochs,
-                     batch_size=distribute.global_batch_size(32, strategy), verbose=verbose)
-    source_accuracy = source_model.evaluate(x_eval[~target_eval], y_eval[~target_eval],
-                                            verbose=0)[1]
+        model = build_transfer_model(features, len(SOURCE_DIGITS), name="source_0_to_4")
+    compile_classifier(model, 1e-3, "adam")
+    with sources.quiet_tf_logs():
+        model.fit(x[..., None], y, epochs=epochs, batch_size=distribute.global_batch_size(32, strategy),
+                  verbose=verbose)
+        accuracy = model.evaluate(splits["x_source_test"], splits["y_source_test"], verbose=0)[1]
+    return PretrainedDigits(features, float(accuracy), len(y))
 
-    # The few images are repeated and reshuffled, so each "epoch" is
-    # ``steps_per_epoch`` batches: the same training budget for both nets.
+
+def digits_transfer_experiment(base: PretrainedDigits | None = None, shots_per_class: int = 3,
+                               seed: int = 0, head_epochs: int = 3, fine_tune_epochs: int = 3,
+                               steps_per_epoch: int = 10, verbose: int = 0,
+                               strategy=None) -> TransferComparison:
+    """Does reusing features learned on digits 0-4 help on digits 5-9 with few labels?
+
+    Real digits, offline, in seconds (see :func:`pretrain_digits_base`):
+
+    1. Draw ``shots_per_class`` training images of each digit 5-9 (``seed``
+       decides which) and jitter them like the source digits.
+    2. Transfer: a copy of the pretrained base with a new head, trained by
+       :func:`fit_two_phase` (frozen at learning rate 1e-2, then fine-tuned at
+       1e-3, Adam).
+    3. Scratch: the same architecture, randomly initialised, trained on the
+       same images for the same number of steps (Adam, 1e-3).
+
+    Both are evaluated on 262 jittered digits 5-9 never used in training.
+    Each "epoch" is ``steps_per_epoch`` batches of 16 per replica drawn from
+    the few images (repeated and reshuffled).
+
+    Args:
+        base: from :func:`pretrain_digits_base` (trained here if None); it is
+            copied, never changed.
+        strategy: the ``tf.distribute`` strategy the models are built and
+            compiled under (default: the one ``config.pick_strategy`` picks).
+    """
+    import keras
+    import tensorflow as tf
+
+    checks.positive_int(shots_per_class, "shots_per_class")
+    strategy = distribute.get_strategy(strategy)
+    splits = _digit_splits()
+    pool, rng = splits["y_pool"], np.random.default_rng(seed)
+    if shots_per_class > np.bincount(pool).min():
+        raise ValueError(
+            f"shots_per_class={shots_per_class} is more than the data has "
+            f"({np.bincount(pool).min()} images of the rarest digit): use fewer."
+        )
+    base = base or pretrain_digits_base(seed=seed, strategy=strategy)
+    few = np.concatenate([rng.choice(np.flatnonzero(pool == d), shots_per_class, replace=False)
+                          for d in range(len(TARGET_DIGITS))])
+    x_few = data.jitter_images(splits["x_pool"][few], seed=1000 + seed)[..., None]
+    y_few = pool[few]
+    x_test, y_test = splits["x_test"], splits["y_test"]
+    # the few images, repeated and reshuffled: each "epoch" is steps_per_epoch batches
     few_shot = (tf.data.Dataset.from_tensor_slices((x_few, y_few)).repeat()
                 .shuffle(len(y_few), seed=seed).batch(distribute.global_batch_size(16, strategy)))
     budget = dict(steps_per_epoch=steps_per_epoch, verbose=verbose)
 
-    config.set_seeds(seed + 1)
-    with strategy.scope():
-        transfer_model = build_transfer_model(features, 5, name="transfer_5_to_9")
-    transfer_history = fit_two_phase(
-        transfer_model, features, few_shot, (x_test, y_test), head_epochs=head_epochs,
-        fine_tune_epochs=fine_tune_epochs, head_lr=1e-2, fine_tune_lr=1e-3, optimizer="adam",
-        **budget,
-    )
-    transfer_accuracy = transfer_model.evaluate(x_test, y_test, verbose=0)[1]
+    with sources.quiet_tf_logs():  # silence "retracing" notes: several small models in a row
+        # transfer: a copy of the pretrained base, a new head; frozen, then fine-tuned
+        config.set_seeds(seed + 1)
+        with strategy.scope():
+            features = keras.models.clone_model(base.features)
+            features.set_weights(base.features.get_weights())
+            transfer_model = build_transfer_model(features, len(TARGET_DIGITS), name="transfer_5_to_9")
+        transfer_history = fit_two_phase(
+            transfer_model, features, few_shot, (x_test, y_test), head_epochs=head_epochs,
+            fine_tune_epochs=fine_tune_epochs, head_lr=1e-2, fine_tune_lr=1e-3,
+            optimizer="adam", **budget,
+        )
+        transfer_accuracy = transfer_model.evaluate(x_test, y_test, verbose=0)[1]
 
-    config.set_seeds(seed + 1)
-    with strategy.scope():
-        scratch_model = build_transfer_model(digits_features("scratch_features"), 5, name="scratch")
-    compile_classifier(scratch_model, 1e-3, "adam")
-    scratch_history = scratch_model.fit(
-        few_shot, validation_data=(x_test, y_test), epochs=head_epochs + fine_tune_epochs,
-        shuffle=False, **budget,
-    ).history
-    scratch_accuracy = scratch_model.evaluate(x_test, y_test, verbose=0)[1]
-    keras.backend.clear_session(free_memory=True)
-    return TransferComparison(float(source_accuracy), float(transfer_accuracy),
-                              float(scratch_accuracy), transfer_history, scratch_history,
-                              shots_per_class, int(len(y_test)))
+        # scratch: same architecture, random weights, same images and steps
+        config.set_seeds(seed + 1)
+        with strategy.scope():
+            scratch_model = build_transfer_model(digits_features("scratch_features"),
+                                                 len(TARGET_DIGITS), name="scratch")
+        compile_classifier(scratch_model, 1e-3, "adam")
+        scratch_history = scratch_model.fit(
+            few_shot, validation_data=(x_test, y_test), epochs=head_epochs + fine_tune_epochs,
+            shuffle=False, **budget,
+        ).history
+        scratch_accuracy = scratch_model.evaluate(x_test, y_test, verbose=0)[1]
+    return TransferComparison(
+        seed, base.source_accuracy, float(transfer_history.frozen["val_accuracy"][-1]),
+        float(transfer_accuracy), float(scratch_accuracy), transfer_history, scratch_history,
+        shots_per_class, int(len(y_test)),
+    )
+
+
+def transfer_vs_scratch(seeds=(0, 1, 2), shots_per_class: int = 3, base=None,
+                        **kwargs) -> TransferStudy:
+    """:func:`digits_transfer_experiment` for several seeds, from one pretrained base.
+
+    The base is pretrained once (as an ImageNet base is); each seed draws
+    other labelled images and other initial weights for the head and the
+    scratch net, so the spread over seeds is the spread of the few-label task.
+
+    Args:
+        seeds: at least 2, so that a spread can be measured.
+        base: a :class:`PretrainedDigits` (trained here with seed 0 if None).
+        kwargs: passed to :func:`digits_transfer_experiment`.
+
+    Example:
+        >>> study = transfer_vs_scratch(seeds=(0, 1, 2))  # doctest: +SKIP
+        >>> print(study.table())  # doctest: +SKIP
+    """
+    seeds = tuple(seeds)
+    if len(seeds) < 2 or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds={seeds}: give at least 2 different seeds to measure a spread.")
+    base = base or pretrain_digits_base()
+    runs = [digits_transfer_experiment(base, shots_per_class, seed, **kwargs) for seed in seeds]
+    return TransferStudy(runs, base)
 
 
 # ============================================================ shared by the trainers (04-06)

@@ -280,31 +280,49 @@ def plot_two_phase_curves(history, metrics=("loss", "accuracy"), title=None):
     return fig
 
 
-def plot_transfer_vs_scratch(comparison, title=None):
-    """Validation accuracy per epoch and final test accuracy of the digits experiment.
+def plot_transfer_vs_scratch(comparisons, title=None):
+    """Accuracy per epoch and final test accuracy of the transfer-vs-scratch experiment.
 
-    ``comparison`` is a ``training.TransferComparison``.
+    Args:
+        comparisons: one ``training.TransferComparison`` or a list of them
+            (one per seed). Left: the accuracy on the target test images after
+            each epoch, one thin line per seed and the mean in bold, a dotted
+            line where the base was unfrozen. Right: the mean test accuracy,
+            one dot per seed and an error bar of one standard deviation.
     """
     plt = _plt()
+    if not isinstance(comparisons, (list, tuple)):
+        comparisons = [comparisons]
+    first = comparisons[0]
     fig, (ax_curve, ax_bar) = plt.subplots(1, 2, figsize=(9, 3.3),
                                            gridspec_kw={"width_ratios": [2, 1]})
-    transfer = comparison.transfer_history.history["val_accuracy"]
-    scratch = comparison.scratch_history["val_accuracy"]
-    ax_curve.plot(np.arange(1, len(transfer) + 1), transfer, "o-", label="pretrained on 0-4")
-    ax_curve.plot(np.arange(1, len(scratch) + 1), scratch, "s--", label="from scratch")
-    ax_curve.axvline(comparison.transfer_history.switch_epoch + 0.5, color="gray", linestyle=":")
+    runs = (("transfer", "tab:blue", "o-", [c.transfer_history.history["val_accuracy"] for c in comparisons],
+             [c.transfer_accuracy for c in comparisons]),
+            ("scratch", "tab:orange", "s--", [c.scratch_history["val_accuracy"] for c in comparisons],
+             [c.scratch_accuracy for c in comparisons]))
+    for label, color, style, curves, _ in runs:
+        curves = np.asarray(curves)
+        epochs = np.arange(1, curves.shape[1] + 1)
+        for curve in curves:
+            ax_curve.plot(epochs, curve, "-", color=color, alpha=0.25, linewidth=1)
+        name = f"pretrained on {first.source_task}" if label == "transfer" else "from scratch"
+        ax_curve.plot(epochs, curves.mean(axis=0), style, color=color, label=f"{name} (mean)")
+    ax_curve.axvline(first.transfer_history.switch_epoch + 0.5, color="gray", linestyle=":")
+    ax_curve.text(first.transfer_history.switch_epoch + 0.6, 0.03, "unfrozen", fontsize=8, color="gray")
     ax_curve.set_xlabel("epoch")
-    ax_curve.set_ylabel("accuracy on digits 5-9")
+    ax_curve.set_ylabel(f"test accuracy, {first.target_task}")
     ax_curve.set_ylim(0, 1)
     ax_curve.grid(alpha=0.3)
-    ax_curve.legend()
-    values = [comparison.transfer_accuracy, comparison.scratch_accuracy]
-    bars = ax_bar.bar(["transfer", "scratch"], values, color=["tab:blue", "tab:orange"])
-    for bar, value in zip(bars, values):
-        ax_bar.text(bar.get_x() + bar.get_width() / 2, value + 0.02, f"{value:.0%}", ha="center")
-    ax_bar.set_ylim(0, 1.1)
-    ax_bar.set_title(f"test accuracy, {comparison.shots_per_class} labels per class", fontsize=9)
-    fig.suptitle(title or "Digits 5-9 with few labels: reuse features or start from scratch?")
+    ax_curve.legend(loc="upper left", fontsize=8)
+    for x, (label, color, _, _, finals) in enumerate(runs):
+        finals = np.asarray(finals)
+        ax_bar.bar(x, finals.mean(), yerr=finals.std(), color=color, alpha=0.7, capsize=4)
+        ax_bar.plot(np.full(len(finals), x), finals, "k.", markersize=6)
+        ax_bar.text(x, finals.mean() + finals.std() + 0.04, f"{finals.mean():.0%}", ha="center")
+    ax_bar.set_xticks([0, 1], ["transfer", "scratch"])
+    ax_bar.set_ylim(0, 1.12)
+    ax_bar.set_title(f"{len(comparisons)} seeds, {first.shots_per_class} labels per class", fontsize=9)
+    fig.suptitle(title or f"{first.target_task} with few labels: reuse features or start from scratch?")
     fig.tight_layout()
     return fig
 

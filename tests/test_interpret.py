@@ -1,8 +1,11 @@
 """Chapter 07 (homl_cv.interpret): feature maps, filter visualization, CAM, Grad-CAM, occlusion.
 
-One small GAP CNN is trained once (module fixture) on generated images with a
-single shape each, then the explanation maps are checked against the exact
-boxes of held-out images.
+The learning claims (test accuracy, CAM / Grad-CAM peaks inside the true box
+against a random point and the image centre, occlusion) are checked where they
+are made: chapter 07's claim cells, which nbval runs in CI. The module fixture
+that retrained the chapter's model here was removed (issue 17); the identities
+below hold for any weights, so a small model trained for one short epoch (a
+few seconds) is enough, and the peak test is computed by hand.
 """
 
 import keras
@@ -15,50 +18,41 @@ from homl_cv import config, data, interpret, models, viz
 matplotlib.use("Agg")
 
 IMAGE_SIZE = 48
-SIZE_RANGE = (0.25, 0.5)
 
 
 @pytest.fixture(scope="module")
 def trained():
-    """(model, held-out ShapesData): the chapter's recipe, about 40 s of CPU."""
+    """(model, ShapesData): a GAP CNN after one epoch on 256 images (seconds), weights not special."""
     config.set_seeds(42)
-    train = data.make_shapes(2000, IMAGE_SIZE, max_objects=1, size_range=SIZE_RANGE, seed=0)
-    test = data.make_shapes(200, IMAGE_SIZE, max_objects=1, size_range=SIZE_RANGE, seed=7)
+    train = data.make_shapes(256, IMAGE_SIZE, max_objects=1, size_range=(0.25, 0.5), seed=0)
+    test = data.make_shapes(32, IMAGE_SIZE, max_objects=1, size_range=(0.25, 0.5), seed=7)
     model = models.build_gap_cnn((IMAGE_SIZE, IMAGE_SIZE, 3), num_classes=len(train.class_names))
-    schedule = keras.optimizers.schedules.CosineDecay(3e-3, decay_steps=6 * len(train) // 32)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(train.images, train.classes[:, 0], epochs=6, batch_size=32, verbose=0)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy")
+    model.fit(train.images, train.classes[:, 0], epochs=1, batch_size=32, verbose=0)
     return model, test
 
 
-def test_model_learned(trained):
-    model, test = trained
-    _, accuracy = model.evaluate(test.images, test.classes[:, 0], verbose=0)
-    assert accuracy >= 0.90  # reached 1.00
-
-
-def test_grad_cam_peak_falls_in_the_true_box(trained):
-    model, test = trained
-    heatmaps = interpret.grad_cam(model, test.images, "last_conv", class_index=test.classes[:, 0])
-    assert heatmaps.shape == (200, 12, 12) and heatmaps.min() >= 0
-    rate = interpret.peaks_in_boxes(heatmaps, test.boxes[:, 0], (IMAGE_SIZE, IMAGE_SIZE)).mean()
-    assert rate >= 0.85  # reached 1.00 (0.945 at block2_conv)
-
-
-def test_cam_peak_falls_in_the_true_box(trained):
-    model, test = trained
-    cams = interpret.class_activation_map(model, test.images, class_index=test.classes[:, 0])
-    rate = interpret.peaks_in_boxes(cams, test.boxes[:, 0], (IMAGE_SIZE, IMAGE_SIZE)).mean()
-    assert rate >= 0.85  # reached 1.00
-
-
-def test_peaks_beat_a_random_guess(trained):
-    """The boxes cover a small part of the image: a random point rarely hits them."""
-    _, test = trained
-    boxes = test.boxes[:, 0]
-    covered = ((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])).mean() / IMAGE_SIZE**2
-    assert covered < 0.25
+def test_peaks_in_boxes_by_hand():
+    """A peak must be inside the box on both axes: inside the x-range alone is a miss."""
+    heatmaps = np.zeros((4, 4, 4), np.float32)
+    heatmaps[0, 1, 1] = 1  # peak cell (row 1, col 1) -> pixels 8-16 of a 32-px image: centre (12.5, 12.5)
+    heatmaps[1, 3, 1] = 1  # x inside the box, y below it
+    heatmaps[2, 1, 3] = 1  # y inside the box, x right of it
+    heatmaps[3, 0, 0] = 1  # corner: outside on both axes
+    box = [8, 8, 18, 18]
+    peaks = interpret.heatmap_peaks(heatmaps, (32, 32))
+    assert peaks.shape == (4, 2)
+    assert 8 <= peaks[0, 0] < 18 and 8 <= peaks[0, 1] < 18  # inside on both axes
+    assert 8 <= peaks[1, 0] < 18 and peaks[1, 1] >= 18      # x inside, y outside
+    assert peaks[2, 0] >= 18 and 8 <= peaks[2, 1] < 18      # y inside, x outside
+    hits = interpret.peaks_in_boxes(heatmaps, [box] * 4, (32, 32))
+    assert hits.tolist() == [True, False, False, False]
+    # the box's right and bottom edges are exclusive, its left and top edges inclusive
+    x, y = peaks[0]
+    assert not interpret.peaks_in_boxes(heatmaps[:1], [[0, 0, x, 32]], (32, 32))[0]
+    assert interpret.peaks_in_boxes(heatmaps[:1], [[x, y, 32, 32]], (32, 32))[0]
+    with pytest.raises(ValueError, match="4 heatmaps but 3 boxes"):
+        interpret.peaks_in_boxes(heatmaps, [box] * 3, (32, 32))
 
 
 def test_cam_is_the_weighted_sum_of_the_last_feature_maps(trained):
@@ -88,16 +82,19 @@ def test_grad_cam_of_a_gap_model_is_the_rectified_cam(trained):
     np.testing.assert_allclose(heatmaps, np.maximum(cams, 0) / (12 * 12), atol=1e-5, rtol=1e-3)
 
 
-def test_occluding_the_object_hurts_more_than_occluding_background(trained):
-    model, test = trained
-    wins = 0
-    for n in range(10):
-        sensitivity = interpret.occlusion_sensitivity(model, test.images[n], class_index=test.classes[n, 0],
-                                                patch_size=12, stride=4)
-        assert sensitivity.shape == (IMAGE_SIZE, IMAGE_SIZE)
-        inside = test.masks[n] > 0
-        wins += sensitivity[inside].mean() > sensitivity[~inside].mean()
-    assert wins >= 8  # reached 10/10
+def test_occlusion_sensitivity_by_hand():
+    """A model whose probability is the mean of the image's red channel, with a
+    two-class softmax: hiding a patch lowers it by what the patch held."""
+    inputs = keras.Input((8, 8, 3))
+    red = keras.layers.Lambda(lambda x: keras.ops.mean(x[..., :1], axis=(1, 2)))(inputs)
+    model = keras.Model(inputs, keras.layers.Concatenate()([red, 1 - red]))
+    image = np.zeros((8, 8, 3), np.float32)
+    image[:4, :4, 0] = 1.0  # a red square in the top-left quarter
+    sensitivity = interpret.occlusion_sensitivity(model, image, class_index=0, patch_size=4, stride=4, fill=0.0)
+    assert sensitivity.shape == (8, 8)
+    np.testing.assert_allclose(sensitivity[:4, :4], 16 / 64, atol=1e-6)  # hiding the square
+    np.testing.assert_allclose(sensitivity[4:, :], 0.0, atol=1e-6)
+    np.testing.assert_allclose(sensitivity[:4, 4:], 0.0, atol=1e-6)
 
 
 def test_feature_maps_shapes(trained):
@@ -119,7 +116,10 @@ def test_filter_visualization_excites_its_filter(trained):
     pattern = interpret.visualize_filter(model, "last_conv", filter_index=k, steps=20)
     assert pattern.shape == (48, 48, 3) and pattern.min() >= 0 and pattern.max() <= 1
     on_pattern = interpret.feature_maps(model, pattern[None], "last_conv")[..., k].mean()
-    assert on_pattern > 3 * on_real_images[k]  # reached 42 vs 2.4
+    assert on_pattern > on_real_images[k]  # beats the real images' mean
+    early = interpret.visualize_filter(model, "last_conv", filter_index=k, steps=2)
+    on_early = interpret.feature_maps(model, early[None], "last_conv")[..., k].mean()
+    assert on_pattern > on_early  # the ascent keeps raising the activation
 
 
 def test_plotting_companions_return_figures(trained):

@@ -5,17 +5,8 @@ import pytest
 
 from homl_cv import boxes, data, localization
 
-# Learning thresholds. Quick mode (4,000 images, 12 epochs, about 1.5 CPU-minutes)
-# reached 0.69 mean IoU (88 % of boxes with IoU >= 0.5) and 99.0 % accuracy on
-# the 400 held-out images, the same in the notebook and this test (seeded); with
-# seed 1 the same recipe reached 0.64. The IoU threshold is the issue's 0.6, a box
-# that covers the object well. It is far above what a model that has not learned
-# gets: a fixed box in the image centre or an untrained model score under 0.3
-# (asserted in test_untrained_model_is_far_below_the_thresholds), and guessing the
-# class gets 25 %. The old loss weights (0.2 class / 0.8 box) reached only 0.54
-# with the same budget: the test fails if the box loss is not weighted enough.
+# The chapter's IoU bar (its claim cell): a box that covers the object well.
 MIN_MEAN_IOU = 0.6
-MIN_ACCURACY = 0.9
 
 
 def random_xyxy(n, rng, size):
@@ -110,35 +101,33 @@ def test_bad_arguments():
         localization.train_localizer(num_images=10)
 
 
-# ------------------------------------------------------------------ learning
-@pytest.fixture(scope="module")
-def trained():
-    return localization.train_localizer(verbose=0)  # what the chapter runs, quick mode
-
-
-def test_localizer_learns_boxes_and_classes(trained):
-    print(trained.summary())
-    assert len(trained.test) == 400
-    assert trained.mean_iou >= MIN_MEAN_IOU, trained.summary()
-    assert trained.accuracy >= MIN_ACCURACY, trained.summary()
-
-
-def test_training_history_has_both_heads_and_the_iou_metric(trained):
-    history = trained.history
-    for key in ("class_loss", "box_loss", "class_accuracy", "box_iou", "val_box_iou"):
-        assert key in history, sorted(history)
-    assert history["val_box_iou"][-1] > history["val_box_iou"][0] + 0.2  # IoU rose while training
-
-
-def test_reported_ious_are_the_test_boxes(trained):
-    np.testing.assert_allclose(trained.ious, boxes.paired_iou(trained.pred_boxes, trained.test.boxes[:, 0]))
-
-
-def test_untrained_model_is_far_below_the_thresholds(trained):
-    model = localization.build_localizer(trained.test.images.shape[1:], num_classes=4)
-    pred = model.predict(trained.test.images, verbose=0)
-    ious = boxes.paired_iou(localization.decode_boxes(pred["box"], (64, 64)), trained.test.boxes[:, 0])
+# ------------------------------------------------------------------ baselines
+# The learning claims (mean IoU >= 0.6, share of boxes with IoU >= 0.5, class
+# accuracy) are checked where they are made: chapter 04's claim cells, which
+# nbval runs in CI (a missed claim raises ClaimError there). The training
+# fixture that repeated the chapter's run here was removed (issue 17).
+def test_untrained_model_and_a_centre_box_are_far_below_the_iou_claim():
+    """The chapter's IoU bar (0.6) is far above what a model that has not learned gets."""
+    test = data.make_shapes(200, image_size=64, seed=5)
+    model = localization.build_localizer(test.images.shape[1:], num_classes=4)
+    pred = model.predict(test.images, verbose=0)
+    ious = boxes.paired_iou(localization.decode_boxes(pred["box"], (64, 64)), test.boxes[:, 0])
     centre_box = np.tile(localization.encode_boxes([[16, 16, 48, 48]], (64, 64)), (len(ious), 1))
-    centre_ious = boxes.paired_iou(localization.decode_boxes(centre_box, (64, 64)), trained.test.boxes[:, 0])
+    centre_ious = boxes.paired_iou(localization.decode_boxes(centre_box, (64, 64)), test.boxes[:, 0])
     assert ious.mean() < MIN_MEAN_IOU / 2
     assert centre_ious.mean() < MIN_MEAN_IOU / 2
+
+
+def test_train_localizer_returns_a_consistent_result():
+    """A tiny run (seconds): the result's fields agree with each other and the history has both heads."""
+    result = localization.train_localizer(num_images=60, image_size=32, epochs=1, verbose=0)
+    n = len(result.test)
+    assert n == 6 and result.pred_boxes.shape == (6, 4) and result.pred_classes.shape == (6,)
+    np.testing.assert_array_equal(result.true_boxes, result.test.boxes[:, 0])
+    assert result.accuracy == pytest.approx(np.mean(result.pred_classes == result.test.classes[:, 0]))
+    assert result.mean_iou == pytest.approx(float(np.mean(result.ious)))
+    for key in ("class_loss", "box_loss", "class_accuracy", "box_iou", "val_box_iou"):
+        assert key in result.history, sorted(result.history)
+    share = np.mean(result.ious >= 0.5)
+    assert result.summary() == (f"test images: 6, class accuracy: {result.accuracy:.1%}, "
+                                f"mean IoU: {result.mean_iou:.2f}, IoU >= 0.5: {share:.0%}")

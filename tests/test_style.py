@@ -66,12 +66,58 @@ def test_extractor_outputs(tiny_extractor):
     assert not tiny_extractor.trainable_weights
 
 
-def test_full_vgg19_layers_offline():
-    extractor, description = style.default_extractor(offline=True)
-    assert "random" in description
+def test_full_vgg19_layers_with_random_weights():
+    extractor = style.build_extractor(weights=None)
     out = extractor(np.zeros((1, 32, 32, 3), np.float32))
     assert [t.shape[-1] for t in out["style"]] == [64, 128, 256, 512, 512]
     assert tuple(out["content"][0].shape) == (1, 2, 2, 512)
+
+
+def test_offline_default_is_the_texture_network():
+    extractor, description = style.default_extractor(offline=True)
+    assert "random filters at 6 scales" in description and extractor.name == "random_texture_net"
+    out = extractor(np.zeros((1, 32, 32, 3), np.float32))
+    assert [t.shape[1:] for t in out["style"]] == [(32 - k + 1, 32 - k + 1, 64) for k in style.TEXTURE_KERNELS]
+    assert [t.shape[1] for t in out["content"]] == [32 - 11 + 1]
+
+
+def test_texture_extractor_layers_and_zero_mean_filters():
+    extractor = style.build_texture_extractor(kernels=(1, 3, 5), channels=8, content_kernels=(5,))
+    out = extractor(np.zeros((2, 20, 20, 3), np.float32))
+    assert [tuple(t.shape) for t in out["style"]] == [(2, 20, 20, 8), (2, 18, 18, 8), (2, 16, 16, 8)]
+    assert [tuple(t.shape) for t in out["content"]] == [(2, 16, 16, 8)]
+    assert not extractor.trainable_weights
+    kernels = {layer.name: np.asarray(layer.kernel) for layer in extractor.layers if hasattr(layer, "kernel")}
+    assert sorted(kernels) == ["random_1x1", "random_3x3", "random_5x5"]
+    # filters larger than 1x1 sum to zero: a flat image of any brightness gives zero maps
+    for name in ("random_3x3", "random_5x5"):
+        np.testing.assert_allclose(kernels[name].sum(axis=(0, 1, 2)), 0.0, atol=1e-4)
+    flat = extractor(np.full((1, 12, 12, 3), 0.8, np.float32))
+    assert float(np.abs(flat["style"][1]).max()) < 1e-5 and float(np.abs(flat["style"][0]).max()) > 0
+    # the same seed gives the same filters
+    again = style.build_texture_extractor(kernels=(1, 3, 5), channels=8, content_kernels=(5,))
+    image = np.random.default_rng(0).random((1, 12, 12, 3)).astype(np.float32)
+    np.testing.assert_allclose(again(image)["style"][2], extractor(image)["style"][2], rtol=1e-6)
+
+
+def test_texture_extractor_and_texture_errors():
+    with pytest.raises(ValueError, match=r"kernels=\(1, 4\) must be odd"):
+        style.build_texture_extractor(kernels=(1, 4))
+    with pytest.raises(ValueError, match="content_kernels=.*subset of kernels"):
+        style.build_texture_extractor(kernels=(1, 3), content_kernels=(11,))
+    with pytest.raises(ValueError, match="channels=0"):
+        style.build_texture_extractor(channels=0)
+    with pytest.raises(ValueError, match="name='bricks' is not a bundled texture"):
+        style.load_texture("bricks")
+    with pytest.raises(ValueError, match="crop=4"):
+        style.load_texture("brick", crop=4)
+
+
+def test_load_texture_is_gray_rgb_in_range():
+    texture = style.load_texture("brick", size=(32, 48), crop=128)
+    assert texture.shape == (32, 48, 3) and texture.dtype == np.float32
+    assert 0 <= texture.min() and texture.max() <= 1 and texture.std() > 0.05
+    np.testing.assert_array_equal(texture[..., 0], texture[..., 2])  # grayscale, repeated
 
 
 def test_loss_falls_over_the_optimization(tiny_extractor):

@@ -1,5 +1,7 @@
-"""homl_cv.training: the flowers pipeline (03), two-phase transfer learning, the
-digits transfer-vs-scratch claim, and the pieces the topic trainers share."""
+"""homl_cv.training: the flowers pipeline (03), two-phase transfer learning, the parts of the
+transfer-vs-scratch experiment and the data helpers chapter 03 uses (the experiment's learning
+claim is asserted by chapter 03's claim cell, which nbval runs), and the pieces the topic
+trainers share."""
 
 import keras
 import numpy as np
@@ -114,34 +116,105 @@ def test_transfer_model_checks_and_float32_head_under_mixed_precision():
         keras.mixed_precision.set_global_policy(previous)
 
 
-# ------------------------------------------------------------- learning: digits 0-4 -> 5-9
-SEEDS = (0, 1)
-MIN_MEAN_GAIN = 0.05  # transfer minus scratch accuracy averaged over SEEDS; reached 0.076 (0.053, 0.099)
+# ------------------------------------------------------------- the transfer-vs-scratch experiment
+# Its learning claim (transfer beats scratch by >= 10 points over 5 seeds, far outside the
+# spread) is asserted by chapter 03's claim cell, which nbval runs in CI: no duplicate here.
+def fake_run(seed, transfer, scratch, frozen=0.5):
+    history = training.TwoPhaseHistory({"val_accuracy": [0.3, 0.4, frozen]},
+                                       {"val_accuracy": [0.5, 0.6, transfer]})
+    return training.TransferComparison(seed, 0.98, frozen, transfer, scratch, history,
+                                       {"val_accuracy": [0.2] * 5 + [scratch]}, 3, 262)
 
 
-@pytest.fixture(scope="module")
-def comparisons():
-    return [training.digits_transfer_experiment(shots_per_class=10, seed=s,
-                                                head_epochs=3, fine_tune_epochs=3)
-            for s in SEEDS]
+def test_transfer_study_summary():
+    study = training.TransferStudy([fake_run(0, 0.70, 0.40), fake_run(1, 0.60, 0.45)], base=None)
+    np.testing.assert_allclose(study.gains, [0.30, 0.15])
+    np.testing.assert_allclose(study.transfer.mean(), 0.65)
+    table = study.table().splitlines()
+    assert table[1].split() == ["0", "50.0%", "70.0%", "40.0%", "+30.0"]
+    assert table[-2].split()[0] == "mean" and table[-2].split()[-1] == "+22.5"
+    assert table[-1].split() == ["std", "0.0%", "5.0%", "2.5%", "7.5"]
+    assert study.runs[0].transfer_history.switch_epoch == 3
+    assert len(study.runs[0].transfer_history.history["val_accuracy"]) == 6
 
 
-def test_pretraining_learned_digits_0_to_4(comparisons):
-    for result in comparisons:
-        assert result.source_accuracy > 0.95  # reached 0.99+
+def test_transfer_figure_takes_one_or_several_runs():
+    import matplotlib.pyplot as plt
+
+    from homl_cv import viz
+
+    for runs in (fake_run(0, 0.7, 0.4), [fake_run(0, 0.7, 0.4), fake_run(1, 0.6, 0.5)]):
+        fig = viz.plot_transfer_vs_scratch(runs)
+        assert len(fig.axes) == 2
+        plt.close(fig)
 
 
-def test_transfer_beats_scratch_on_few_labels(comparisons):
-    gains = [r.gain for r in comparisons]
-    summary = [(round(r.transfer_accuracy, 3), round(r.scratch_accuracy, 3)) for r in comparisons]
-    assert np.mean(gains) >= MIN_MEAN_GAIN, summary
-    assert all(r.transfer_accuracy > 0.7 for r in comparisons), summary  # reached 0.78, 0.79
-    assert comparisons[0].num_test > 200
-    # the two-phase history covers both phases, switch at the head epochs
-    history = comparisons[0].transfer_history
-    assert history.switch_epoch == 3 and len(history.history["val_accuracy"]) == 6
+def test_transfer_experiment_checks_arguments():
+    with pytest.raises(ValueError, match="shots_per_class=0"):
+        training.digits_transfer_experiment(shots_per_class=0)
+    with pytest.raises(ValueError, match="shots_per_class=1000 is more than the data has"):
+        training.digits_transfer_experiment(shots_per_class=1000)
+    with pytest.raises(ValueError, match="seeds=\\(0,\\)"):
+        training.transfer_vs_scratch(seeds=(0,))
+    with pytest.raises(ValueError, match="copies=0"):
+        training.pretrain_digits_base(copies=0)
 
 
+def test_digits_features_shapes():
+    features = training.digits_features()
+    assert features.output_shape == (None, 3, 3, 128)
+    model = training.build_transfer_model(features, len(training.TARGET_DIGITS))
+    assert model.output_shape == (None, 5)
+
+
+# ------------------------------------------------------------- data helpers chapter 03 uses
+def test_jitter_images_is_deterministic_and_checked():
+    digits = data.load_digits_28x28()
+    x = digits.x_test[:6]
+    a, b = data.jitter_images(x, seed=3), data.jitter_images(x, seed=3)
+    assert a.shape == x.shape and a.dtype == np.uint8
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, x)
+    assert not np.array_equal(a, data.jitter_images(x, seed=4))
+    assert data.jitter_images(x[..., None], seed=3).shape == (6, 28, 28, 1)
+    with pytest.raises(ValueError, match="dtype float32"):
+        data.jitter_images(x.astype(np.float32))
+    with pytest.raises(ValueError, match="shift=0.7"):
+        data.jitter_images(x, shift=0.7)
+
+
+def test_photo_dataset_feeds_the_pipeline():
+    ds, names = data.photo_dataset(("china", "chelsea", "coffee"))
+    assert names == ("china", "chelsea", "coffee")
+    assert [int(label) for _, label in ds] == [0, 1, 2]
+    batch, labels = next(iter(data.image_pipeline(ds, 32, batch_size=3, cache=False)))
+    assert batch.shape == (3, 32, 32, 3) and labels.numpy().tolist() == [0, 1, 2]
+    with pytest.raises(ValueError, match="names=\\(\\) is empty"):
+        data.photo_dataset(())
+    with pytest.raises(ValueError, match="name='dog'"):
+        data.photo_dataset(("dog",))
+
+
+def test_write_image_folder_round_trip(tmp_path):
+    digits = data.load_digits_28x28()
+    images, labels = digits.x_test[:6], np.array([0, 1, 0, 1, 0, 1])
+    folder = data.write_image_folder(images, labels, ("five", "six"), tmp_path / "my")
+    assert sorted(p.name for p in folder.iterdir()) == ["five", "six"]
+    ds = keras.utils.image_dataset_from_directory(folder, color_mode="grayscale", image_size=(28, 28),
+                                                  shuffle=False, batch_size=None, verbose=False)
+    loaded = np.stack([image.numpy()[..., 0] for image, _ in ds])
+    assert ds.class_names == ["five", "six"] and loaded.shape == (6, 28, 28)
+    np.testing.assert_array_equal(np.sort(loaded.reshape(6, -1), axis=0),
+                                  np.sort(images.reshape(6, -1).astype(np.float32), axis=0))
+    with pytest.raises(FileExistsError, match="already holds images"):
+        data.write_image_folder(images, labels, ("five", "six"), folder)
+    with pytest.raises(ValueError, match="labels run from 0 to 1"):
+        data.write_image_folder(images, labels, ("five",), tmp_path / "other")
+    with pytest.raises(ValueError, match="expected uint8"):
+        data.write_image_folder(images.astype(np.float32), labels, ("five", "six"), tmp_path / "x")
+
+
+# ------------------------------------------------------------- shared by the topic trainers
 def test_cosine_schedule_decays_over_every_batch_of_every_epoch():
     schedule = training.cosine_schedule(1e-2, epochs=3, num_examples=100, batch_size=32, alpha=0.1)
     steps = 3 * 4  # ceil(100 / 32) = 4 batches per epoch

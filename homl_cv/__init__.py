@@ -30,6 +30,9 @@ Topics, one module per chapter that needs one:
 
 * ``localization``: box encoding, ``MeanBoxIoU``, the localizer and its training (04).
 * ``detection``: sliding windows, FCN, YOLO (model, targets, loss, training), mAP (05).
+* ``rcnn``: two-stage detectors: RoI pooling / RoIAlign, RPN anchors and deltas, a small
+  Faster R-CNN, proposals and their recall (05).
+* ``ssd``: SSD's multi-scale default boxes and their matching (05).
 * ``segmentation``: transposed convolution, un-pooling, FCN, U-Net, metrics, training (06).
 * ``interpret``: feature maps, filter visualization, CAM, Grad-CAM, occlusion (07).
 * ``style``: neural style transfer (08).

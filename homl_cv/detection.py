@@ -486,7 +486,7 @@ def _sigmoid(x):
 
 def yolo_recipe() -> dict:
     """Data and training sizes for chapter 05's tiny YOLO (quick vs full mode)."""
-    return dict(image_size=64, max_objects=3, num_anchors=3,
+    return dict(image_size=64, max_objects=3, num_anchors=3, filters=16,
                 num_train=config.pick(1500, 8000), num_test=config.pick(200, 1000),
                 epochs=config.pick(12, 40), batch_size=16, learning_rate=3e-3)
 

@@ -1,5 +1,8 @@
 """Chapter 05: NMS, anchors, YOLO targets, sliding windows, Dense -> Conv, mAP,
-the tiny YOLO detector (it learns) and keras-cv's YOLOV8Detector (it runs)."""
+YOLO loss and decoding by hand, window labels. The learning claims (tiny YOLO, keras-cv YOLOv8)
+are chapter 05's claim cells, so the chapter's training is not repeated here."""
+
+import math
 
 import numpy as np
 import pytest
@@ -47,6 +50,22 @@ def test_nms_hand_case():
     assert boxes.non_max_suppression(b, [0.9, 0.8, 0.7, 0.95], max_outputs=1).tolist() == [3]
     assert boxes.non_max_suppression(b, [0.9, 0.8, 0.7, 0.95], score_threshold=0.92).tolist() == [3]
     assert boxes.non_max_suppression(np.zeros((0, 4)), np.zeros(0)).tolist() == []
+
+
+def test_nms_ties_at_the_thresholds_match_tensorflow():
+    """A score equal to score_threshold is dropped; an IoU equal to iou_threshold does not suppress."""
+    b = np.array([[0, 0, 10, 10], [0, 0, 10, 5], [20, 20, 30, 30], [40, 40, 50, 50]], np.float32)
+    s = np.array([0.9, 0.8, 0.5, 0.7], np.float32)  # IoU(b0, b1) = 50 / 100 = 0.5 exactly
+    mine = boxes.non_max_suppression(b, s, iou_threshold=0.5, score_threshold=0.5)
+    theirs = tf.image.non_max_suppression(b, s, 10, iou_threshold=0.5, score_threshold=0.5).numpy()
+    assert mine.tolist() == theirs.tolist() == [0, 1, 3]
+    assert boxes.non_max_suppression(b, s, iou_threshold=0.49, score_threshold=0.49).tolist() == [0, 3, 2]
+
+
+def test_nms_max_outputs_caps_the_image_not_each_class():
+    b = np.array([[0, 0, 10, 10], [20, 0, 30, 10], [40, 0, 50, 10], [60, 0, 70, 10]], np.float32)
+    kept = boxes.non_max_suppression(b, [0.9, 0.8, 0.7, 0.6], max_outputs=3, classes=[0, 1, 0, 1])
+    assert kept.tolist() == [0, 1, 2]
 
 
 def test_nms_bad_input():
@@ -134,6 +153,28 @@ def test_window_training_set_labels():
     crops, labels = detection.window_training_set(shapes, 32, 8)
     assert crops.shape[1:] == (32, 32, 3) and len(crops) == len(labels)
     assert set(np.unique(labels)) <= set(range(5)) and (labels == 4).any() and (labels < 4).any()
+
+
+def test_window_training_set_on_a_two_object_scene():
+    """48x48 scene, 16-pixel windows every 8 pixels (5x5): A = [0, 0, 16, 16] (class 1), B = [26, 26, 42, 42]
+    (class 3). Window (3, 3) = [24, 24, 40, 40] has IoU 196 / 316 = 0.62 with B: class 3; window (0, 1)
+    covers half of A (IoU 1/3): left out; window (2, 2) holds 36 / 256 = 0.14 of B (> 0.1): left out."""
+    from types import SimpleNamespace
+
+    rows, cols = np.mgrid[0:48, 0:48]
+    image = np.stack([rows, cols, np.zeros_like(rows)], -1).astype(np.float32)  # pixels say where they are
+    scene = SimpleNamespace(images=image[None], class_names=("a", "b", "c", "d"),
+                            boxes=np.array([[[0, 0, 16, 16], [26, 26, 42, 42], [-1, -1, -1, -1]]], np.float32),
+                            classes=np.array([[1, 3, -1]]))
+    crops, labels = detection.window_training_set(scene, 16, 8, min_iou=0.4, max_background=0.1)
+    grid = np.full((5, 5), -1)
+    for crop, label in zip(crops, labels):
+        grid[int(crop[0, 0, 0]) // 8, int(crop[0, 0, 1]) // 8] = label
+    assert grid.tolist() == [[1, -1, 4, 4, 4],
+                             [-1, -1, 4, 4, 4],
+                             [4, 4, -1, -1, -1],
+                             [4, 4, -1, 3, -1],
+                             [4, 4, -1, -1, -1]]
 
 
 def test_dense_to_conv_identical_and_grid_equals_crops():
@@ -238,6 +279,31 @@ def test_map_hand_cases():
     assert result["mAP"] == pytest.approx(6 / 11)  # recall 0.5 at precision 1 for levels 0 .. 0.5
 
 
+def test_average_precision_reaches_recall_levels_hit_exactly():
+    # 3 of 10 objects found, all at precision 1: recall 3/10 reaches the level 0.3 (levels 0, 0.1, 0.2, 0.3)
+    precision, recall = detection.precision_recall_curve([0.9, 0.8, 0.7, 0.6], [1, 1, 1, 0], num_true=10)
+    assert detection.average_precision(precision, recall, 11) == pytest.approx(4 / 11)
+    # 7 of 10 with 101 levels: levels 0.00 .. 0.70 are reached (71 of them)
+    precision, recall = detection.precision_recall_curve(np.linspace(1, 0.1, 7), [1] * 7, num_true=10)
+    assert detection.average_precision(precision, recall, 101) == pytest.approx(71 / 101)
+
+
+def test_max_detections_caps_each_image_and_class_like_pycocotools():
+    """100 false detections of class 0 outrank its one true detection, which the cap of 100 drops;
+    class 1's single true detection (lower score still) is not affected by class 0's count."""
+    truth = np.array([[[0, 0, 10, 10], [30, 30, 40, 40]]], np.float32)
+    truth_classes = np.array([[0, 1]])
+    false = np.array([[50, 50, 52, 52]] * 100, np.float32)
+    pred = [{"boxes": np.concatenate([false, [[0, 0, 10, 10], [30, 30, 40, 40]]]),
+             "scores": np.concatenate([np.linspace(0.99, 0.5, 100), [0.4, 0.3]]),
+             "classes": np.array([0] * 101 + [1])}]
+    mine = detection.evaluate_detections(pred, truth, truth_classes, 2, max_detections=100)
+    np.testing.assert_allclose(mine["ap"][0], [0.0, 1.0])
+    assert mine["mAP"] == pytest.approx(detection.coco_reference(pred, truth, truth_classes, 64)["AP50"], abs=1e-6)
+    uncapped = detection.evaluate_detections(pred, truth, truth_classes, 2, max_detections=101)
+    assert uncapped["ap"][0, 0] == pytest.approx(1 / 101)  # found last: precision 1/101 at recall 1
+
+
 def test_map_bad_input():
     truth, classes = np.zeros((2, 1, 4)), np.zeros((2, 1))
     one = {"boxes": [[0, 0, 1, 1]], "scores": [0.5], "classes": [0]}
@@ -251,32 +317,39 @@ def test_map_bad_input():
         detection.evaluate_detections([one, {**one, "boxes": [[5, 5, 1, 1]]}], truth, classes, 1)
 
 
-# ============================================================================ tiny YOLO learns
-@pytest.fixture(scope="module")
-def trained_yolo():
-    recipe = detection.yolo_recipe()
-    train = data.make_shapes(recipe["num_train"], recipe["image_size"], 1, recipe["max_objects"], seed=1)
-    test = data.make_shapes(recipe["num_test"], recipe["image_size"], 1, recipe["max_objects"], seed=2)
-    sizes = (train.boxes[..., 2:] - train.boxes[..., :2])[train.classes >= 0]
-    anchors = boxes.kmeans_anchors(sizes, recipe["num_anchors"])
-    trained = detection.train_yolo_detector(train, anchors, recipe["epochs"], recipe["batch_size"],
-                                            recipe["learning_rate"], verbose=0)
-    assert set(trained.history) == {"loss"} and len(trained.history["loss"]) == recipe["epochs"]
-    return trained.model, anchors, test
+# ============================================================================ tiny YOLO: loss and decoding by hand
+# (the learning claims live in chapter 05's claim cells: mAP@0.5 >= 0.7 and = pycocotools)
+def test_yolo_loss_one_cell_by_hand():
+    """A 1x1 grid with 2 anchors: slot 0 holds an object, slot 1 is empty; each term by hand."""
+    y_true = np.zeros((1, 1, 1, 2, 6), np.float32)
+    y_true[0, 0, 0, 0] = [0.25, 0.5, 0.1, -0.2, 1.0, 2.0]
+    y_pred = np.zeros((1, 1, 1, 2, 9), np.float32)
+    y_pred[0, 0, 0, 0] = [0.0, 0.0, 0.3, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0]  # sigmoid(0) = 0.5 for tx, ty
+    y_pred[0, 0, 0, 1] = [5.0, 5.0, 5.0, 5.0, -2.0, 5.0, 0.0, 0.0, 0.0]  # empty: only its objectness counts
+    objectness = math.log1p(math.exp(-1.0)) + 0.5 * math.log1p(math.exp(-2.0))  # BCE(1, 1) + 0.5 BCE(0, -2)
+    box = 5.0 * ((0.5 - 0.25) ** 2 + 0.0 + (0.3 - 0.1) ** 2 + (0.0 + 0.2) ** 2)
+    cls = math.log(math.e + 3) - 1.0  # -log softmax([0, 0, 1, 0])[2]
+    loss = detection.YoloLoss(box_weight=5.0, noobj_weight=0.5)
+    assert float(loss(y_true, y_pred)) == pytest.approx(objectness + box + cls, rel=1e-5)
+    # the no-object weight scales the empty slot only
+    heavier = detection.YoloLoss(box_weight=5.0, noobj_weight=1.0)
+    assert float(heavier(y_true, y_pred)) - float(loss(y_true, y_pred)) == pytest.approx(
+        0.5 * math.log1p(math.exp(-2.0)), rel=1e-4)
 
 
-def test_tiny_yolo_learns_map50(trained_yolo):
-    """Reached 0.891 (pycocotools agrees) on 200 held-out images with seed 1/2 data.
-
-    The issue expected >= 0.5 in quick mode; 0.7 keeps a margin of about 0.19
-    for seed and platform noise and still fails for a detector that finds only
-    some of the objects or misplaces its boxes.
-    """
-    model, anchors, test = trained_yolo
-    preds = detection.decode_yolo_outputs(model.predict(test.images, verbose=0), anchors, 64)
-    result = detection.evaluate_detections(preds, test.boxes, test.classes, 4)
-    print(f"tiny YOLO on {len(test)} held-out images: mAP@0.5 = {result['mAP']:.3f}")
-    assert result["mAP"] >= 0.7
+def test_decode_yolo_outputs_scores_objectness_times_class_probability():
+    anchors = np.array([[4, 4], [8, 8]], np.float32)
+    raw = np.zeros((1, 1, 1, 2, 9), np.float32)  # 16x16 image, one 16-pixel cell, centre (8, 8)
+    raw[0, 0, 0, 0, 4] = 0.0  # objectness 0.5
+    raw[0, 0, 0, 0, 5:] = np.log([0.2, 0.6, 0.1, 0.1])  # class 1 with probability 0.6
+    raw[0, 0, 0, 1, 4] = math.log(9.0)  # objectness 0.9
+    raw[0, 0, 0, 1, 5:] = np.log([0.5, 0.3, 0.1, 0.1])  # class 0 with probability 0.5
+    (result,) = detection.decode_yolo_outputs(raw, anchors, 16, score_threshold=0.05)
+    np.testing.assert_allclose(result["scores"], [0.45, 0.3], rtol=1e-5)  # 0.9 x 0.5, 0.5 x 0.6
+    assert result["classes"].tolist() == [0, 1]
+    np.testing.assert_allclose(result["boxes"], [[4, 4, 12, 12], [6, 6, 10, 10]], atol=1e-5)
+    (strict,) = detection.decode_yolo_outputs(raw, anchors, 16, score_threshold=0.35)
+    assert strict["classes"].tolist() == [0]  # 0.3 is below the threshold (objectness alone would be 0.5)
 
 
 def test_yolo_loss_serializes_and_decode_checks_shape():
@@ -287,16 +360,12 @@ def test_yolo_loss_serializes_and_decode_checks_shape():
 
 
 # ============================================================================ keras-cv YOLOV8
-def test_keras_cv_yolov8_from_config_trains_one_step_and_predicts():
-    shapes = data.make_shapes(8, 64, 1, 3, seed=4)
-    detector = detection.build_keras_cv_yolov8(num_classes=4, image_size=64)
-    batch = next(iter(shapes.to_dataset(batch_size=8)))
-    # one training step (keras-cv 0.9's train_step cannot take train_on_batch's (x, y, weights))
-    history = detector.fit(batch["images"], batch["bounding_boxes"], batch_size=8, epochs=1, verbose=0)
-    assert np.isfinite(history.history["loss"][0]) and {"box_loss", "class_loss"} <= set(history.history)
-    outputs = detector.predict(shapes.images, verbose=0)
-    assert outputs["boxes"].shape == (8, 100, 4) and outputs["confidence"].shape == (8, 100)
-    assert outputs["classes"].shape == (8, 100) and outputs["num_detections"].shape == (8,)
-    preds = detection.keras_cv_to_predictions(outputs)
-    assert len(preds) == 8 and all(len(p["boxes"]) == len(p["scores"]) for p in preds)
-    assert 0.0 <= detection.evaluate_detections(preds, shapes.boxes, shapes.classes, 4)["mAP"] <= 1.0
+# (chapter 05 builds, trains and evaluates the detector, with a claim cell; this checks the conversion)
+def test_keras_cv_to_predictions_keeps_the_counted_rows_and_fixes_flipped_corners():
+    outputs = {"boxes": np.array([[[1, 2, 5, 6], [9, 9, 3, 12], [-2, 0, 4, 4], [7, 7, 8, 8]]], np.float32),
+               "confidence": np.array([[0.9, 0.8, 0.7, 0.6]], np.float32),
+               "classes": np.array([[1, 0, 2, 3]], np.float32), "num_detections": np.array([3])}
+    (pred,) = detection.keras_cv_to_predictions(outputs)
+    np.testing.assert_allclose(pred["boxes"], [[1, 2, 5, 6], [9, 9, 9, 12], [0, 0, 4, 4]])
+    np.testing.assert_allclose(pred["scores"], [0.9, 0.8, 0.7])
+    assert pred["classes"].dtype == np.int32 and pred["classes"].tolist() == [1, 0, 2]

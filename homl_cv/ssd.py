@@ -1,0 +1,147 @@
+"""SSD (Single Shot MultiBox Detector): multi-scale default boxes and their matching.
+
+SSD is one-stage like YOLO (one network pass predicts classes and box offsets
+for a fixed set of boxes, no proposals), but it predicts from *several*
+feature maps: early, fine maps (small cells) hold the default boxes for small
+objects, later, coarse maps those for large ones. This module builds the two
+pieces that define SSD's training targets:
+
+* :func:`ssd_scales` and :func:`default_boxes`: the default boxes of each
+  feature map (scales ``s_k`` growing linearly from ``s_min`` to ``s_max``,
+  several aspect ratios per cell, plus one extra square of scale
+  ``sqrt(s_k s_{k+1})``);
+* :func:`match_default_boxes`: which default box is responsible for which
+  true box (each true box's best default, then every default with IoU >= 0.5),
+  with the class targets (0 = background) and the box deltas.
+
+Example:
+    >>> boxes = default_boxes((2, 1), image_size=64, aspect_ratios=(1.0,))
+    >>> boxes.shape  # 2x2 cells x 2 boxes (ratio 1 + extra square) + 1x1 cell x 2 boxes
+    (10, 4)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from homl_cv import boxes as boxes_lib
+from homl_cv import rcnn
+
+__all__ = ["ssd_scales", "default_boxes", "match_default_boxes"]
+
+
+def ssd_scales(num_maps: int, s_min: float = 0.2, s_max: float = 0.9) -> np.ndarray:
+    """SSD's scale per feature map: ``s_k = s_min + (s_max - s_min) (k - 1) / (m - 1)``.
+
+    Args:
+        num_maps: m, the number of feature maps (>= 1; one map gets ``s_min``).
+        s_min, s_max: scales of the first (finest) and last map, as fractions
+            of the image side.
+
+    Returns:
+        float64 (m,).
+
+    Example:
+        >>> ssd_scales(3).tolist()
+        [0.2, 0.55, 0.9]
+    """
+    if num_maps < 1 or not 0 < s_min <= s_max <= 1:
+        raise ValueError(f"need num_maps >= 1 and 0 < s_min ({s_min}) <= s_max ({s_max}) <= 1; got num_maps={num_maps}.")
+    if num_maps == 1:
+        return np.array([s_min])
+    return s_min + (s_max - s_min) * np.arange(num_maps) / (num_maps - 1)
+
+
+def default_boxes(feature_sizes, image_size: int, aspect_ratios=(1.0, 2.0, 0.5), s_min: float = 0.2,
+                  s_max: float = 0.9) -> np.ndarray:
+    """All default boxes of an SSD, map after map, in "xyxy" pixels.
+
+    For map ``k`` of ``f_k`` x ``f_k`` cells and scale ``s_k``
+    (:func:`ssd_scales`), every cell ``(i, j)`` gets boxes centred at
+    ``((j + 0.5) / f_k, (i + 0.5) / f_k)`` (times the image side): one per
+    aspect ratio ``a`` with width ``s_k sqrt(a)`` and height ``s_k / sqrt(a)``,
+    plus an extra square of side ``sqrt(s_k s_{k+1})`` (``s_{m+1} = 1``).
+
+    Args:
+        feature_sizes: cells per side of each feature map, finest first
+            (e.g. (8, 4, 2) for a 64x64 image with strides 8, 16, 32).
+        image_size: side of the square image, in pixels.
+        aspect_ratios: width / height ratios (positive).
+        s_min, s_max: as in :func:`ssd_scales`.
+
+    Returns:
+        float32 (K, 4) with ``K = sum(f_k^2) * (len(aspect_ratios) + 1)``, ordered
+        by map, then cell row, cell column, then box (ratios in order, the extra
+        square last). Not clipped to the image.
+    """
+    sizes = [int(f) for f in np.atleast_1d(feature_sizes)]
+    if not sizes or min(sizes) < 1:
+        raise ValueError(f"feature_sizes={feature_sizes!r} must be positive cell counts, finest map first.")
+    ratios = np.asarray(aspect_ratios, np.float64).reshape(-1)
+    if not len(ratios) or (ratios <= 0).any():
+        raise ValueError(f"aspect_ratios={aspect_ratios!r} must be positive width / height ratios.")
+    scales = ssd_scales(len(sizes), s_min, s_max)
+    next_scales = np.append(scales[1:], 1.0)
+    out = []
+    for f, s, s_next in zip(sizes, scales, next_scales):
+        shapes = [(s * np.sqrt(a), s / np.sqrt(a)) for a in ratios] + [(np.sqrt(s * s_next),) * 2]
+        shapes = np.array(shapes) * image_size  # (B, 2) width, height
+        cy, cx = np.meshgrid((np.arange(f) + 0.5) / f * image_size, (np.arange(f) + 0.5) / f * image_size,
+                             indexing="ij")
+        centres = np.stack([cx, cy], -1).reshape(-1, 1, 2)
+        out.append(np.concatenate([centres - shapes / 2, centres + shapes / 2], -1).reshape(-1, 4))
+    return np.concatenate(out).astype(np.float32)
+
+
+def match_default_boxes(defaults, true_boxes, true_classes, iou_threshold: float = 0.5):
+    """SSD's matching: which default box predicts which true box.
+
+    1. Each true box takes the default box it overlaps most (so every object
+       has one, even a small or oddly shaped one);
+    2. every other default box whose best IoU with a true box is at least
+       ``iou_threshold`` is matched to that box too;
+    3. the rest are background.
+
+    Args:
+        defaults: (K, 4) "xyxy" default boxes (:func:`default_boxes`).
+        true_boxes: (M, 4) "xyxy" boxes; rows whose class is -1 are padding.
+        true_classes: (M,) class ids (-1 for padding).
+        iou_threshold: the IoU that makes a default box positive (0.5 in SSD).
+
+    Returns:
+        ``(labels, matched, deltas)``: int32 (K,) with 0 for background and
+        ``class + 1`` for a matched box; int64 (K,) the matched true box
+        (-1 for background); float32 (K, 4) the deltas from each default box to
+        its true box (:func:`homl_cv.rcnn.encode_deltas`; 0 for background).
+
+    Example:
+        >>> labels, matched, _ = match_default_boxes([[0, 0, 10, 10], [0, 0, 4, 4], [20, 20, 30, 30]],
+        ...                                          [[1, 1, 9, 9]], [2])
+        >>> labels.tolist(), matched.tolist()
+        ([3, 0, 0], [0, -1, -1])
+    """
+    defaults = boxes_lib.validate_boxes(np.asarray(defaults, np.float32).reshape(-1, 4), "xyxy", "defaults")
+    true_boxes = np.asarray(true_boxes, np.float32).reshape(-1, 4)
+    true_classes = np.asarray(true_classes).reshape(-1)
+    if len(true_classes) != len(true_boxes):
+        raise ValueError(f"true_boxes ({len(true_boxes)}) and true_classes ({len(true_classes)}) must have the "
+                         f"same length.")
+    if not 0.0 < iou_threshold <= 1.0:
+        raise ValueError(f"iou_threshold={iou_threshold} must lie in (0, 1].")
+    real = true_classes >= 0
+    truth = boxes_lib.validate_boxes(true_boxes[real], "xyxy", "true_boxes")
+    classes = true_classes[real]
+    matched = np.full(len(defaults), -1, np.int64)
+    if len(truth):
+        overlaps = boxes_lib.iou(defaults, truth)  # (K, M)
+        best = overlaps.argmax(axis=1)
+        good = overlaps.max(axis=1) >= iou_threshold
+        matched[good] = best[good]
+        for m in np.argsort(-overlaps.max(axis=0), kind="stable"):  # step 1 wins over step 2
+            matched[int(overlaps[:, m].argmax())] = m
+    labels = np.where(matched >= 0, classes[np.maximum(matched, 0)] + 1 if len(truth) else 0, 0).astype(np.int32)
+    deltas = np.zeros((len(defaults), 4), np.float32)
+    fg = matched >= 0
+    if fg.any():
+        deltas[fg] = rcnn.encode_deltas(defaults[fg], truth[matched[fg]])
+    return labels, matched, deltas

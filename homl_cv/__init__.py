@@ -18,6 +18,7 @@ Plumbing (no TensorFlow at import time):
 Building blocks:
 
 * ``boxes``: box formats, IoU, non-max suppression, anchors (04, 05).
+* ``regions``: regions of interest, RoIAlign on a shared feature map (05, 06).
 * ``conv``: convolution and pooling arithmetic, teaching versions (01).
 * ``pretrained``: ``keras.applications`` bases, ImageNet class names (03).
 * ``data``: dataset loaders, offline stand-ins, the generated shapes.
@@ -34,6 +35,8 @@ Topics, one module per chapter that needs one:
   Faster R-CNN, proposals and their recall (05).
 * ``ssd``: SSD's multi-scale default boxes and their matching (05).
 * ``segmentation``: transposed convolution, un-pooling, FCN, U-Net, metrics, training (06).
+* ``instances``: instance segmentation, a Mask R-CNN-style mask head on RoIs, mask IoU (06).
+* ``superres``: super-resolution, a sub-pixel convolution upsampler against bicubic, PSNR (06).
 * ``interpret``: feature maps, filter visualization, CAM, Grad-CAM, occlusion (07).
 * ``style``: neural style transfer (08).
 * ``clip``: images and text: captions, a CLIP-style model, InfoNCE, zero-shot, retrieval (09).

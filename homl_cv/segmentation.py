@@ -539,9 +539,15 @@ class DiceLoss(keras.losses.Loss):
     summed over the pixels of each image. Unlike cross-entropy, it weighs a
     small class as much as the background, which helps when objects are tiny.
 
+    Trained alone from scratch, it can get stuck predicting background
+    everywhere (its gradient is tiny for a class whose probability is near 0),
+    so it is usually added to the per-pixel cross-entropy (as in nnU-Net):
+    ``cross_entropy=1.0`` adds that, averaged over each image's pixels.
+
     Args:
         from_logits: whether ``y_pred`` are logits (softmax is applied) or probabilities.
         smooth: the ``eps`` above, so empty classes give 1, not 0/0.
+        cross_entropy: weight of the per-pixel cross-entropy added to the loss (0: Dice alone).
 
     Example:
         >>> loss = DiceLoss(from_logits=True)
@@ -551,10 +557,12 @@ class DiceLoss(keras.losses.Loss):
         0.0
     """
 
-    def __init__(self, from_logits: bool = False, smooth: float = 1.0, name: str = "dice_loss", **kwargs):
+    def __init__(self, from_logits: bool = False, smooth: float = 1.0, cross_entropy: float = 0.0,
+                 name: str = "dice_loss", **kwargs):
         super().__init__(name=name, **kwargs)
         self.from_logits = from_logits
         self.smooth = smooth
+        self.cross_entropy = float(cross_entropy)
 
     def call(self, y_true, y_pred):
         ops = keras.ops
@@ -567,10 +575,15 @@ class DiceLoss(keras.losses.Loss):
         inter = ops.sum(probs * onehot, axis=axes)
         total = ops.sum(probs, axis=axes) + ops.sum(onehot, axis=axes)
         dice = (2 * inter + self.smooth) / (total + self.smooth)
-        return 1 - ops.mean(dice, axis=-1)
+        loss = 1 - ops.mean(dice, axis=-1)
+        if self.cross_entropy:
+            per_pixel = keras.losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=self.from_logits)
+            loss = loss + self.cross_entropy * ops.mean(per_pixel, axis=axes)
+        return loss
 
     def get_config(self):
-        return {**super().get_config(), "from_logits": self.from_logits, "smooth": self.smooth}
+        return {**super().get_config(), "from_logits": self.from_logits, "smooth": self.smooth,
+                "cross_entropy": self.cross_entropy}
 
 
 def boundary_mask(masks, width: int = 1) -> np.ndarray:

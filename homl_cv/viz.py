@@ -26,6 +26,7 @@ __all__ = [
     "plot_confusion_matrix",
     "plot_detections",
     "plot_feature_map_sizes",
+    "plot_fcn_skips",
     "plot_feature_maps",
     "plot_filter_responses",
     "plot_heatmaps",
@@ -42,6 +43,7 @@ __all__ = [
     "plot_style_transfer",
     "plot_transfer_vs_scratch",
     "plot_two_phase_curves",
+    "plot_unet",
     "plot_value_grids",
     "plot_window_scores",
 ]
@@ -535,18 +537,39 @@ def mask_to_rgb(masks) -> np.ndarray:
     return SEGMENTATION_COLORS[masks % len(SEGMENTATION_COLORS)]
 
 
-def overlay_mask(image, mask, alpha: float = 0.55) -> np.ndarray:
-    """An image (H, W, 3) in [0, 1] with non-background classes painted over it."""
+def overlay_mask(image, mask, alpha: float = 0.85, contour: bool = True) -> np.ndarray:
+    """The image in dimmed grey with each class painted in its own colour, outlined in white.
+
+    The image's own colours are dropped (grey, 60 % brightness) so that the
+    class colours cannot be mistaken for the objects' colours; ``alpha`` of
+    each class colour covers its pixels, and with ``contour`` every pixel
+    whose 4-neighbourhood holds another class is drawn white.
+
+    Args:
+        image: (H, W, 3) floats in [0, 1].
+        mask: (H, W) integer class ids, 0 = background (left unpainted).
+
+    Returns:
+        float32 (H, W, 3) in [0, 1].
+    """
     image = np.asarray(image, np.float32)
     mask = np.asarray(mask)
-    colored = mask_to_rgb(mask)
+    if mask.shape != image.shape[:2]:
+        raise ValueError(f"mask shape {mask.shape} must be the image's (H, W) = {image.shape[:2]}.")
+    grey = np.repeat(0.6 * image.mean(axis=-1, keepdims=True), 3, axis=-1)
     weight = alpha * (mask > 0)[..., None]
-    return image * (1 - weight) + colored * weight
+    out = grey * (1 - weight) + mask_to_rgb(mask) * weight
+    if contour:
+        padded = np.pad(mask, 1, mode="edge")
+        edge = ((padded[1:-1, 1:-1] != padded[:-2, 1:-1]) | (padded[1:-1, 1:-1] != padded[2:, 1:-1])
+                | (padded[1:-1, 1:-1] != padded[1:-1, :-2]) | (padded[1:-1, 1:-1] != padded[1:-1, 2:]))
+        out[edge & (mask > 0)] = 1.0
+    return out.astype(np.float32)
 
 
 def plot_segmentation(images, true_masks, pred_masks=None, class_names=None, max_images: int = 4,
                       titles=("image", "true mask", "predicted"), size: float = 2.0):
-    """One row per image: the image, its true mask over it, and the prediction over it.
+    """One row per image: the image, its true mask, and the predictions (:func:`overlay_mask`).
 
     Args:
         images: (N, H, W, 3) floats in [0, 1].
@@ -580,6 +603,109 @@ def plot_segmentation(images, true_masks, pred_masks=None, class_names=None, max
                    for k, name in enumerate(class_names) if k > 0]
         fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.05 if class_names is not None else 0, 1, 1))
+    return fig
+
+
+
+def _box(ax, x, y, w, h, color, label=None, fontsize=7):
+    from matplotlib.patches import Rectangle
+
+    ax.add_patch(Rectangle((x, y), w, h, facecolor=color, edgecolor="black", linewidth=0.6))
+    if label:
+        ax.text(x + w / 2, y - 0.25, label, ha="center", va="top", fontsize=fontsize)
+
+
+def _arrow(ax, start, end, color="black", text=None, style="-|>"):
+    ax.annotate("", xy=end, xytext=start, arrowprops=dict(arrowstyle=style, color=color, lw=1.0))
+    if text:
+        ax.text((start[0] + end[0]) / 2, (start[1] + end[1]) / 2 + 0.15, text, ha="center", va="bottom",
+                fontsize=7, color=color)
+
+
+def plot_fcn_skips(image_size: int = 64):
+    """FCN-32s, 16s and 8s side by side: where the class scores come from and how they are upsampled.
+
+    Each row draws the backbone (image, pool1 ... pool5, box height = map
+    side), then the score path: a 1x1 convolution scores pool5 (stride 32);
+    16s and 8s upsample by 2 and *add* the 1x1 scores of pool4 (and pool3)
+    before the final upsampling by 16 (8).
+    """
+    plt = _plt()
+    fig, axes = plt.subplots(3, 1, figsize=(8.5, 6.0))
+    sides = [image_size // 2 ** k for k in range(6)]            # image, pool1 .. pool5
+    scale = 2.2 / image_size
+    for ax, (variant, skips) in zip(axes, [("FCN-32s", 0), ("FCN-16s", 1), ("FCN-8s", 2)]):
+        xs = np.arange(6) * 1.1
+        for k, (x, side) in enumerate(zip(xs, sides)):
+            h = max(side * scale, 0.12)
+            _box(ax, x, 1.2 - h / 2, 0.55, h, "#cfe2f3" if k else "#eeeeee",
+                 "image" if k == 0 else f"pool{k}\n{side}x{side}")
+        for k in range(5):
+            _arrow(ax, (xs[k] + 0.55, 1.2), (xs[k + 1], 1.2))
+        # score path, right of pool5
+        x = xs[5] + 1.0
+        _arrow(ax, (xs[5] + 0.55, 1.2), (x, 1.2), text="1x1 conv")
+        _box(ax, x, 1.2 - 0.15, 0.35, 0.3, "#f4cccc", "scores\nstride 32")
+        stride = 32
+        for level in (4, 3)[:skips]:
+            x_next = x + 1.3
+            _arrow(ax, (x + 0.35, 1.2), (x_next, 1.2), text="x2 up")
+            ax.text(x_next + 0.15, 1.2, "+", ha="center", va="center", fontsize=14, color="#cc0000")
+            # the skip: 1x1 scores of pool{level}, drawn as an arc from the backbone
+            ax.annotate("", xy=(x_next + 0.15, 1.05), xytext=(xs[level] + 0.27, 1.2 - sides[level] * scale / 2),
+                        arrowprops=dict(arrowstyle="-|>", color="#cc0000", lw=1.0, connectionstyle="arc3,rad=0.25"))
+            stride //= 2
+            x = x_next + 0.3
+            _box(ax, x, 1.2 - 0.15, 0.35, 0.3, "#f4cccc", f"stride {stride}")
+        _arrow(ax, (x + 0.35, 1.2), (x + 1.4, 1.2), text=f"x{stride} up")
+        _box(ax, x + 1.4, 1.2 - 1.1, 0.5, 2.2, "#d9ead3", "per-pixel\nlogits")
+        ax.set_title(f"{variant}: final upsampling x{stride}" + ("" if not skips else
+                     f", skips from {' and '.join(f'pool{l}' for l in (4, 3)[:skips])} (red)"), fontsize=9)
+        ax.set_xlim(-0.2, 12.8)
+        ax.set_ylim(-0.9, 2.5)
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def plot_unet(filters=(8, 16, 32, 64), image_size: int = 64):
+    """The U-Net of :func:`homl_cv.segmentation.build_unet`: the encoder down the left, the decoder
+    up the right, and a skip connection (concatenation) across at every level.
+
+    Box heights follow the map side, widths the channel count; labels give
+    ``side x side x channels``.
+    """
+    plt = _plt()
+    levels = len(filters)
+    fig, ax = plt.subplots(figsize=(8.5, 0.9 + 1.0 * levels))
+    y = lambda level: (levels - 1 - level) * 1.0                # noqa: E731 - level 0 at the top
+    width = lambda c: 0.15 + 0.5 * c / max(filters)              # noqa: E731
+    for level, c in enumerate(filters):
+        side = image_size // 2 ** level
+        h = 0.2 + 0.5 * side / image_size
+        x_enc = 0.5 + level * 0.9
+        if level < levels - 1:
+            _box(ax, x_enc, y(level) - h / 2, width(c), h, "#cfe2f3", f"{side}x{side}x{c}")
+            x_dec = 10.5 - level * 0.9
+            _box(ax, x_dec, y(level) - h / 2, width(2 * c) , h, "#fff2cc", f"{side}x{side}x{2 * c}")
+            _arrow(ax, (x_enc + width(c), y(level)), (x_dec, y(level)), color="#999999",
+                   text="copy + concatenate (skip)")
+            _arrow(ax, (x_enc + width(c) / 2, y(level) - h / 2), (x_enc + 0.9 + 0.1, y(level + 1) + 0.2),
+                   color="#cc0000")
+            _arrow(ax, (x_dec - 0.9 + 0.2, y(level + 1) + 0.2), (x_dec + 0.05, y(level) - h / 2), color="#38761d")
+        else:
+            _box(ax, x_enc, y(level) - h / 2, 10.5 - (levels - 1) * 0.9 - x_enc + 0.3, h, "#d9d2e9",
+                 f"bottom {side}x{side}x{c}")
+    ax.text(0.2, y(0) + 0.55, "image", fontsize=8)
+    ax.text(11.2, y(0) + 0.55, "1x1 conv -> logits", fontsize=8)
+    ax.text(0.3, y(levels - 1) - 0.2, "encoder: two 3x3 convs,\nthen 2x2 max pool (red)", fontsize=8, va="top")
+    ax.text(9.0, y(levels - 1) - 0.2, "decoder: 2x2 stride-2 transposed conv (green),\n"
+            "concatenate, two 3x3 convs", fontsize=8, va="top")
+    ax.set_xlim(0, 13)
+    ax.set_ylim(-1.1, levels - 0.2)
+    ax.axis("off")
+    ax.set_title(f"U-Net, {levels} levels (box height ~ map side, width ~ channels)", fontsize=9)
+    fig.tight_layout()
     return fig
 
 

@@ -114,3 +114,40 @@ def test_check_classifier_rejects_other_data_and_non_models():
         exercises.check_classifier("02.12", None, _digit_splits("fashion_mnist"))
     with pytest.raises(TypeError, match="has no predict method"):
         exercises.check_classifier("02.12", "my model", _digit_splits("mnist"))
+
+
+def _solution_checks():
+    """(exercise id, answer expression) of every check(...) call in the solutions notebooks."""
+    import ast
+    import json
+    from pathlib import Path
+
+    calls = []
+    for path in sorted((Path(__file__).resolve().parents[1] / "chapters" / "solutions").glob("*.ipynb")):
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            if cell["cell_type"] != "code":
+                continue
+            lines = "".join(cell["source"]).splitlines()
+            code = "\n".join(l for l in lines if not l.lstrip().startswith(("%", "!")))
+            for node in ast.walk(ast.parse(code)):
+                name = getattr(node, "func", None)
+                name = getattr(name, "id", getattr(name, "attr", None))
+                if name == "check" and len(node.args) >= 2 and isinstance(node.args[0], ast.Constant):
+                    calls.append((node.args[0].value, node.args[1]))
+    return calls
+
+
+def test_solutions_compute_their_answers_independently():
+    # The worked answers in exercise_data/ are typed by hand; the solutions notebooks
+    # (run by CI) compute each one with code and pass the result to check(), so a
+    # wrong stored answer fails CI. An answer typed as a literal there would prove nothing.
+    import ast
+
+    calls = _solution_checks()
+    literal = [ex_id for ex_id, arg in calls
+               if all(isinstance(e, ast.Constant) for e in ([arg] if isinstance(arg, ast.Constant)
+                                                            else getattr(arg, "elts", [None])))]
+    assert not literal, f"solutions type these answers as literals: {literal}"
+    numeric = {ex.id for ex in ALL if not isinstance(ex.answer, str)}
+    computed = {ex_id for ex_id, _ in calls}
+    assert numeric - computed == set(), f"no solution computes: {sorted(numeric - computed)}"

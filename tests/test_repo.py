@@ -199,3 +199,18 @@ def test_stored_outputs_are_light_and_plain(path):
             for text in texts:
                 assert "\x1b[" not in text, f"cell {i}: ANSI escape codes stored: {text[:80]!r}"
                 assert "\x08" not in text, f"cell {i}: backspaces stored: {text[:80]!r}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS + SOLUTIONS, ids=lambda p: p.stem)
+def test_only_noisy_cells_skip_the_output_comparison(path):
+    # nbval-ignore-output hides a cell's output from the comparison, so a result printed
+    # there is checked by nothing. Only the banner, or a cell that says on its first line
+    # why its output is noisy ("# not compared: training log"), may carry the tag.
+    for index, cell in enumerate(_cells(path)):
+        if "nbval-ignore-output" not in cell.get("metadata", {}).get("tags", []):
+            continue
+        source = "".join(cell["source"])
+        assert "config.start_chapter(" in source or re.match(r"# not compared: \S", source), (
+            f"cell {index} skips the output comparison without saying why: start it with "
+            "'# not compared: <why its output varies>' or remove the nbval-ignore-output tag"
+        )

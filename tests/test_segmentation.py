@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from homl_cv import config, data, segmentation as seg, sources
+from homl_cv import data, segmentation as seg, sources, training
 
 
 # ------------------------------------------------------------------ transposed convolution
@@ -42,7 +42,7 @@ def test_both_teaching_versions_match_keras_over_a_grid():
                                                  output_padding=output_padding)
             try:
                 expected = np.asarray(layer(x)) - np.asarray(layer.bias)
-            except tf.errors.InvalidArgumentError:
+            except (tf.errors.InvalidArgumentError, tf.errors.AbortedError):  # AbortedError: oneDNN's way
                 refused.add((k % 2, padding, output_padding))
                 continue
             kernel = np.asarray(layer.kernel)
@@ -206,8 +206,21 @@ def test_dice_loss_by_hand_and_serializable():
     assert float(loss(y_true, probs)) == pytest.approx(1 - (dice0 + dice1) / 2, rel=1e-5)
     logits = np.log(probs)
     assert float(seg.DiceLoss(from_logits=True)(y_true, logits)) == pytest.approx(float(loss(y_true, probs)), rel=1e-5)
-    restored = keras.losses.deserialize(keras.losses.serialize(seg.DiceLoss(from_logits=True, smooth=0.5)))
+    restored = keras.losses.deserialize(keras.losses.serialize(
+        seg.DiceLoss(from_logits=True, smooth=0.5, cross_entropy=2.0)))
     assert isinstance(restored, seg.DiceLoss) and restored.from_logits and restored.smooth == 0.5
+    assert restored.cross_entropy == 2.0
+
+
+def test_dice_plus_cross_entropy_adds_the_pixel_mean_log_loss():
+    y_true = np.array([[[0, 1], [1, 1]]])
+    probs = np.array([[[[0.8, 0.2], [0.4, 0.6]], [[0.1, 0.9], [0.5, 0.5]]]], np.float32)
+    ce = -np.mean(np.log([0.8, 0.6, 0.9, 0.5]))            # the true class's probability at each pixel
+    dice_only = float(seg.DiceLoss()(y_true, probs))
+    both = float(seg.DiceLoss(cross_entropy=0.5)(y_true, probs))
+    assert both == pytest.approx(dice_only + 0.5 * ce, rel=1e-5)
+    logits = np.log(probs)
+    assert float(seg.DiceLoss(from_logits=True, cross_entropy=0.5)(y_true, logits)) == pytest.approx(both, rel=1e-5)
 
 
 def test_boundary_mask_and_bad_labels():
@@ -242,42 +255,106 @@ def test_online_loader_failure_is_a_download_error(tmp_path, monkeypatch):
         seg.load_segmentation_data(offline=False, data_dir=tmp_path)
 
 
-# ------------------------------------------------------------------ learning
-# 1,250 generated 64x64 images with 1-2 shapes (1,000 train / 125 valid / 125 test)
-NUM_IMAGES, EPOCHS = 1250, 5
+# ------------------------------------------------------------------ evaluation by hand
+# The learning claims (mean IoU per model, FCN-8s over FCN-32s, boundaries) are checked in
+# chapter 06 itself, by visible claim cells that nbval runs; these tests pin the arithmetic.
+def test_evaluate_segmentation_on_a_4x4_case_by_hand():
+    y_true = np.array([[[1, 1, 0, 0],
+                        [1, 1, 0, 0],
+                        [0, 0, 0, 0],
+                        [0, 0, 0, 2]]])
+    y_pred = np.array([[[1, 1, 0, 0],
+                        [1, 0, 0, 0],
+                        [0, 0, 0, 2],
+                        [1, 0, 0, 2]]])
+    scores = seg.evaluate_segmentation(y_true, y_pred, 3)
+    # 13 of 16 pixels right: the errors are (1, 1) 1 -> 0, (2, 3) 0 -> 2 and (3, 0) 0 -> 1
+    assert scores.pixel_accuracy == pytest.approx(13 / 16)
+    # class 0: true 11, predicted 10, both 9 -> IoU 9/12, Dice 18/21; class 1: 4, 4, 3 -> 3/5, 6/8;
+    # class 2: 1, 2, 1 -> 1/2, 2/3
+    np.testing.assert_allclose(scores.class_iou, [9 / 12, 3 / 5, 1 / 2])
+    assert scores.mean_iou == pytest.approx((9 / 12 + 3 / 5 + 1 / 2) / 3)
+    assert scores.mean_dice == pytest.approx((18 / 21 + 6 / 8 + 2 / 3) / 3)
+    # boundary pixels (width 1): another class somewhere in the 3x3 window, by an independent rule
+    window = np.pad(y_true[0], 1, mode="edge")
+    edges = np.array([[len(np.unique(window[r:r + 3, c:c + 3])) > 1 for c in range(4)] for r in range(4)])
+    np.testing.assert_array_equal(seg.boundary_mask(y_true, 1)[0], edges)
+    hits = (y_true[0] == y_pred[0])[edges]
+    assert scores.boundary_accuracy == pytest.approx(hits.mean())
+    # 11 boundary pixels: all but (0, 0) (its window is all 1s), (0, 3), (1, 3), (3, 0), (3, 1);
+    # two errors lie on them, (3, 0) does not
+    assert edges.sum() == 11 and not edges[0, 0] and not edges[3, 0] and edges[1, 1] and edges[2, 3]
+    assert scores.boundary_accuracy == pytest.approx(9 / 11)
 
 
-@pytest.fixture(scope="module")
-def trained():
-    config.set_seeds(42)
-    splits = seg.shapes_segmentation_splits(NUM_IMAGES, 64, seed=0)
-    images, masks = seg.dataset_arrays(splits.test)
-    scores = {}
-    for name in ("32s", "8s", "unet"):
-        config.set_seeds(42)
-        model = seg.build_unet(5) if name == "unet" else seg.build_fcn(5, variant=name)
-        result = seg.train_segmentation(model, splits.train, epochs=EPOCHS, verbose=0)
-        assert result.model is model and len(result.history["mean_iou"]) == EPOCHS
-        scores[name] = seg.evaluate_segmentation(masks, seg.predict_masks(model, images), 5)
-    print({name: f"IoU {s.mean_iou:.3f}, boundary {s.boundary_accuracy:.3f}" for name, s in scores.items()})
-    return scores
+def test_pixel_accuracy_counts_background_pixels_too():
+    y_true = np.zeros((1, 4, 4), np.int64)
+    y_true[0, 0, 0] = 1
+    everything_background = np.zeros_like(y_true)
+    assert seg.evaluate_segmentation(y_true, everything_background, 2).pixel_accuracy == pytest.approx(15 / 16)
 
 
-def test_best_model_reaches_mean_iou(trained):
-    """Quick mode (1,000 training images, 5 epochs, about a minute of CPU per model).
+def test_train_segmentation_returns_the_trained_model_and_its_history():
+    images = np.random.default_rng(0).random((8, 32, 32, 3)).astype(np.float32)
+    masks = (images[..., 0] > 0.5).astype(np.int32)
+    train = tf.data.Dataset.from_tensor_slices((images, masks))
+    model = seg.build_unet(2, (32, 32, 3), filters=(4, 8))
+    result = seg.train_segmentation(model, train, train, epochs=2, batch_size=4, verbose=0)
+    assert isinstance(result, training.TrainedModel) and result.model is model
+    assert len(result.history["mean_iou"]) == 2 and "val_loss" in result.history
+    with pytest.raises(ValueError, match="non-empty dataset"):
+        seg.train_segmentation(model, train.take(0), epochs=1)
 
-    Reached with seed 42 on the current generator: U-Net 0.896, FCN-8s 0.803,
-    FCN-32s 0.560 (mean over the 5 classes, background included). Predicting
-    background everywhere scores about 0.18. The threshold is the issue's
-    expected 0.7 plus a margin, 0.75: it needs every shape class mostly right
-    and still leaves about 0.15 for seed and platform noise.
-    """
-    best = max(s.mean_iou for s in trained.values())
-    assert best >= 0.75, {k: round(v.mean_iou, 3) for k, v in trained.items()}
+
+def test_summary_names_the_numbers():
+    text = seg.evaluate_segmentation(np.array([[[0, 1]]]), np.array([[[0, 1]]]), 2).summary(["bg", "obj"])
+    assert "mean IoU 1.000" in text and "pixel accuracy 1.000" in text and "bg 1.00, obj 1.00" in text
 
 
-def test_skips_beat_fcn32s(trained):
-    """Reached: IoU 0.803 (8s) vs 0.560 (32s); boundary accuracy 0.864 (U-Net), 0.664 (8s), 0.550 (32s)."""
-    assert trained["8s"].mean_iou > trained["32s"].mean_iou + 0.15
-    assert trained["8s"].boundary_accuracy > trained["32s"].boundary_accuracy
-    assert trained["unet"].boundary_accuracy > trained["32s"].boundary_accuracy + 0.2
+def test_predict_masks_takes_the_argmax_per_pixel_in_batches():
+    # a 1x1 convolution whose logits are (x channel 0, 0.5, x channel 1): class 0 where channel 0 > 0.5,
+    # class 2 where channel 1 is the largest, class 1 otherwise
+    inputs = keras.Input((3, 3, 2))
+    conv = keras.layers.Conv2D(3, 1, use_bias=True)
+    model = keras.Model(inputs, conv(inputs))
+    conv.set_weights([np.array([[[[1, 0, 0], [0, 0, 1]]]], np.float32), np.array([0, 0.5, 0], np.float32)])
+    images = np.zeros((5, 3, 3, 2), np.float32)
+    images[:, 0, 0, 0] = 1.0           # class 0
+    images[:, 1, 1, 1] = 2.0           # class 2
+    masks = seg.predict_masks(model, images, batch_size=2)
+    assert masks.shape == (5, 3, 3) and masks.dtype == np.int32
+    expected = np.ones((3, 3), np.int32)
+    expected[0, 0], expected[1, 1] = 0, 2
+    np.testing.assert_array_equal(masks, np.broadcast_to(expected, (5, 3, 3)))
+
+
+# ------------------------------------------------------------------ figures
+def test_overlay_shows_class_colours_on_grey_with_outlines():
+    from homl_cv import viz
+
+    image = np.zeros((6, 6, 3), np.float32)
+    image[..., 0] = 1.0                                  # a pure red image: its own colour must go
+    mask = np.zeros((6, 6), np.int64)
+    mask[1:5, 1:5] = 2                                   # class 2 (blue in the palette)
+    out = viz.overlay_mask(image, mask)
+    grey = 0.6 / 3
+    np.testing.assert_allclose(out[0, 0], [grey] * 3, atol=1e-6)          # background: dimmed grey
+    np.testing.assert_allclose(out[1, 1], [1, 1, 1])                      # the class border: white
+    np.testing.assert_allclose(out[2, 2], 0.15 * grey + 0.85 * viz.SEGMENTATION_COLORS[2], atol=1e-6)
+    assert not viz.overlay_mask(image, mask, contour=False)[1, 1].tolist() == [1, 1, 1]
+    with pytest.raises(ValueError, match=r"mask shape \(5, 5\)"):
+        viz.overlay_mask(image, mask[:5, :5])
+
+
+def test_architecture_diagrams_draw():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from homl_cv import viz
+
+    fig = viz.plot_fcn_skips(64)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[0].startswith("FCN-32s: final upsampling x32") and "x16" in titles[1] and "x8" in titles[2]
+    fig = viz.plot_unet((8, 16, 32, 64, 128), 64)
+    texts = {t.get_text() for t in fig.axes[0].texts}
+    assert "64x64x8" in texts and "bottom 4x4x128" in texts and "32x32x32" in texts

@@ -1,0 +1,75 @@
+"""Super-resolution: depth_to_space by hand, PSNR by hand and against TF, the upsampler's shapes."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from homl_cv import superres as sr
+
+
+def test_sub_pixel_layer_by_hand():
+    # 1 x 1 position with 4 channels (one colour channel, factor 2) -> a 2 x 2 block, read row by row
+    x = np.array([10, 20, 30, 40], np.float32).reshape(1, 1, 1, 4)
+    np.testing.assert_array_equal(np.asarray(sr.SubPixelUpsampling(2)(x))[0, :, :, 0], [[10, 20], [30, 40]])
+    # three colour channels: output pixel (a, b), channel c takes input channel (a * 2 + b) * 3 + c
+    y = np.arange(12, dtype=np.float32).reshape(1, 1, 1, 12)
+    out = np.asarray(sr.SubPixelUpsampling(2)(y))[0]
+    for a in range(2):
+        for b in range(2):
+            np.testing.assert_array_equal(out[a, b], [(a * 2 + b) * 3 + c for c in range(3)])
+    with pytest.raises(ValueError, match="factor=1"):
+        sr.SubPixelUpsampling(1)
+
+
+def test_psnr_by_hand_and_against_tf():
+    ref = np.zeros((2, 4, 4, 3))
+    noisy = ref.copy()
+    noisy[0] += 0.1          # MSE 0.01 -> 20 dB
+    noisy[1, 0, 0, 0] = 1.0  # MSE 1/48 -> 10 log10(48) dB
+    assert sr.psnr(noisy, ref) == pytest.approx((20 + 10 * np.log10(48)) / 2)
+    rng = np.random.default_rng(0)
+    a, b = rng.random((3, 8, 8, 3)), rng.random((3, 8, 8, 3))
+    assert sr.psnr(a, b) == pytest.approx(float(tf.reduce_mean(tf.image.psnr(a, b, max_val=1.0))), rel=1e-5)
+    with pytest.raises(ValueError, match=r"must both have shape \(N, H, W, C\)"):
+        sr.psnr(a[0], b[0])
+
+
+def test_upsampler_shapes_and_residual_start_is_bicubic(tmp_path):
+    model = sr.build_subpixel_upsampler(factor=2, filters=8)
+    low = np.random.default_rng(1).random((2, 12, 10, 3)).astype(np.float32)
+    out = np.asarray(model(low))
+    assert out.shape == (2, 24, 20, 3)
+    # the last convolution starts at zero: the untrained residual model *is* bicubic upsampling
+    np.testing.assert_allclose(np.clip(out, 0, 1), sr.bicubic_upsample(low, 2), atol=1e-5)
+    assert model.get_layer("depth_to_space").output.shape[-1] == 3
+    plain = sr.build_subpixel_upsampler(factor=3, filters=8, residual=False)
+    assert plain(low).shape == (2, 36, 30, 3)
+    path = tmp_path / "espcn.keras"
+    plain.save(path)
+    np.testing.assert_allclose(np.asarray(keras.models.load_model(path)(low)), np.asarray(plain(low)), atol=1e-6)
+
+
+def test_pairs_split_the_photos_and_score_bicubic():
+    train = sr.make_superres_pairs("train", num_crops=12, crop_size=16)
+    test = sr.make_superres_pairs("test", num_crops=6, crop_size=16)
+    assert train.low.shape == (12, 8, 8, 3) and train.high.shape == (12, 16, 16, 3)
+    assert test.low.shape == (6, 8, 8, 3) and 0 <= test.low.min() and test.high.max() <= 1
+    scores = sr.evaluate_superres(sr.build_subpixel_upsampler(filters=8), test)
+    assert scores.gain == pytest.approx(0.0, abs=1e-3)   # untrained residual model = bicubic
+    assert 20 < scores.bicubic_psnr < 45
+    assert "gain +0.00 dB" in scores.summary() or "gain -0.00 dB" in scores.summary()
+    with pytest.raises(ValueError, match="part='valid'"):
+        sr.make_superres_pairs("valid")
+    with pytest.raises(ValueError, match="crop_size=15 must be a multiple of factor=2"):
+        sr.make_superres_pairs(crop_size=15)
+
+
+def test_train_superres_returns_the_model_and_its_history():
+    from homl_cv import training
+
+    pairs = sr.make_superres_pairs("train", num_crops=8, crop_size=8)
+    model = sr.build_subpixel_upsampler(filters=4)
+    result = sr.train_superres(model, pairs, epochs=2, batch_size=4, verbose=0)
+    assert isinstance(result, training.TrainedModel) and result.model is model
+    assert len(result.history["loss"]) == 2

@@ -42,6 +42,7 @@ Topics, one module per chapter that needs one:
 * ``clip``: images and text: captions, a CLIP-style model, InfoNCE, zero-shot, retrieval (09).
 
 Top: ``viz`` (plots only; it computes nothing), ``bench`` (benchmarks),
+``rehearsal`` (stand-ins of the downloads for ``homl-cv run --rehearse``),
 ``cli`` (the ``homl-cv`` command).
 """
 
@@ -50,6 +51,13 @@ import os
 # Hide TensorFlow's C++ start-up chatter (CPU instruction sets, CUDA probing);
 # real warnings and errors still show. Set before TensorFlow is imported.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from homl_cv import config, sources  # noqa: E402 - after the log level, before any download
+
+# HOML_CV_NO_NETWORK=1: refuse network connections from the first import on
+# (the tests and `homl-cv run --rehearse` prove that nothing is downloaded).
+if config.is_network_blocked():
+    sources.block_network()
 
 __all__ = ["__version__"]
 

@@ -9,6 +9,10 @@ homl-cv run [CHAPTERS] [--quick | --full] [--offline | --online]
     lines) goes to a log file per chapter in --out, named on failure.
     --inplace stores the outputs in the chapter files themselves (for
     authors), cleaned, and only after the chapter ran without an error.
+    --rehearse runs the full path without a download: full mode on local
+    stand-ins of the datasets (homl_cv.rehearsal, written to a temporary
+    data dir), random weights for the pretrained bases, no network, and
+    training capped at a few steps per phase, e.g. "homl-cv run --rehearse 03".
 
 homl-cv doctor
     What this machine offers: TensorFlow/Keras/keras-cv versions, GPUs and
@@ -38,7 +42,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from homl_cv import config, data, sources
+from homl_cv import config, data, rehearsal, sources
 
 __all__ = [
     "CPU_ONLY_NOTE",
@@ -50,6 +54,7 @@ __all__ = [
     "cmd_bench",
     "cmd_doctor",
     "cmd_run",
+    "run_chapters",
     "default_chapters_dir",
     "execute_notebook",
     "find_chapters",
@@ -279,15 +284,37 @@ def execute_notebook(path: Path, out_path: Path, timeout: int, env=None, log_pat
 
 
 def cmd_run(args) -> int:
+    if getattr(args, "rehearse", False):
+        if args.inplace:
+            raise UsageError("--rehearse cannot be stored --inplace: a rehearsal's outputs "
+                             "(random weights, capped training) must not replace a chapter's.")
+        with tempfile.TemporaryDirectory(prefix="homl-cv-rehearsal-") as root:
+            print("Rehearsal: writing the stand-in datasets (tf_flowers, oxford_iiit_pet, "
+                  "MNIST) to a temporary data dir...")
+            start = time.perf_counter()
+            overrides = rehearsal.rehearsal_environment(root)
+            print(f"  written in {time.perf_counter() - start:.0f} s.")
+            return run_chapters(args, {**os.environ, **overrides},
+                                "REHEARSAL: full, local stand-ins, random weights, training capped")
     # The mode goes to the kernels only: this process's environment stays as it was.
     env = {**os.environ, config.QUICK_ENV: "1" if args.quick else "0",
            config.OFFLINE_ENV: "1" if args.offline else "0"}
+    mode = f"{'quick' if args.quick else 'full'}, {'offline' if args.offline else 'online'}"
+    return run_chapters(args, env, mode)
+
+
+def run_chapters(args, env: dict, mode: str) -> int:
+    """Execute the chapters that ``args`` selects with the kernels' environment ``env``.
+
+    Prints one line per chapter and a table of status and time; returns the
+    exit status (1 when a chapter failed). ``mode`` is the words that
+    describe ``env`` in the first line.
+    """
     chapters_dir = Path(args.chapters_dir) if args.chapters_dir else default_chapters_dir()
     notebooks = find_chapters(args.chapters, chapters_dir, solutions=args.solutions)
     if not notebooks:
         raise UsageError(f"No chapter notebooks found in {chapters_dir}.")
     out_dir = Path(args.out)
-    mode = f"{'quick' if args.quick else 'full'}, {'offline' if args.offline else 'online'}"
     print(f"Running {len(notebooks)} notebook(s) in {mode} mode; "
           f"kernel logs go to {out_dir}/.")
     rows, failed = [], 0
@@ -499,6 +526,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="never download; bundled or generated data stand in (the default)")
     net.add_argument("--online", dest="offline", action="store_false",
                      help="allow downloads of datasets and pretrained weights")
+    run.add_argument("--rehearse", action="store_true",
+                     help="full mode on local stand-in datasets, random weights, no network, "
+                          "training capped at a few steps (proves the full path runs)")
     run.add_argument("--out", default="runs",
                      help="folder for executed notebooks and kernel logs (default: runs)")
     run.add_argument("--inplace", action="store_true",

@@ -20,6 +20,21 @@ asked for (so a test or a notebook can change them):
 distribution tool-kit (global batch, learning-rate scaling, logical CPU
 devices, multi-worker runs) is in :mod:`homl_cv.distribute`.
 
+Two more for testing the full path without a download (``homl-cv run --rehearse``):
+
+``HOML_CV_REHEARSE=1``
+    Rehearsal: full mode and online mode (``HOML_CV_QUICK`` and
+    ``HOML_CV_OFFLINE`` are ignored), on local stand-ins of the datasets that
+    the runner pre-places (:mod:`homl_cv.rehearsal`), with random weights for
+    the pretrained bases and training capped at a few steps per phase
+    (:func:`rehearsal_steps`, :func:`install_rehearsal_caps`). It proves that
+    the full code paths run; its numbers mean nothing, so claims are printed
+    but not checked.
+``HOML_CV_NO_NETWORK=1``
+    Refuse every network connection from Python (``homl_cv`` applies
+    :func:`homl_cv.sources.block_network` when imported): a download fails at
+    once instead of waiting for time-outs.
+
 Example:
     >>> from homl_cv import config
     >>> config.set_seeds(42)
@@ -39,16 +54,25 @@ import numpy as np
 __all__ = [
     "DATA_DIR_ENV",
     "DeviceInfo",
+    "NO_NETWORK_ENV",
     "OFFLINE_ENV",
     "QUICK_ENV",
+    "REHEARSAL_EPOCHS",
+    "REHEARSAL_STEPS",
+    "REHEARSE_ENV",
     "STRATEGY_CHOICES",
     "STRATEGY_ENV",
     "banner",
+    "capped_fit_arguments",
     "data_dir",
+    "install_rehearsal_caps",
+    "is_network_blocked",
     "describe_strategy",
     "is_offline",
     "is_quick",
+    "is_rehearsal",
     "pick",
+    "rehearsal_steps",
     "pick_strategy",
     "set_seeds",
     "setup_device",
@@ -59,6 +83,12 @@ __all__ = [
 QUICK_ENV = "HOML_CV_QUICK"
 OFFLINE_ENV = "HOML_CV_OFFLINE"
 DATA_DIR_ENV = "HOML_CV_DATA_DIR"
+REHEARSE_ENV = "HOML_CV_REHEARSE"
+NO_NETWORK_ENV = "HOML_CV_NO_NETWORK"
+# Rehearsal caps: every Keras fit runs at most this many epochs of this many
+# batches (and as many validation batches); custom loops this many steps.
+REHEARSAL_EPOCHS = 2
+REHEARSAL_STEPS = 2
 STRATEGY_ENV = "HOML_CV_STRATEGY"
 STRATEGY_CHOICES = ("auto", "default", "mirrored", "tpu", "multiworker")
 # Figures are stored in the notebooks: 72 dpi keeps a chapter well under 1 MB.
@@ -80,14 +110,24 @@ def _env_flag(name: str) -> bool:
     )
 
 
+def is_rehearsal() -> bool:
+    """True when ``HOML_CV_REHEARSE=1``: full mode on local stand-ins, training capped."""
+    return _env_flag(REHEARSE_ENV)
+
+
 def is_quick() -> bool:
-    """True when ``HOML_CV_QUICK=1``: small data, few epochs."""
-    return _env_flag(QUICK_ENV)
+    """True when ``HOML_CV_QUICK=1`` (and not rehearsing): small data, few epochs."""
+    return _env_flag(QUICK_ENV) and not is_rehearsal()
 
 
 def is_offline() -> bool:
-    """True when ``HOML_CV_OFFLINE=1``: no downloads are attempted."""
-    return _env_flag(OFFLINE_ENV)
+    """True when ``HOML_CV_OFFLINE=1`` (and not rehearsing): no downloads are attempted."""
+    return _env_flag(OFFLINE_ENV) and not is_rehearsal()
+
+
+def is_network_blocked() -> bool:
+    """True when ``HOML_CV_NO_NETWORK=1``: Python refuses network connections."""
+    return _env_flag(NO_NETWORK_ENV)
 
 
 def data_dir() -> Path:
@@ -99,6 +139,94 @@ def data_dir() -> Path:
 def pick(quick, full):
     """Return ``quick`` in quick mode and ``full`` otherwise."""
     return quick if is_quick() else full
+
+
+def rehearsal_steps(steps: int) -> int:
+    """``steps`` itself, or at most :data:`REHEARSAL_STEPS` when rehearsing.
+
+    For the custom training loops (style transfer, filter visualization):
+
+    Example:
+        >>> rehearsal_steps(500)  # 2 under HOML_CV_REHEARSE=1
+        500
+    """
+    return min(steps, REHEARSAL_STEPS) if is_rehearsal() else steps
+
+
+def _known_batches(x, batch_size):
+    """Batches in one pass over ``x`` (a tf.data dataset or arrays), or None if unknown."""
+    if hasattr(x, "cardinality"):  # tf.data.Dataset: already batched
+        count = int(x.cardinality())
+        return count if count > 0 else None
+    first = x
+    while isinstance(first, (list, tuple)) and first:
+        first = first[0]
+    if isinstance(first, dict) and first:
+        first = next(iter(first.values()))
+    if hasattr(first, "shape") and len(first.shape):
+        return max(1, -(-int(first.shape[0]) // int(batch_size or 32)))
+    return None
+
+
+def capped_fit_arguments(arguments: dict) -> dict:
+    """``keras.Model.fit`` arguments with the rehearsal caps applied.
+
+    ``epochs`` becomes at most ``initial_epoch +`` :data:`REHEARSAL_EPOCHS`;
+    ``steps_per_epoch`` and ``validation_steps`` at most
+    :data:`REHEARSAL_STEPS`, and never more than the data holds (a pass
+    that runs out of data would stop the training early). Used by
+    :func:`install_rehearsal_caps`.
+
+    Args:
+        arguments: ``fit``'s arguments by name (``x``, ``epochs``, ...).
+
+    Example:
+        >>> import numpy as np
+        >>> capped_fit_arguments({"x": np.zeros((100, 4)), "epochs": 30})["epochs"]
+        2
+    """
+    args = dict(arguments)
+    args["epochs"] = min(args.get("epochs", 1), args.get("initial_epoch", 0) + REHEARSAL_EPOCHS)
+    batches = _known_batches(args.get("x"), args.get("batch_size"))
+    steps = [s for s in (args.get("steps_per_epoch"), REHEARSAL_STEPS, batches) if s]
+    args["steps_per_epoch"] = min(steps)
+    if args.get("validation_data") is not None:
+        valid_batch = args.get("validation_batch_size") or args.get("batch_size")
+        batches = _known_batches(args["validation_data"], valid_batch)
+        steps = [s for s in (args.get("validation_steps"), REHEARSAL_STEPS, batches) if s]
+        args["validation_steps"] = min(steps)
+    return args
+
+
+def install_rehearsal_caps() -> bool:
+    """Cap every ``keras.Model.fit`` of this process with :func:`capped_fit_arguments`.
+
+    The one place where rehearsal shortens training: the chapters' and the
+    package's ``fit`` calls stay as written. Does nothing (and returns False)
+    unless ``HOML_CV_REHEARSE=1``; installing twice is harmless.
+    :func:`start_chapter` calls it.
+    """
+    if not is_rehearsal():
+        return False
+    import inspect
+
+    import keras
+
+    fit = keras.Model.fit
+    if getattr(fit, "rehearsal_capped", False):
+        return True
+    signature = inspect.signature(fit)
+
+    def capped_fit(self, *args, **kwargs):
+        bound = signature.bind(self, *args, **kwargs)
+        arguments = capped_fit_arguments({k: v for k, v in bound.arguments.items() if k != "self"})
+        extra = arguments.pop("kwargs", {})
+        return fit(self, **arguments, **extra)
+
+    capped_fit.rehearsal_capped = True
+    capped_fit.__doc__ = fit.__doc__
+    keras.Model.fit = capped_fit
+    return True
 
 
 def set_seeds(seed: int = 42) -> None:
@@ -334,6 +462,13 @@ def banner(chapter: str, strategy=None) -> str:
             "  Offline mode: no downloads; bundled or generated data stand in "
             f"where needed. Unset {OFFLINE_ENV} to use the real datasets."
         )
+    if is_rehearsal():
+        print(
+            "  REHEARSAL: full sizes and pipelines, but local stand-in datasets (generated "
+            "images), pretrained bases with weights=None (random), and training capped at "
+            f"{REHEARSAL_EPOCHS} epochs x {REHEARSAL_STEPS} steps: the numbers mean nothing. "
+            f"Unset {REHEARSE_ENV} for the real run."
+        )
     return line
 
 
@@ -344,7 +479,8 @@ def start_chapter(title: str, seed: int = 42, fast: bool = False,
     Sets up the device (see :func:`setup_device`; ``fast`` switches on mixed
     precision and XLA on a GPU), picks the distribution strategy (see
     :func:`pick_strategy`; ``strategy`` forces one), prints the :func:`banner`,
-    seeds every random generator with ``seed`` and sets matplotlib's figure and
+    seeds every random generator with ``seed``, caps training when rehearsing
+    (:func:`install_rehearsal_caps`) and sets matplotlib's figure and
     savefig resolution to :data:`FIGURE_DPI`. Returns the :class:`DeviceInfo`,
     whose ``strategy`` is the one picked.
     """
@@ -356,5 +492,6 @@ def start_chapter(title: str, seed: int = 42, fast: bool = False,
     picked = pick_strategy(strategy)
     banner(title, picked)
     set_seeds(seed)
+    install_rehearsal_caps()
     print(_device_report(info, fast))
     return dataclasses.replace(info, strategy=picked)

@@ -37,7 +37,9 @@ from homl_cv import boxes as boxes_lib
 from homl_cv import config, pretrained, sources
 
 __all__ = [
+    "FASHION_MNIST_URL",
     "FLOWERS_SPLITS",
+    "FLOWERS_URL",
     "FLOWER_CLASSES",
     "FlowerPipelines",
     "FlowerSplits",
@@ -63,6 +65,8 @@ __all__ = [
 ]
 
 MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+FLOWERS_URL = "http://download.tensorflow.org/example_images/flower_photos.tgz"  # tfds' source
+FASHION_MNIST_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"  # tfds' source
 MNIST_SUBDIR = "mnist"  # load_mnist keeps mnist.npz in <data dir>/mnist/
 FLOWERS_SPLITS = ("train[25%:]", "train[10%:25%]", "train[:10%]")  # train, valid, test
 FLOWER_CLASSES = ("dandelion", "daisy", "tulips", "sunflowers", "roses")
@@ -200,6 +204,8 @@ def load_mnist(kind: str = "mnist", offline: bool | None = None, data_dir=None) 
     if kind == "mnist":
         import keras
 
+        if not mnist_file(data_dir).is_file():
+            sources.require_network("mnist", MNIST_URL, data_dir)
         try:
             path = keras.utils.get_file(
                 "mnist.npz", origin=MNIST_URL, cache_dir=str(data_dir), cache_subdir=MNIST_SUBDIR
@@ -212,6 +218,8 @@ def load_mnist(kind: str = "mnist", offline: bool | None = None, data_dir=None) 
     else:
         import tensorflow_datasets as tfds
 
+        if not sources.tfds_prepared("fashion_mnist", data_dir):
+            sources.require_network("fashion_mnist", FASHION_MNIST_URL, data_dir)
         try:
             (x_full, y_full), (x_test, y_test) = tfds.as_numpy(
                 tfds.load("fashion_mnist", split=["train", "test"], batch_size=-1,
@@ -324,6 +332,8 @@ def load_flowers(offline: bool | None = None, data_dir=None, mock_examples: int 
         counts = {"train": mock_examples, "valid": mock_examples, "test": mock_examples}
         return FlowerSplits(*splits, class_names=FLOWER_CLASSES, num_examples=counts,
                             source="tfds mock data")
+    if not offline and not sources.tfds_prepared("tf_flowers", data_dir):
+        sources.require_network("tf_flowers", FLOWERS_URL, data_dir)  # seconds, not tfds' retries
     try:
         splits, info = tfds.load(
             "tf_flowers", split=list(FLOWERS_SPLITS), as_supervised=True, with_info=True,

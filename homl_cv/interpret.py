@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from homl_cv import checks
+from homl_cv import checks, config
 
 __all__ = [
     "class_activation_map",
@@ -143,7 +143,7 @@ def visualize_filter(model, layer_name: str, filter_index: int, steps: int = 40,
                                          kernel, strides=[1, 1, 1, 1], padding="VALID")
         image.assign(tf.clip_by_value((1 - blur) * stepped + blur * blurred, 0.0, 1.0))
 
-    for _ in range(steps):
+    for _ in range(config.rehearsal_steps(steps)):  # a few when rehearsing
         ascent_step()
     result = image.numpy()[0]
     return (result - result.min()) / (result.max() - result.min() + 1e-8)

@@ -212,6 +212,8 @@ def build_base(name: str = "Xception", include_top: bool = False, weights="auto"
             f"{spec.input_size}; leave input_size out or use include_top=False."
         )
     resolved = resolve_weights(name, include_top, weights, size, verbose=verbose)
+    if resolved == "imagenet":  # no network: fail in seconds, not after time-outs
+        sources.require_weights_network(name, weights_file_name(name, include_top, size))
     try:
         model = spec.constructor(include_top=include_top, weights=resolved,
                                  input_shape=(size, size, 3))

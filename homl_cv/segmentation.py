@@ -55,6 +55,7 @@ __all__ = [
     "MaxPoolingWithArgmax2D",
     "MaxUnpooling2D",
     "PETS_CLASSES",
+    "PETS_URL",
     "SegmentationScores",
     "SegmentationSplits",
     "bilinear_kernel",
@@ -695,6 +696,7 @@ def train_segmentation(model, train, valid=None, num_classes=None, epochs: int =
 
 # ============================================================ data
 PETS_CLASSES = ("background", "pet", "border")
+PETS_URL = "https://thor.robots.ox.ac.uk/~vgg/data/pets/images.tar.gz"  # tfds' source
 
 
 @dataclasses.dataclass(frozen=True)
@@ -767,6 +769,8 @@ def load_segmentation_data(image_size=None, offline: bool | None = None, data_di
     data_dir = sources.resolve_data_dir(data_dir)
     splits = config.pick(quick=("train[:22%]", "train[22%:25%]", "test[:25%]"),
                          full=("train[:90%]", "train[90%:]", "test"))
+    if not sources.tfds_prepared("oxford_iiit_pet", data_dir):
+        sources.require_network("oxford_iiit_pet", PETS_URL, data_dir)  # seconds, not tfds' retries
     try:
         datasets = tfds.load("oxford_iiit_pet", split=list(splits), data_dir=str(data_dir))
     except Exception as exc:  # noqa: BLE001 - any failure becomes one clear error

@@ -23,7 +23,7 @@ import dataclasses
 
 import numpy as np
 
-from homl_cv import sources
+from homl_cv import config, sources
 
 __all__ = [
     "CONTENT_LAYERS",
@@ -207,6 +207,7 @@ def build_extractor(weights="imagenet", style_layers=STYLE_LAYERS,
     if weights is None:
         vgg = random_vgg19(seed)
     else:
+        sources.require_weights_network("VGG-19", VGG19_WEIGHTS_FILE)  # seconds, not time-outs
         try:
             vgg = keras.applications.VGG19(include_top=False, weights="imagenet")
         except Exception as exc:  # noqa: BLE001 - any failure becomes one clear error
@@ -306,11 +307,14 @@ def default_extractor(offline: bool | None = None):
     cache (:func:`homl_cv.sources.resolve_weights`). Otherwise no trained
     weights exist, and VGG-19 with random weights transfers colours but no
     visible texture (BENCHMARKS.md, 08), so a shallow random multi-scale
-    network stands in (:func:`build_texture_extractor`).
+    network stands in (:func:`build_texture_extractor`). In a rehearsal
+    (``HOML_CV_REHEARSE=1``) the full-size VGG-19 runs, with random weights.
     """
     weights = sources.resolve_weights("VGG-19", VGG19_WEIGHTS_FILE, "auto", offline=offline,
                                       verbose=False)
     if weights is None:
+        if config.is_rehearsal():  # the full-size network, random weights (weights=None)
+            return build_extractor(weights=None), "VGG-19 layers with random weights (rehearsal)"
         return (build_texture_extractor(),
                 "one layer of random filters at 6 scales (offline stand-in for VGG-19)")
     return build_extractor(weights="imagenet"), "VGG-19 with ImageNet weights"
@@ -420,6 +424,7 @@ def transfer_style(content_image, style_image, extractor, steps: int = 100,
         return dict(losses, total=total)
 
     history = {"total": [], "content": [], "style": [], "tv": []}
+    steps = config.rehearsal_steps(steps)  # a few steps when rehearsing (HOML_CV_REHEARSE=1)
     bar = tqdm(range(steps), desc="style transfer", unit="step", disable=not progress)
     for _ in bar:
         for key, value in train_step().items():

@@ -68,3 +68,60 @@ def test_start_chapter_makes_figures_light(capsys):
     assert matplotlib.rcParams["figure.dpi"] == config.FIGURE_DPI == 72
     assert matplotlib.rcParams["savefig.dpi"] == config.FIGURE_DPI
     assert "[homl-cv] 00 Test" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ rehearsal
+def test_rehearsal_is_full_and_online_whatever_the_other_flags(monkeypatch):
+    monkeypatch.setenv(config.QUICK_ENV, "1")
+    monkeypatch.setenv(config.OFFLINE_ENV, "1")
+    monkeypatch.setenv(config.REHEARSE_ENV, "1")
+    assert config.is_rehearsal() and not config.is_quick() and not config.is_offline()
+    assert config.pick(quick=2, full=30) == 30
+    assert config.rehearsal_steps(500) == config.REHEARSAL_STEPS == 2
+    assert config.rehearsal_steps(1) == 1
+    monkeypatch.setenv(config.REHEARSE_ENV, "0")
+    assert config.rehearsal_steps(500) == 500 and config.is_quick()
+
+
+def test_capped_fit_arguments_never_ask_for_more_batches_than_the_data_has():
+    import tensorflow as tf
+
+    capped = config.capped_fit_arguments(
+        {"x": np.zeros((100, 4)), "y": np.zeros(100), "batch_size": 10, "epochs": 30,
+         "validation_data": (np.zeros((15, 4)), np.zeros(15))})
+    assert capped["epochs"] == 2 and capped["steps_per_epoch"] == 2
+    assert capped["validation_steps"] == 2  # 15 samples in batches of 10
+    one_batch = tf.data.Dataset.from_tensor_slices((np.zeros((8, 4)), np.zeros(8))).batch(32)
+    capped = config.capped_fit_arguments({"x": one_batch, "epochs": 5, "initial_epoch": 3,
+                                          "steps_per_epoch": None})
+    assert capped["epochs"] == 5 and capped["steps_per_epoch"] == 1
+    assert "validation_steps" not in capped
+    endless = one_batch.repeat()
+    assert config.capped_fit_arguments({"x": endless, "steps_per_epoch": 50})["steps_per_epoch"] == 2
+
+
+def test_rehearsal_caps_every_keras_fit(monkeypatch):
+    import keras
+
+    monkeypatch.setattr(keras.Model, "fit", keras.Model.fit)  # restored after the test
+    monkeypatch.setenv(config.REHEARSE_ENV, "0")
+    assert config.install_rehearsal_caps() is False
+    monkeypatch.setenv(config.REHEARSE_ENV, "1")
+    assert config.install_rehearsal_caps() and config.install_rehearsal_caps()
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    batches = []
+    counter = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: batches.append(batch))
+    x, y = np.zeros((100, 4), np.float32), np.zeros(100, np.float32)
+    history = model.fit(x, y, batch_size=10, epochs=30, validation_data=(x, y), verbose=0,
+                        callbacks=[counter])
+    assert len(history.history["loss"]) == 2 and len(history.history["val_loss"]) == 2
+    assert batches == [0, 1, 0, 1]
+
+
+def test_banner_says_what_a_rehearsal_changes(monkeypatch, capsys):
+    monkeypatch.setenv(config.REHEARSE_ENV, "1")
+    line = config.banner("03 Test")
+    out = capsys.readouterr().out
+    assert "mode: FULL, online" in line
+    assert "REHEARSAL" in out and "weights=None" in out and "capped" in out

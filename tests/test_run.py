@@ -165,3 +165,26 @@ def test_atomic_write_leaves_no_temporary_file(tmp_path):
     cli.write_notebook_atomically(nb, target)
     assert [p.name for p in target.parent.iterdir()] == ["x.ipynb"]
     assert nbformat.read(target, as_version=4).cells == []
+
+
+def test_rehearse_runs_the_kernels_in_rehearsal_mode_on_a_temporary_data_dir(tmp_path, monkeypatch):
+    from homl_cv import rehearsal
+
+    folder = tmp_path / "chapters"
+    folder.mkdir()
+    _notebook(folder / "01_env.ipynb",
+              "import os\nprint(*[os.environ[k] for k in ('HOML_CV_REHEARSE', 'HOML_CV_QUICK', "
+              "'HOML_CV_OFFLINE', 'HOML_CV_NO_NETWORK')])")
+    roots = []
+
+    def environment(root):  # the stand-ins themselves are tested in test_rehearsal.py
+        roots.append(root)
+        return {"HOML_CV_REHEARSE": "1", "HOML_CV_QUICK": "0", "HOML_CV_OFFLINE": "0",
+                "HOML_CV_NO_NETWORK": "1", "HOML_CV_DATA_DIR": str(root)}
+
+    monkeypatch.setattr(rehearsal, "rehearsal_environment", environment)
+    out = tmp_path / "runs"
+    assert cli.main(["run", "--rehearse", "--chapters-dir", str(folder), "--out", str(out)]) == 0
+    nb = nbformat.read(out / "01_env.ipynb", as_version=4)
+    assert nb.cells[0].outputs[0]["text"] == "1 0 0 1\n"
+    assert not os.path.exists(roots[0])  # the temporary data dir is gone

@@ -78,3 +78,75 @@ def test_one_weights_policy_for_pretrained_and_style(monkeypatch, tmp_path, caps
 
 def test_doctor_checks_where_load_mnist_really_keeps_mnist(tmp_path):
     assert data.mnist_file(tmp_path) == tmp_path / data.MNIST_SUBDIR / "mnist.npz"
+
+
+# ------------------------------------------------------------------ no network, rehearsal
+@pytest.fixture()
+def no_network(monkeypatch):
+    """``sources.block_network()`` for one test; the sockets are restored afterwards."""
+    import socket
+
+    monkeypatch.setattr(socket, "getaddrinfo", socket.getaddrinfo)
+    monkeypatch.setattr(socket.socket, "connect", socket.socket.connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", socket.socket.connect_ex)
+    assert sources.block_network() and sources.block_network()
+
+
+def test_blocked_network_refuses_other_hosts_but_not_loopback(no_network):
+    import socket
+
+    with pytest.raises(sources.NetworkBlockedError, match="HOML_CV_NO_NETWORK=1"):
+        socket.getaddrinfo("example.org", 443)
+    with pytest.raises(sources.NetworkBlockedError):
+        socket.create_connection(("93.184.215.14", 443), timeout=1)
+    assert socket.getaddrinfo("localhost", 80)
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        socket.create_connection(server.getsockname(), timeout=1).close()
+
+
+def test_every_download_path_fails_in_seconds_without_a_network(no_network, monkeypatch, tmp_path):
+    import time
+
+    from homl_cv import segmentation
+
+    monkeypatch.setenv(sources.KERAS_HOME_ENV, str(tmp_path))
+    monkeypatch.setenv(config.OFFLINE_ENV, "0")
+    calls = [lambda: data.load_mnist(offline=False, data_dir=tmp_path),
+             lambda: data.load_mnist("fashion_mnist", offline=False, data_dir=tmp_path),
+             lambda: data.load_flowers(offline=False, data_dir=tmp_path),
+             lambda: segmentation.load_segmentation_data(offline=False, data_dir=tmp_path),
+             lambda: pretrained.build_base("ResNet50", include_top=True, weights="imagenet"),
+             lambda: style.build_extractor(weights="imagenet")]
+    names = ["'mnist'", "'fashion_mnist'", "'tf_flowers'", "'oxford_iiit_pet'", "ResNet50", "VGG-19"]
+    for call, name in zip(calls, names):
+        start = time.perf_counter()
+        with pytest.raises(sources.DownloadError) as err:
+            call()
+        assert time.perf_counter() - start < 5, name
+        assert name in str(err.value) and f"{config.OFFLINE_ENV}=1" in str(err.value)
+        assert "beforehand" in str(err.value)
+
+
+def test_require_network_passes_when_the_host_answers(tmp_path):
+    import socket
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        assert sources.unreachable_reason(f"http://127.0.0.1:{port}/x") is None
+        sources.require_network("x", f"http://127.0.0.1:{port}/x", tmp_path)
+    with pytest.raises(sources.DownloadError, match="'x'.*Connection refused|'x'.*Errno"):
+        sources.require_network("x", f"http://127.0.0.1:{port}/x", tmp_path)
+
+
+def test_a_rehearsal_uses_random_weights_and_says_so(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv(config.REHEARSE_ENV, "1")
+    monkeypatch.setenv(sources.KERAS_HOME_ENV, str(tmp_path))
+    assert sources.resolve_weights("VGG-19", style.VGG19_WEIGHTS_FILE) is None
+    assert pretrained.resolve_weights("Xception", weights="imagenet", verbose=False) is None
+    assert capsys.readouterr().out == ("Rehearsal: using RANDOM weights for VGG-19 (weights=None). "
+                                       "The full-size model runs; its predictions mean nothing.\n")
+    assert sources.resolve_weights("x", "x.h5", "my.h5") == "my.h5"

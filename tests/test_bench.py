@@ -1,5 +1,7 @@
 """homl_cv.bench with tiny sizes: it runs, reports every row, writes markdown."""
 
+import types
+
 import pytest
 
 from homl_cv import bench
@@ -23,6 +25,16 @@ def test_every_variant_has_a_row(rows):
             assert row.note.startswith("skipped")  # CPU: no fake number
         else:
             assert row.images_per_s > 0
+
+
+def test_pipeline_throughput_is_images_over_seconds(monkeypatch):
+    # A fake clock that says the passes took 2 s: 2 passes x 16 images / 2 s = 16 images/s.
+    # (The real figure depends on the machine; the arithmetic must not.)
+    ticks = iter([10.0, 12.0])
+    monkeypatch.setattr(bench, "time", types.SimpleNamespace(perf_counter=lambda: next(ticks)))
+    speed = bench.pipeline_throughput(num_images=16, image_size=32, batch_size=4, passes=2,
+                                      base="MobileNetV2")
+    assert speed == 16.0
 
 
 def test_table_and_markdown(rows, tmp_path, monkeypatch):

@@ -187,16 +187,6 @@ def test_mean_iou_matches_keras_on_logits():
     assert ours == pytest.approx(float(metric.result()), abs=1e-6)
 
 
-def test_per_pixel_cross_entropy_is_the_pixel_mean():
-    rng = np.random.default_rng(4)
-    y_true = rng.integers(0, 3, (2, 4, 5))
-    logits = rng.normal(size=(2, 4, 5, 3)).astype("float32")
-    log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
-    by_hand = -np.take_along_axis(log_probs, y_true[..., None], -1).mean()
-    keras_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(y_true, logits)
-    assert float(keras_loss) == pytest.approx(by_hand, rel=1e-5)
-
-
 def test_dice_loss_by_hand_and_serializable():
     y_true = np.array([[[0, 1], [1, 1]]])
     probs = np.array([[[[0.8, 0.2], [0.4, 0.6]], [[0.1, 0.9], [0.5, 0.5]]]], np.float32)

@@ -6,7 +6,8 @@ decoding live in :mod:`homl_cv.detection`, next to the model they serve.
 Formats follow Keras' names (``keras.utils.bounding_boxes``): "xyxy"
 (corners), "xywh" (top-left corner + size), "center_xywh", "yxyx", and the
 relative versions "rel_xyxy", ... with coordinates divided by the image width
-and height, i.e. in [0, 1]. Conversions are delegated to Keras; :func:`iou`
+and height, i.e. in [0, 1]. Conversions are written out (exact on every Keras
+version) and tested against hand-written values; :func:`iou`
 is written out to teach it and is tested against ``compute_iou``.
 
 Example:
@@ -100,7 +101,13 @@ _LAYOUT = {
 
 
 def convert(boxes, source: str, target: str, image_size=None) -> np.ndarray:
-    """Convert boxes between formats with ``keras.utils.bounding_boxes``.
+    """Convert boxes between formats, exactly, through corner form.
+
+    The formats and their names are Keras' (``keras.utils.bounding_boxes``),
+    but the arithmetic is written here: Keras 3.13's ``convert_format`` gets
+    ``rel_center_xywh`` wrong (xyxy ``[10, 20, 50, 40]`` in a 50x100 image
+    came back as ``[5, 40, 25, 80]``), and a course that runs on several Keras
+    versions needs one answer on all of them.
 
     Args:
         boxes: float array (..., 4) in ``source`` format.
@@ -110,19 +117,53 @@ def convert(boxes, source: str, target: str, image_size=None) -> np.ndarray:
 
     Returns:
         float32 array (..., 4) in ``target`` format.
-    """
-    import keras
 
+    Example:
+        >>> convert([[10., 20., 50., 40.]], "xyxy", "rel_center_xywh", image_size=(50, 100))
+        array([[0.3, 0.6, 0.4, 0.4]], dtype=float32)
+    """
     arr = validate_boxes(boxes, source)
     validate_boxes(np.zeros(4), target, name="target")
     if source.startswith("rel_") != target.startswith("rel_") and image_size is None:
         raise ValueError(
             f"Converting {source!r} to {target!r} needs image_size=(height, width)."
         )
-    height, width = image_size if image_size is not None else (None, None)
-    out = keras.utils.bounding_boxes.convert_format(arr, source=source, target=target,
-                                                    height=height, width=width)
-    return np.asarray(out, dtype=np.float32)
+    if source == target:
+        return arr.copy()
+    scale = np.ones(4, np.float64)
+    if image_size is not None:
+        height, width = (float(v) for v in image_size)
+        scale = np.array([width, height, width, height])
+    corners = _corners(arr.astype(np.float64), source.removeprefix("rel_"))
+    if source.startswith("rel_"):
+        corners = corners * scale
+    if target.startswith("rel_"):
+        corners = corners / scale
+    return _from_corners(corners, target.removeprefix("rel_")).astype(np.float32)
+
+
+def _corners(b: np.ndarray, fmt: str) -> np.ndarray:
+    """(..., 4) boxes in absolute format ``fmt`` -> (x_min, y_min, x_max, y_max)."""
+    if fmt == "xyxy":
+        return b
+    if fmt == "yxyx":
+        return b[..., [1, 0, 3, 2]]
+    if fmt == "xywh":
+        return np.concatenate([b[..., :2], b[..., :2] + b[..., 2:]], axis=-1)
+    half = b[..., 2:] / 2  # center_xywh
+    return np.concatenate([b[..., :2] - half, b[..., :2] + half], axis=-1)
+
+
+def _from_corners(c: np.ndarray, fmt: str) -> np.ndarray:
+    """(x_min, y_min, x_max, y_max) -> (..., 4) boxes in absolute format ``fmt``."""
+    if fmt == "xyxy":
+        return c
+    if fmt == "yxyx":
+        return c[..., [1, 0, 3, 2]]
+    size = c[..., 2:] - c[..., :2]
+    if fmt == "xywh":
+        return np.concatenate([c[..., :2], size], axis=-1)
+    return np.concatenate([(c[..., :2] + c[..., 2:]) / 2, size], axis=-1)  # center_xywh
 
 
 def to_xyxy(boxes, box_format: str) -> np.ndarray:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import concurrent.futures
 import contextlib
 import io
 import os
@@ -223,7 +224,7 @@ def write_notebook_atomically(nb, path: Path) -> None:
 
 
 def execute_notebook(path: Path, out_path: Path, timeout: int, env=None, log_path=None,
-                     partial_path=None) -> None:
+                     partial_path=None, progress: bool = True) -> None:
     """Run one notebook in a fresh kernel (cwd = its folder) with a cell progress bar.
 
     Args:
@@ -236,6 +237,7 @@ def execute_notebook(path: Path, out_path: Path, timeout: int, env=None, log_pat
         partial_path: where the partial run is written when a cell fails (for
             reading); default None: nowhere. ``out_path`` is written only
             after a run without errors.
+        progress: show a per-cell progress bar (off when kernels run side by side).
 
     Raises:
         Whatever the execution raised (e.g. ``nbclient.exceptions.CellExecutionError``).
@@ -257,7 +259,8 @@ def execute_notebook(path: Path, out_path: Path, timeout: int, env=None, log_pat
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
         log = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 - closed below
     try:
-        with tqdm(total=code_cells, desc=path.stem, unit="cell", leave=False) as bar:
+        with tqdm(total=code_cells, desc=path.stem, unit="cell", leave=False,
+                  disable=not progress) as bar:
             client = NotebookClient(
                 nb, timeout=timeout, kernel_name="python3", record_timing=False,
                 resources={"metadata": {"path": str(path.parent)}},
@@ -317,8 +320,11 @@ def run_chapters(args, env: dict, mode: str) -> int:
     out_dir = Path(args.out)
     print(f"Running {len(notebooks)} notebook(s) in {mode} mode; "
           f"kernel logs go to {out_dir}/.")
-    rows, failed = [], 0
-    for nb_path in notebooks:
+    jobs = max(1, min(getattr(args, "jobs", 1) or 1, len(notebooks)))
+    if jobs > 1:
+        print(f"{jobs} kernels side by side (--jobs {jobs}); each chapter's line comes when it ends.")
+
+    def run_one(nb_path):
         in_out = out_dir / nb_path.relative_to(chapters_dir)
         log_path = in_out.with_suffix(".log")
         start = time.perf_counter()
@@ -326,23 +332,36 @@ def run_chapters(args, env: dict, mode: str) -> int:
             # With --inplace the chapter file is replaced only after a run without
             # errors; a failed run is written to --out either way, for reading.
             execute_notebook(nb_path, nb_path if args.inplace else in_out, args.timeout,
-                             env=env, log_path=log_path, partial_path=in_out)
+                             env=env, log_path=log_path, partial_path=in_out,
+                             progress=jobs == 1)
             status = "ok"
         except UsageError:
             raise
         except Exception as exc:  # noqa: BLE001 - report and go on with the next chapter
-            failed += 1
             last = (str(exc).strip().splitlines() or [""])[-1][:80]
             status = f"FAILED: {type(exc).__name__}: {last}"
-        rows.append((nb_path.stem, status, time.perf_counter() - start))
-        print(f"  {nb_path.stem:<32} {status:<10} {rows[-1][2]:7.1f} s")
+        row = (nb_path.stem, status, time.perf_counter() - start)
+        print(f"  {row[0]:<32} {status:<10} {row[2]:7.1f} s", flush=True)
         if status != "ok":
-            print(f"    partial run: {in_out}; kernel log and error: {log_path}")
+            print(f"    partial run: {in_out}; kernel log and error: {log_path}", flush=True)
+        return row
+
+    wall = time.perf_counter()
+    if jobs == 1:
+        rows = [run_one(nb_path) for nb_path in notebooks]
+    else:  # one thread per kernel: the kernels are processes, the threads only wait
+        with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+            # the slowest first, so that the last one to start is a short one
+            order = sorted(notebooks, key=lambda p: -p.stat().st_size)
+            done = dict(zip(order, pool.map(run_one, order)))
+        rows = [done[nb_path] for nb_path in notebooks]
+    failed = sum(status != "ok" for _, status, _ in rows)
     print(f"\n{'chapter':<34}{'status':<10}{'time':>9}")
     for name, status, seconds in rows:
         print(f"{name:<34}{status.split(':')[0]:<10}{seconds:8.1f}s")
     where = "in place" if args.inplace else f"in {out_dir}/"
-    print(f"{len(rows) - failed} ok, {failed} failed; executed notebooks written {where}.")
+    print(f"{len(rows) - failed} ok, {failed} failed in {time.perf_counter() - wall:.0f} s wall; "
+          f"executed notebooks written {where}.")
     return 1 if failed else 0
 
 
@@ -536,6 +555,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--solutions", action="store_true", help="also run chapters/solutions/")
     run.add_argument("--chapters-dir", help="folder of the chapter notebooks")
     run.add_argument("--timeout", type=int, default=1800, help="seconds per cell (default: 1800)")
+    run.add_argument("--jobs", "-j", type=int, default=min(2, os.cpu_count() or 1),
+                     help="chapters run side by side, one kernel each (default: 2, or 1 on "
+                          "a 1-core machine); -j 1 runs them one after another")
     run.set_defaults(func=cmd_run)
 
     doctor = sub.add_parser("doctor", help="versions, GPU, data and weights available, mode")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import ast
 import inspect
 import textwrap
 
@@ -75,15 +76,27 @@ def show_source(obj, skip_docstring: bool = False) -> Listing:
             "class or method defined in a .py file."
         ) from None
     source = textwrap.dedent(source)
-    doc = inspect.getdoc(obj)
-    if skip_docstring and doc:
-        raw = obj.__doc__
-        for quote in ('"""', "'''"):
-            block = f"{quote}{raw}{quote}"
-            if block in source:
-                indent = source[:source.index(block)].rsplit("\n", 1)[-1]
-                source = source.replace(f"{indent}{block}\n", "", 1).replace(block, "", 1)
-                break
+    if skip_docstring:
+        source = _drop_docstring(source)
     module = getattr(obj, "__module__", "") or ""
     qualname = getattr(obj, "__qualname__", getattr(obj, "__name__", "?"))
     return Listing(f"{module}.{qualname}".lstrip("."), source.rstrip() + "\n")
+
+
+def _drop_docstring(source: str) -> str:
+    """``source`` (one dedented def or class) without its docstring's lines.
+
+    Works on the syntax tree, not on ``obj.__doc__``: Python 3.13 dedents
+    ``__doc__`` at compile time, so the text of ``__doc__`` no longer appears
+    in the source, while the docstring's line numbers are the same on every
+    version.
+    """
+    tree = ast.parse(source)
+    node = tree.body[0] if tree.body else None
+    body = getattr(node, "body", None)
+    if not body or not isinstance(body[0], ast.Expr) or not isinstance(
+            getattr(body[0], "value", None), ast.Constant) or not isinstance(body[0].value.value, str):
+        return source
+    lines = source.splitlines(keepends=True)
+    first, last = body[0].lineno - 1, body[0].end_lineno  # 0-based start, exclusive end
+    return "".join(lines[:first] + lines[last:])

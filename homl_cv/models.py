@@ -151,26 +151,23 @@ class InceptionModule(keras.layers.Layer):
         def conv(filters, size):
             return keras.layers.Conv2D(filters, size, padding="same", activation="relu")
 
+        # One Sequential per branch: Keras 3.13 does not save the weights of layers
+        # held in a list of lists, so a reloaded model predicted differently (issue 26).
         self.branches = [
-            [conv(filters_1x1, 1)],
-            [conv(filters_3x3_reduce, 1), conv(filters_3x3, 3)],
-            [conv(filters_5x5_reduce, 1), conv(filters_5x5, 5)],
-            [keras.layers.MaxPooling2D(3, strides=1, padding="same"), conv(filters_pool, 1)],
+            keras.Sequential([conv(filters_1x1, 1)], name="branch_1x1"),
+            keras.Sequential([conv(filters_3x3_reduce, 1), conv(filters_3x3, 3)], name="branch_3x3"),
+            keras.Sequential([conv(filters_5x5_reduce, 1), conv(filters_5x5, 5)], name="branch_5x5"),
+            keras.Sequential([keras.layers.MaxPooling2D(3, strides=1, padding="same"),
+                              conv(filters_pool, 1)], name="branch_pool"),
         ]
 
     def build(self, input_shape):
         for branch in self.branches:
-            _build_chain(branch, input_shape)
+            branch.build(input_shape)
         self.built = True
 
     def call(self, inputs):
-        outputs = []
-        for branch in self.branches:
-            z = inputs
-            for layer in branch:
-                z = layer(z)
-            outputs.append(z)
-        return keras.ops.concatenate(outputs, axis=-1)
+        return keras.ops.concatenate([branch(inputs) for branch in self.branches], axis=-1)
 
     def compute_output_shape(self, input_shape):
         f1, _, f3, _, f5, fp = self.filters

@@ -32,3 +32,28 @@ def test_docstring_can_be_skipped():
 def test_no_source_is_a_clear_error():
     with pytest.raises(TypeError, match="obj=3 has no Python source"):
         show_source(3)
+
+
+def _documented(x):
+    """First line.
+
+    Indented body, as every multi-line docstring in the package has.
+    """
+    return x + 1
+
+
+def test_docstring_is_skipped_whatever_python_makes_of_doc():
+    # Python 3.13 dedents __doc__ at compile time, so __doc__'s text is not in the
+    # source; set it to the dedented text on every version to test the 3.13 case.
+    _documented.__doc__ = inspect.cleandoc(_documented.__doc__)
+    text = show_source(_documented, skip_docstring=True).text
+    assert text == "def _documented(x):\n    return x + 1\n"
+
+
+def test_a_function_without_docstring_is_shown_whole():
+    text = show_source(lambda_free, skip_docstring=True).text
+    assert text == inspect.getsource(lambda_free)
+
+
+def lambda_free(x):
+    return x * 2

@@ -44,7 +44,9 @@ TEST_TOOLS = {"pytest", "nbval", "pytest-xdist"}
 
 def test_requirements_txt_points_to_pyproject():
     lines = [l.strip() for l in (ROOT / "requirements.txt").read_text().splitlines()]
-    assert [l for l in lines if l and not l.startswith("#")] == ["-e .[test]"]
+    # The package and its extras, at the versions of Colab's runtime (issue 26).
+    assert [l for l in lines if l and not l.startswith("#")] == [
+        "-c .ci/colab-constraints.txt", "-e .[test]"]
     assert "-r requirements.txt" in (ROOT / "environment.yml").read_text()
 
 

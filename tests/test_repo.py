@@ -1,6 +1,7 @@
 """The repository keeps its promises: CI runs the README's test command, and
 every chapter has the agreed opening cells and clean stored outputs."""
 
+import importlib.util
 import json
 import re
 from pathlib import Path
@@ -66,8 +67,11 @@ def test_dependencies_are_declared_once_bounded_and_split():
 
 
 def test_python_versions_claimed_are_the_tested_ones():
-    assert _pyproject()["project"]["requires-python"].startswith(">=3.11")
-    assert "3.11.7" in (ROOT / "README.md").read_text()
+    # 3.11 (the README stack in CI) to 3.13 (Colab's runtime, .ci/colab_stack.sh).
+    assert _pyproject()["project"]["requires-python"] == ">=3.11,<3.14"
+    readme = (ROOT / "README.md").read_text()
+    assert "3.11" in readme and "3.13" in readme and "colab_stack.sh" in readme
+    assert "colab_stack.sh" in (ROOT / ".ci" / "run").read_text()
 
 
 def test_license_is_the_declared_one():
@@ -172,12 +176,74 @@ def _colab_tool():
 def test_colab_cell_pins_the_package_version(path):
     tool = _colab_tool()
     version = _pyproject()["project"]["version"]
-    source = "".join(_cells(path)[1]["source"])
+    cells = _cells(path)
+    source = "".join(cells[1]["source"])
     assert source == tool.colab_cell_source(version), "run: python .ci/set_colab_cell.py"
-    assert f"@v{version}\"" in source and "--upgrade" not in source
+    # the badge opens the ref the cell installs: what a learner reads is what runs
+    assert f"@{tool.REF}\"" in source and "--upgrade" not in source
+    if path in NOTEBOOKS:
+        assert tool.badge_ref("".join(cells[0]["source"])) == tool.REF
     assert "Runtime > Change runtime type" in source and "will run in" in source
+    assert "raise SystemExit(" in source and "homl_cv.__version__" in source
+    for name in tool.KEEP:  # held at Colab's versions, never upgraded
+        assert f'"{name}"' in source
     for tool_name in RUNNER_TOOLS | TEST_TOOLS:
         assert tool_name not in source.replace("homl-cv", "")
+
+
+def test_the_cell_fixes_colabs_tfds_with_the_tested_metadata_pin():
+    tool = _colab_tool()
+    assert tool.extra_pins() == ["tensorflow-metadata==1.17.3"]
+    constraints = (ROOT / ".ci" / "colab-constraints.txt").read_text().splitlines()
+    assert "tensorflow-metadata==1.17.3" in constraints
+    for pin in ("tensorflow==2.20.0", "keras==3.13.2", "numpy==2.1.3", "protobuf==5.29.6",
+                "ipykernel==6.17.1"):
+        assert pin in constraints
+
+
+def test_constraints_file_is_the_one_colab_pins_writes():
+    freeze = ROOT.parent / "shared" / "colab" / "pip-freeze.txt"
+    if not freeze.exists():
+        pytest.skip("no ../shared/colab/pip-freeze.txt beside this checkout")
+    spec = importlib.util.spec_from_file_location("colab_pins", ROOT / ".ci" / "colab_pins.py")
+    pins = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pins)
+    assert pins.main(["--check"]) == 0, "run: python .ci/colab_pins.py"
+
+
+def _plan_tool():
+    spec = importlib.util.spec_from_file_location("colab_plan", ROOT / ".ci" / "colab_plan.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _report(*pins):
+    return {"install": [{"metadata": {"name": n, "version": v}} for n, v in
+                        (pin.split("==") for pin in pins)]}
+
+
+def test_plan_check_passes_a_plan_that_adds_only_what_colab_lacks():
+    plan = _plan_tool()
+    colab = plan.freeze_versions("numpy==2.1.3\ntensorflow-metadata==1.21.0\nscipy==1.16.3\n")
+    report = _report("homl-cv==0.1.0", "keras-cv==0.9.0", "scipy==1.16.3",
+                     "tensorflow-metadata==1.17.3")
+    assert plan.plan_changes(report, colab, keep=["numpy"],
+                             allowed={"tensorflow-metadata", "homl-cv"}) == []
+
+
+@pytest.mark.parametrize("pin, expected", [
+    ("numpy==2.2.0", "numpy 2.1.3 -> 2.2.0"),            # an upgrade of a kept package
+    ("numpy==2.1.3", "numpy 2.1.3 -> 2.1.3"),            # a kept package is never reinstalled
+    ("scipy==1.17.0", "scipy 1.16.3 -> 1.17.0"),         # any other Colab package moved
+    ("Tensorflow_Metadata==1.21.0", None),               # the allowed change, names normalized
+])
+def test_plan_check_names_each_change_of_what_colab_ships(pin, expected):
+    plan = _plan_tool()
+    colab = plan.freeze_versions("numpy==2.1.3\nscipy==1.16.3\ntensorflow-metadata==1.21.0\n"
+                                 "jupyter_kernel_gateway @ git+https://example/x\n")
+    changes = plan.plan_changes(_report(pin), colab, keep=["numpy"], allowed={"tensorflow-metadata"})
+    assert changes == ([expected] if expected else [])
 
 
 MAX_NOTEBOOK_BYTES = 1_000_000

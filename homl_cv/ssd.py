@@ -25,7 +25,6 @@ from __future__ import annotations
 import numpy as np
 
 from homl_cv import boxes as boxes_lib
-from homl_cv import rcnn
 
 __all__ = ["ssd_scales", "default_boxes", "match_default_boxes"]
 
@@ -112,7 +111,7 @@ def match_default_boxes(defaults, true_boxes, true_classes, iou_threshold: float
         ``(labels, matched, deltas)``: int32 (K,) with 0 for background and
         ``class + 1`` for a matched box; int64 (K,) the matched true box
         (-1 for background); float32 (K, 4) the deltas from each default box to
-        its true box (:func:`homl_cv.rcnn.encode_deltas`; 0 for background).
+        its true box (:func:`homl_cv.boxes.encode_deltas`; 0 for background).
 
     Example:
         >>> labels, matched, _ = match_default_boxes([[0, 0, 10, 10], [0, 0, 4, 4], [20, 20, 30, 30]],
@@ -143,5 +142,5 @@ def match_default_boxes(defaults, true_boxes, true_classes, iou_threshold: float
     deltas = np.zeros((len(defaults), 4), np.float32)
     fg = matched >= 0
     if fg.any():
-        deltas[fg] = rcnn.encode_deltas(defaults[fg], truth[matched[fg]])
+        deltas[fg] = boxes_lib.encode_deltas(defaults[fg], truth[matched[fg]])
     return labels, matched, deltas

@@ -225,3 +225,29 @@ def test_intersection_areas_by_hand():
     np.testing.assert_array_equal(boxes.intersection(a, b), [[25], [0]])
     with pytest.raises(ValueError, match="second corner is before the first"):
         boxes.intersection([[10, 0, 0, 10]], b)
+
+
+# ============================================================================ R-CNN box deltas, Detections
+def test_deltas_hand_case_and_round_trip():
+    # anchor centre (5, 5), 10x10; target centre (15, 10), 20x5
+    deltas = boxes.encode_deltas([[0, 0, 10, 10]], [[5, 7.5, 25, 12.5]])
+    np.testing.assert_allclose(deltas, [[1.0, 0.5, np.log(2), np.log(0.5)]], atol=1e-6)
+    np.testing.assert_allclose(boxes.decode_deltas([[0, 0, 10, 10]], deltas), [[5, 7.5, 25, 12.5]], atol=1e-5)
+    rng = np.random.default_rng(0)
+    a, b = (np.concatenate([c, c + rng.uniform(2, 30, (50, 2))], axis=1) for c in rng.uniform(0, 30, (2, 50, 2)))
+    np.testing.assert_allclose(boxes.decode_deltas(a, boxes.encode_deltas(a, b)), b, atol=1e-3)
+    huge = boxes.decode_deltas([[0, 0, 10, 10]], [[0, 0, 50, 50]])  # clipped at log(1000 / 16)
+    np.testing.assert_allclose(huge[0, 2] - huge[0, 0], 10 * 1000 / 16, rtol=1e-4)
+    with pytest.raises(ValueError, match="same shape"):
+        boxes.encode_deltas([[0, 0, 1, 1]], [[0, 0, 1, 1], [0, 0, 2, 2]])
+    with pytest.raises(ValueError, match="positive widths"):
+        boxes.encode_deltas([[0, 0, 0, 1]], [[0, 0, 1, 1]])
+    # the clip is the constant, and only on the log sizes: one step under it is not clipped
+    assert boxes.DELTA_CLIP == pytest.approx(np.log(1000 / 16))
+    below = boxes.decode_deltas([[0, 0, 10, 10]], [[0, 0, boxes.DELTA_CLIP - 0.5, 0]])
+    np.testing.assert_allclose(below[0, 2] - below[0, 0], 10 * np.exp(boxes.DELTA_CLIP - 0.5), rtol=1e-5)
+
+
+def test_detections_hold_predictions_and_optional_proposals():
+    found = boxes.Detections([{"boxes": np.zeros((0, 4)), "scores": np.zeros(0), "classes": np.zeros(0)}] * 3)
+    assert len(found) == 3 and found.proposals is None

@@ -378,8 +378,8 @@ def encode_deltas(anchors, target_boxes) -> np.ndarray:
         float32 (..., 4) ``(tx, ty, tw, th)``.
 
     Example:
-        >>> encode_deltas([[0, 0, 10, 10]], [[5, 0, 25, 10]]).round(4).tolist()
-        [[1.0, 0.0, 0.6931, 0.0]]
+        >>> [round(float(t), 4) for t in encode_deltas([[0, 0, 10, 10]], [[5, 0, 25, 10]])[0]]
+        [1.0, 0.0, 0.6931, 0.0]
     """
     a = np.asarray(anchors, np.float64)
     b = np.asarray(target_boxes, np.float64)

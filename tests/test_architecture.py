@@ -26,7 +26,7 @@ LAYERS = (
     ("foundation", {"__init__", "config", "checks", "sources", "listing", "claims"}, True),
     ("ops", {"boxes", "conv", "regions", "distribute"}, True),
     ("data", {"pretrained", "data"}, True),
-    ("models and training", {"models", "training"}, False),
+    ("models", {"models", "training"}, False),
     ("topics", {"localization", "detection", "rcnn", "ssd", "segmentation", "instances", "superres",
                 "interpret", "style", "clip"}, False),
     ("front", {"viz", "bench", "rehearsal", "exercises", "cli", "__main__"}, True),

@@ -130,22 +130,17 @@ def image_batch(images, name: str = "images", dtype=None, channels: int | None =
 
 
 def model_images(model, images, name: str = "images", dtype=np.float32) -> np.ndarray:
-    """``images`` checked against a built model's input shape (N, H, W, C), before Keras sees them.
+    """``images`` as (N, H, W, C) with the channel count of a built model's input, before Keras sees them.
 
-    The channel count must match; so must the height and width where the
-    model fixes them (``None`` sides accept any size).
+    Only the rank and the channels are checked (a fully convolutional model
+    takes any height and width).
     """
-    shape = tuple(getattr(model, "input_shape", None) or ())
-    if len(shape) != 4:
-        return image_batch(images, name, dtype)
-    images = image_batch(images, name, dtype, channels=shape[-1])
-    for axis, want, have in zip(("height", "width"), shape[1:3], images.shape[1:3]):
-        if want is not None and want != have:
-            raise ValueError(
-                f"{name} has shape {images.shape}, but the model takes images of {shape[1]}x{shape[2]} "
-                f"(its {axis} is {want}); resize them first, e.g. tf.image.resize({name}, {shape[1:3]})."
-            )
-    return images
+    try:
+        shape = tuple(model.input_shape or ())
+    except (AttributeError, ValueError, TypeError):  # not built yet, or several inputs
+        shape = ()
+    channels = shape[-1] if len(shape) == 4 and is_int(shape[-1]) else None
+    return image_batch(images, name, dtype, channels=channels)
 
 
 def finite(values, name: str, dtype=np.float32) -> np.ndarray:

@@ -27,6 +27,8 @@ import dataclasses
 
 import numpy as np
 
+from homl_cv import checks
+
 __all__ = [
     "DELTA_CLIP",
     "Detections",
@@ -60,18 +62,22 @@ def validate_boxes(boxes, box_format: str = "xyxy", name: str = "boxes", image_s
             inside the image (relative boxes must always lie in [0, 1]).
 
     Raises:
-        ValueError: unknown format, wrong shape, non-finite values, corners in
+        ValueError: unknown format, wrong shape, non-finite values (the
+            message names the first one and its index), corners in
             the wrong order or negative sizes, or coordinates out of range.
     """
     if box_format not in FORMATS:
         raise ValueError(f"box_format={box_format!r} is unknown; use one of {FORMATS}.")
-    arr = np.asarray(boxes, dtype=np.float32)
+    try:
+        arr = np.asarray(boxes, dtype=np.float32)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} must be an array of shape (..., 4) ({box_format}); got "
+                         f"{type(boxes).__name__} ({error}).") from None
     if arr.ndim == 0 or arr.shape[-1] != 4:
         raise ValueError(
             f"{name} must have 4 coordinates on its last axis ({box_format}); got shape {arr.shape}."
         )
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains NaN or infinite values.")
+    checks.finite(arr, name)
     if box_format.endswith(("xyxy", "yxyx")):
         bad = (arr[..., 2] < arr[..., 0]) | (arr[..., 3] < arr[..., 1])
         if bad.any():
@@ -247,7 +253,8 @@ def non_max_suppression(boxes, scores, iou_threshold: float = 0.5, score_thresho
 
     Args:
         boxes: (N, 4) boxes in ``box_format``.
-        scores: (N,) confidence scores.
+        scores: (N,) confidence scores, finite (a NaN score raises: it would
+            sort anywhere and compare false with every threshold).
         iou_threshold: overlap above which the lower-scoring box is dropped.
         score_threshold: scores at or below it are dropped first.
         max_outputs: keep at most this many boxes (``None``: no limit).
@@ -265,17 +272,18 @@ def non_max_suppression(boxes, scores, iou_threshold: float = 0.5, score_thresho
     xyxy = to_xyxy(validate_boxes(boxes, box_format, "boxes"), box_format)
     if xyxy.ndim != 2:
         raise ValueError(f"boxes must have shape (N, 4); got {xyxy.shape}. Run NMS on one image at a time.")
-    scores = np.asarray(scores, dtype=np.float32)
+    scores = checks.finite(scores, "scores")
     if scores.shape != (len(xyxy),):
         raise ValueError(f"scores must have shape ({len(xyxy)},), one per box; got {scores.shape}.")
     if classes is not None:
         classes = np.asarray(classes)
         if classes.shape != (len(xyxy),):
             raise ValueError(f"classes must have shape ({len(xyxy)},), one per box; got {classes.shape}.")
-    if not 0.0 <= iou_threshold <= 1.0:
-        raise ValueError(f"iou_threshold={iou_threshold} must lie in [0, 1].")
-    if max_outputs is not None and max_outputs < 0:
-        raise ValueError(f"max_outputs={max_outputs} must be >= 0 (or None for no limit).")
+    checks.number_in(iou_threshold, "iou_threshold", 0.0, 1.0)
+    if np.isnan(score_threshold):
+        raise ValueError("score_threshold=nan would drop every box; pass a number (float('-inf') keeps all).")
+    if max_outputs is not None:
+        checks.int_at_least(max_outputs, "max_outputs", 0, "or None for no limit")
     limit = len(xyxy) if max_outputs is None else max_outputs
     candidates = [int(i) for i in np.argsort(-scores, kind="stable") if scores[i] > score_threshold]
     keep = []

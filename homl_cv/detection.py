@@ -408,7 +408,7 @@ def decode_yolo_boxes(offsets, image_size: int, anchors) -> np.ndarray:
         float32 (..., S, S, A, 4) "xyxy" boxes (not clipped to the image).
     """
     anchors = boxes_lib.validate_sizes(anchors, "anchors")
-    offsets = np.asarray(offsets, dtype=np.float32)
+    offsets = checks.finite(offsets, "offsets")
     if offsets.ndim < 4 or offsets.shape[-1] != 4 or offsets.shape[-2] != len(anchors) \
             or offsets.shape[-4] != offsets.shape[-3]:
         raise ValueError(
@@ -460,7 +460,7 @@ def decode_yolo_outputs(raw, anchors, image_size: int, score_threshold: float = 
     applied to ``tx, ty``, clipped to the image.
 
     Args:
-        raw: (N, S, S, A, 5 + C) model outputs.
+        raw: (N, S, S, A, 5 + C) model outputs, finite (NaN raises).
         anchors: (A, 2) anchor sizes in pixels.
         image_size: side of the square images.
         score_threshold, iou_threshold, max_outputs: passed to
@@ -469,7 +469,8 @@ def decode_yolo_outputs(raw, anchors, image_size: int, score_threshold: float = 
     Returns:
         A list of N dicts ``{"boxes": (K, 4), "scores": (K,), "classes": (K,)}``.
     """
-    raw = np.asarray(raw, dtype=np.float32)
+    raw = checks.finite(raw, "raw")
+    anchors = boxes_lib.validate_sizes(anchors, "anchors")
     if raw.ndim != 5 or raw.shape[3] != len(anchors) or raw.shape[4] < 6:
         raise ValueError(f"raw must have shape (N, S, S, {len(anchors)}, 5 + classes); got {raw.shape}.")
     offsets = np.concatenate([_sigmoid(raw[..., :2]), raw[..., 2:4]], axis=-1)
@@ -597,7 +598,7 @@ def match_detections(pred_boxes, pred_scores, true_boxes, iou_threshold: float =
     Returns:
         bool (K,), in the order of ``pred_scores`` sorted decreasingly.
     """
-    order = np.argsort(-np.asarray(pred_scores), kind="mergesort")
+    order = np.argsort(-checks.finite(pred_scores, "pred_scores", np.float64).reshape(-1), kind="mergesort")
     pred_boxes = np.asarray(pred_boxes, np.float32).reshape(-1, 4)[order]
     true_boxes = np.asarray(true_boxes, np.float32).reshape(-1, 4)
     hits = np.zeros(len(pred_boxes), bool)

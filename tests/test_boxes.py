@@ -154,8 +154,32 @@ def test_validate_boxes_unknown_format():
 
 @pytest.mark.parametrize("value", [np.nan, np.inf])
 def test_validate_boxes_non_finite(value):
-    with pytest.raises(ValueError, match="NaN or infinite"):
-        boxes.validate_boxes([[0, 0, value, 1]])
+    # the message names the argument, the value, where it is and the fix
+    with pytest.raises(ValueError, match=rf"boxes has a non-finite value {value} at index \(1, 2\).*np.nan_to_num"):
+        boxes.validate_boxes([[0, 0, 1, 1], [0, 0, value, 1]])
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_nms_rejects_non_finite_scores(value):
+    b = [[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30]]
+    # before: a NaN score silently dropped its box (NaN > threshold is False)
+    with pytest.raises(ValueError, match=rf"scores has a non-finite value {value} at index 1 "):
+        boxes.non_max_suppression(b, [0.9, value, 0.7])
+    with pytest.raises(ValueError, match=r"boxes has a non-finite value nan at index \(2, 0\)"):
+        boxes.non_max_suppression(b[:2] + [[np.nan, 20, 30, 30]], [0.9, 0.8, 0.7])
+    with pytest.raises(ValueError, match="score_threshold=nan"):
+        boxes.non_max_suppression(b, [0.9, 0.8, 0.7], score_threshold=np.nan)
+
+
+def test_nms_thresholds_at_equality():
+    b = [[0, 0, 20, 10], [0, 0, 10, 10], [50, 50, 60, 60]]   # IoU 100 / 200 = 0.5
+    assert boxes.iou(b[:1], b[1:2])[0, 0] == 0.5
+    # an overlap *equal* to iou_threshold is kept (only IoU > threshold suppresses), as in TF
+    assert boxes.non_max_suppression(b, [0.9, 0.8, 0.7], iou_threshold=0.5).tolist() == [0, 1, 2]
+    assert boxes.non_max_suppression(b, [0.9, 0.8, 0.7], iou_threshold=0.49).tolist() == [0, 2]
+    # a score *equal* to score_threshold is dropped (only scores > threshold stay)
+    assert boxes.non_max_suppression(b, [0.9, 0.8, 0.7], score_threshold=0.8).tolist() == [0]
+    assert boxes.non_max_suppression(b, [0.9, 0.8, 0.7], score_threshold=0.79).tolist() == [0, 1]
 
 
 def test_area():

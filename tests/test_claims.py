@@ -30,6 +30,15 @@ def test_missed_bound_raises_with_value_and_bound(kwargs, text, capsys):
 
 def test_bounds_are_inclusive():
     claim("x", 0.7, at_least=0.7, at_most=0.7, near=0.75, tol=0.05 + 1e-12)
+    # exactly representable: |0.5 - 0.25| == 0.25 is within tol=0.25 (a ">=" in the check would fail it)
+    claim("x", 0.5, near=0.25, tol=0.25)
+    claim("x", 0.0, near=0.25, tol=0.25)   # both sides of near
+    with pytest.raises(ClaimError, match="not within 0.25"):
+        claim("x", 0.5 + 2 ** -20, near=0.25, tol=0.25)
+    with pytest.raises(ClaimError, match="< 0.5"):
+        claim("x", 0.5 - 2 ** -20, at_least=0.5)
+    with pytest.raises(ClaimError, match="> 0.5"):
+        claim("x", 0.5 + 2 ** -20, at_most=0.5)
 
 
 def test_nan_and_bad_use_are_clear_errors():

@@ -383,6 +383,17 @@ def test_yolo_loss_serializes_and_decode_checks_shape():
         detection.decode_yolo_outputs(np.zeros((1, 8, 8, 2, 9)), np.ones((3, 2)), 64)
 
 
+def test_detector_inputs_with_nan_raise():
+    raw = np.zeros((1, 2, 2, 1, 7), np.float32)
+    raw[0, 1, 0, 0, 4] = np.nan   # before: its score was NaN and the slot silently vanished in NMS
+    with pytest.raises(ValueError, match=r"raw has a non-finite value nan at index \(0, 1, 0, 0, 4\)"):
+        detection.decode_yolo_outputs(raw, np.ones((1, 2)), 16)
+    with pytest.raises(ValueError, match="offsets has a non-finite value nan"):
+        detection.decode_yolo_boxes(np.full((2, 2, 1, 4), np.nan), 16, np.ones((1, 2)))
+    with pytest.raises(ValueError, match="pred_scores has a non-finite value nan at index 0"):
+        detection.match_detections([[0, 0, 1, 1]], [np.nan], [[0, 0, 1, 1]])
+
+
 # ============================================================================ keras-cv YOLOV8
 # (chapter 05 builds, trains and evaluates the detector, with a claim cell; this checks the conversion)
 def test_keras_cv_to_predictions_keeps_the_counted_rows_and_fixes_flipped_corners():

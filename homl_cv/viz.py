@@ -780,6 +780,7 @@ def plot_style_losses(history, weights=None, title="Style transfer losses"):
                 label=key if key not in weights else f"{weights[key]:g} x {key}")
     ax.set_yscale("log")
     ax.set_xlabel("step")
+    ax.set_ylabel("weighted loss (log scale)" if weights else "loss (log scale)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()

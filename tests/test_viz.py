@@ -62,3 +62,13 @@ def test_masks_are_coloured_by_class():
     np.testing.assert_array_equal(rgb[1, 1], viz.SEGMENTATION_COLORS[1])  # 11 wraps to 1
     with pytest.raises(ValueError, match="integer class ids"):
         viz.mask_to_rgb(np.zeros((2, 2)))
+
+
+def test_plot_style_losses_labels_both_axes_and_weights_the_curves():
+    history = {"content": [4.0, 2.0], "style": [1.0, 0.5], "total": [5.0, 2.5]}
+    fig = viz.plot_style_losses(history, weights={"style": 2.0})
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "step" and ax.get_ylabel() == "weighted loss (log scale)"
+    lines = {line.get_label(): line.get_ydata().tolist() for line in ax.lines}
+    assert lines == {"content": [4.0, 2.0], "2 x style": [2.0, 1.0], "total": [5.0, 2.5]}
+    assert viz.plot_style_losses(history).axes[0].get_ylabel() == "loss (log scale)"

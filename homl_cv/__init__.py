@@ -36,6 +36,7 @@ Topics, one module per chapter that needs one:
   Faster R-CNN, proposals and their recall (05).
 * ``ssd``: SSD's multi-scale default boxes and their matching (05).
 * ``segmentation``: transposed convolution, un-pooling, FCN, U-Net, metrics, training (06).
+* ``atrous``: atrous (dilated) convolution, DeepLab's ASPP module, receptive fields (06).
 * ``instances``: instance segmentation, a Mask R-CNN-style mask head on RoIs, mask IoU (06).
 * ``superres``: super-resolution, a sub-pixel convolution upsampler against bicubic, PSNR (06).
 * ``interpret``: feature maps, filter visualization, CAM, Grad-CAM, occlusion (07).

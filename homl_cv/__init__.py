@@ -20,6 +20,7 @@ Building blocks:
 * ``boxes``: box formats, IoU, non-max suppression, anchors (04, 05).
 * ``regions``: regions of interest, RoIAlign on a shared feature map (05, 06).
 * ``rle``: run-length encoding of masks, the Kaggle column-major convention (06).
+* ``roc``: ROC curve and AUC by hand, for skewed binary tasks (02).
 * ``conv``: convolution and pooling arithmetic, teaching versions (01).
 * ``pretrained``: ``keras.applications`` bases, ImageNet class names (03).
 * ``data``: dataset loaders, offline stand-ins, the generated shapes.

@@ -21,6 +21,8 @@ Building blocks:
   ``Detections`` (what every ``detect_*`` returns) (04, 05).
 * ``regions``: regions of interest, RoIAlign on a shared feature map: a NumPy
   version to read, the TensorFlow one and the ``RoiAlign`` layer (05, 06).
+* ``rle``: run-length encoding of masks, the Kaggle column-major convention (06).
+* ``roc``: ROC curve and AUC by hand, for skewed binary tasks (02).
 * ``conv``: convolution and pooling arithmetic, teaching versions (01).
 * ``pretrained``: ``keras.applications`` bases, ImageNet class names (03).
 * ``data``: dataset loaders, offline stand-ins, the generated shapes.
@@ -38,6 +40,7 @@ Topics, one module per chapter that needs one:
   proposals and their recall, ``detect_two_stage`` (05).
 * ``ssd``: SSD's multi-scale default boxes and their matching (05).
 * ``segmentation``: transposed convolution, un-pooling, FCN, U-Net, metrics, training (06).
+* ``atrous``: atrous (dilated) convolution, DeepLab's ASPP module, receptive fields (06).
 * ``instances``: instance segmentation, a Mask R-CNN-style mask head on RoIs, mask IoU (06).
 * ``superres``: super-resolution, a sub-pixel convolution upsampler against bicubic, PSNR (06).
 * ``interpret``: feature maps, filter visualization, CAM, Grad-CAM, occlusion (07).

@@ -24,11 +24,11 @@ MAX_SHARE = 0.12
 # The rows, bottom first: (row, its modules, may a module import another of its own row?)
 LAYERS = (
     ("foundation", {"__init__", "config", "checks", "sources", "listing", "claims"}, True),
-    ("ops", {"boxes", "conv", "regions", "distribute"}, True),
+    ("ops", {"boxes", "conv", "regions", "distribute", "rle", "roc"}, True),
     ("data", {"pretrained", "data"}, True),
     ("models", {"models", "training"}, False),
     ("topics", {"localization", "detection", "rcnn", "ssd", "segmentation", "instances", "superres",
-                "interpret", "style", "clip"}, False),
+                "interpret", "style", "clip", "atrous"}, False),
     ("front", {"viz", "bench", "rehearsal", "exercises", "cli", "__main__"}, True),
 )
 # Declared exceptions to "no import within a row without sharing": {(importer, imported): reason}.

@@ -2,7 +2,8 @@
 
 One module per concept; import what a chapter needs (``from homl_cv import
 config, data``). Calls flow downward: a module imports only modules above it
-in this map (``tests/test_architecture.py`` checks it).
+in this map, and topics never import each other (``tests/test_architecture.py``
+checks it, with the rows of the README's "Architecture").
 
 Plumbing (no TensorFlow at import time):
 
@@ -11,14 +12,17 @@ Plumbing (no TensorFlow at import time):
 * ``checks``: argument validation, one rule set and one voice for errors.
 * ``sources``: where data and weights come from: offline and data-dir
   resolution, download errors, Keras' cache, the weights policy.
-* ``exercises``: the auto-checked exercises (``check("01.2", answer)``).
 * ``claims``: visible checks of learned results (``claim("mean IoU", 0.69, at_least=0.6)``).
 * ``listing``: show a package function's source in a chapter (``show_source``).
 
 Building blocks:
 
-* ``boxes``: box formats, IoU, non-max suppression, anchors (04, 05).
-* ``regions``: regions of interest, RoIAlign on a shared feature map (05, 06).
+* ``boxes``: box formats, IoU, non-max suppression, anchors, R-CNN box deltas,
+  ``Detections`` (what every ``detect_*`` returns) (04, 05).
+* ``regions``: regions of interest, RoIAlign on a shared feature map: a NumPy
+  version to read, the TensorFlow one and the ``RoiAlign`` layer (05, 06).
+* ``rle``: run-length encoding of masks, the Kaggle column-major convention (06).
+* ``roc``: ROC curve and AUC by hand, for skewed binary tasks (02).
 * ``conv``: convolution and pooling arithmetic, teaching versions (01).
 * ``pretrained``: ``keras.applications`` bases, ImageNet class names (03).
 * ``data``: dataset loaders, offline stand-ins, the generated shapes.
@@ -30,11 +34,13 @@ Building blocks:
 Topics, one module per chapter that needs one:
 
 * ``localization``: box encoding, ``MeanBoxIoU``, the localizer and its training (04).
-* ``detection``: sliding windows, FCN, YOLO (model, targets, loss, training), mAP (05).
-* ``rcnn``: two-stage detectors: RoI pooling / RoIAlign, RPN anchors and deltas, a small
-  Faster R-CNN, proposals and their recall (05).
+* ``detection``: sliding windows, FCN, YOLO (model, targets, loss, training,
+  ``detect_yolo``), mAP (05).
+* ``rcnn``: two-stage detectors: RoI pooling, RPN anchors, a small Faster R-CNN,
+  proposals and their recall, ``detect_two_stage`` (05).
 * ``ssd``: SSD's multi-scale default boxes and their matching (05).
 * ``segmentation``: transposed convolution, un-pooling, FCN, U-Net, metrics, training (06).
+* ``atrous``: atrous (dilated) convolution, DeepLab's ASPP module, receptive fields (06).
 * ``instances``: instance segmentation, a Mask R-CNN-style mask head on RoIs, mask IoU (06).
 * ``superres``: super-resolution, a sub-pixel convolution upsampler against bicubic, PSNR (06).
 * ``interpret``: feature maps, filter visualization, CAM, Grad-CAM, occlusion (07).
@@ -43,7 +49,8 @@ Topics, one module per chapter that needs one:
 
 Top: ``viz`` (plots only; it computes nothing), ``bench`` (benchmarks),
 ``rehearsal`` (stand-ins of the downloads for ``homl-cv run --rehearse``),
-``cli`` (the ``homl-cv`` command).
+``exercises`` (the auto-checked exercises, ``check("01.2", answer)``, and the
+classifier checker, which grades with ``training``), ``cli`` (the ``homl-cv`` command).
 """
 
 import os

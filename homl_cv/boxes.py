@@ -1,7 +1,10 @@
-"""Bounding boxes: formats, validation, IoU, non-max suppression, anchors.
+"""Bounding boxes: formats, validation, IoU, non-max suppression, anchors, R-CNN deltas.
 
 Used by localization (04), detection (05) and the plots. YOLO's targets and
-decoding live in :mod:`homl_cv.detection`, next to the model they serve.
+decoding live in :mod:`homl_cv.detection`, next to the model they serve; the
+R-CNN box deltas (:func:`encode_deltas`, :func:`decode_deltas`) live here
+because both the two-stage detector (``rcnn``) and SSD (``ssd``) use them, and
+:class:`Detections` is what every ``detect_*`` function returns.
 
 Formats follow Keras' names (``keras.utils.bounding_boxes``): "xyxy"
 (corners), "xywh" (top-left corner + size), "center_xywh", "yxyx", and the
@@ -20,13 +23,21 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
+from homl_cv import checks
+
 __all__ = [
+    "DELTA_CLIP",
+    "Detections",
     "FORMATS",
     "anchor_iou",
     "area",
     "convert",
+    "decode_deltas",
+    "encode_deltas",
     "intersection",
     "iou",
     "kmeans_anchors",
@@ -51,18 +62,22 @@ def validate_boxes(boxes, box_format: str = "xyxy", name: str = "boxes", image_s
             inside the image (relative boxes must always lie in [0, 1]).
 
     Raises:
-        ValueError: unknown format, wrong shape, non-finite values, corners in
+        ValueError: unknown format, wrong shape, non-finite values (the
+            message names the first one and its index), corners in
             the wrong order or negative sizes, or coordinates out of range.
     """
     if box_format not in FORMATS:
         raise ValueError(f"box_format={box_format!r} is unknown; use one of {FORMATS}.")
-    arr = np.asarray(boxes, dtype=np.float32)
+    try:
+        arr = np.asarray(boxes, dtype=np.float32)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} must be an array of shape (..., 4) ({box_format}); got "
+                         f"{type(boxes).__name__} ({error}).") from None
     if arr.ndim == 0 or arr.shape[-1] != 4:
         raise ValueError(
             f"{name} must have 4 coordinates on its last axis ({box_format}); got shape {arr.shape}."
         )
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains NaN or infinite values.")
+    checks.finite(arr, name)
     if box_format.endswith(("xyxy", "yxyx")):
         bad = (arr[..., 2] < arr[..., 0]) | (arr[..., 3] < arr[..., 1])
         if bad.any():
@@ -238,7 +253,8 @@ def non_max_suppression(boxes, scores, iou_threshold: float = 0.5, score_thresho
 
     Args:
         boxes: (N, 4) boxes in ``box_format``.
-        scores: (N,) confidence scores.
+        scores: (N,) confidence scores, finite (a NaN score raises: it would
+            sort anywhere and compare false with every threshold).
         iou_threshold: overlap above which the lower-scoring box is dropped.
         score_threshold: scores at or below it are dropped first.
         max_outputs: keep at most this many boxes (``None``: no limit).
@@ -256,17 +272,18 @@ def non_max_suppression(boxes, scores, iou_threshold: float = 0.5, score_thresho
     xyxy = to_xyxy(validate_boxes(boxes, box_format, "boxes"), box_format)
     if xyxy.ndim != 2:
         raise ValueError(f"boxes must have shape (N, 4); got {xyxy.shape}. Run NMS on one image at a time.")
-    scores = np.asarray(scores, dtype=np.float32)
+    scores = checks.finite(scores, "scores")
     if scores.shape != (len(xyxy),):
         raise ValueError(f"scores must have shape ({len(xyxy)},), one per box; got {scores.shape}.")
     if classes is not None:
         classes = np.asarray(classes)
         if classes.shape != (len(xyxy),):
             raise ValueError(f"classes must have shape ({len(xyxy)},), one per box; got {classes.shape}.")
-    if not 0.0 <= iou_threshold <= 1.0:
-        raise ValueError(f"iou_threshold={iou_threshold} must lie in [0, 1].")
-    if max_outputs is not None and max_outputs < 0:
-        raise ValueError(f"max_outputs={max_outputs} must be >= 0 (or None for no limit).")
+    checks.number_in(iou_threshold, "iou_threshold", 0.0, 1.0)
+    if np.isnan(score_threshold):
+        raise ValueError("score_threshold=nan would drop every box; pass a number (float('-inf') keeps all).")
+    if max_outputs is not None:
+        checks.int_at_least(max_outputs, "max_outputs", 0, "or None for no limit")
     limit = len(xyxy) if max_outputs is None else max_outputs
     candidates = [int(i) for i in np.argsort(-scores, kind="stable") if scores[i] > score_threshold]
     keep = []
@@ -347,3 +364,88 @@ def kmeans_anchors(sizes, k: int, iterations: int = 100, seed: int = 0) -> np.nd
             if (assignment == j).any():
                 anchors[j] = np.median(sizes[assignment == j], axis=0)
     return anchors[np.argsort(anchors.prod(axis=1))].astype(np.float32)
+
+
+# ============================================================================ R-CNN box deltas
+DELTA_CLIP = float(np.log(1000.0 / 16))  # largest log-size change decoded (Detectron's guard)
+
+
+def encode_deltas(anchors, target_boxes) -> np.ndarray:
+    """Box deltas from anchors to targets (R-CNN's parametrization).
+
+    .. math::
+        t_x = (x - x_a) / w_a, \\quad t_y = (y - y_a) / h_a, \\quad
+        t_w = \\log(w / w_a), \\quad t_h = \\log(h / h_a)
+
+    with ``(x, y)`` the centres and ``(w, h)`` the sizes.
+
+    Args:
+        anchors, target_boxes: (..., 4) "xyxy" boxes of the same shape.
+
+    Returns:
+        float32 (..., 4) ``(tx, ty, tw, th)``.
+
+    Example:
+        >>> [round(float(t), 4) for t in encode_deltas([[0, 0, 10, 10]], [[5, 0, 25, 10]])[0]]
+        [1.0, 0.0, 0.6931, 0.0]
+    """
+    a = np.asarray(anchors, np.float64)
+    b = np.asarray(target_boxes, np.float64)
+    if a.shape != b.shape or a.shape[-1] != 4:
+        raise ValueError(f"anchors {a.shape} and target_boxes {b.shape} must have the same shape (..., 4).")
+    aw, ah = a[..., 2] - a[..., 0], a[..., 3] - a[..., 1]
+    bw, bh = b[..., 2] - b[..., 0], b[..., 3] - b[..., 1]
+    if (aw <= 0).any() or (ah <= 0).any() or (bw <= 0).any() or (bh <= 0).any():
+        raise ValueError("anchors and target_boxes must have positive widths and heights.")
+    tx = ((b[..., 0] + b[..., 2]) - (a[..., 0] + a[..., 2])) / 2 / aw
+    ty = ((b[..., 1] + b[..., 3]) - (a[..., 1] + a[..., 3])) / 2 / ah
+    return np.stack([tx, ty, np.log(bw / aw), np.log(bh / ah)], axis=-1).astype(np.float32)
+
+
+def decode_deltas(anchors, deltas) -> np.ndarray:
+    """Boxes from anchors and deltas: the inverse of :func:`encode_deltas`.
+
+    ``tw, th`` are clipped at :data:`DELTA_CLIP` ``= log(1000 / 16)`` so that
+    an untrained head cannot overflow ``exp``.
+
+    Args:
+        anchors, deltas: (..., 4) "xyxy" anchors and ``(tx, ty, tw, th)`` of the same shape.
+
+    Returns:
+        float32 (..., 4) "xyxy" boxes (not clipped to the image).
+
+    Example:
+        >>> decode_deltas([[0, 0, 10, 10]], [[1.0, 0.0, 0.0, 0.0]]).tolist()
+        [[10.0, 0.0, 20.0, 10.0]]
+    """
+    a = np.asarray(anchors, np.float64)
+    d = np.asarray(deltas, np.float64)
+    if a.shape != d.shape or a.shape[-1] != 4:
+        raise ValueError(f"anchors {a.shape} and deltas {d.shape} must have the same shape (..., 4).")
+    aw, ah = a[..., 2] - a[..., 0], a[..., 3] - a[..., 1]
+    cx = (a[..., 0] + a[..., 2]) / 2 + d[..., 0] * aw
+    cy = (a[..., 1] + a[..., 3]) / 2 + d[..., 1] * ah
+    w = aw * np.exp(np.minimum(d[..., 2], DELTA_CLIP))
+    h = ah * np.exp(np.minimum(d[..., 3], DELTA_CLIP))
+    return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=-1).astype(np.float32)
+
+
+# ============================================================================ what a detector returns
+@dataclasses.dataclass(frozen=True)
+class Detections:
+    """What every ``detect_*`` function returns (``detection.detect_yolo``, ``rcnn.detect_two_stage``).
+
+    Attributes:
+        predictions: one dict per image, ``{"boxes": float32 (K, 4) "xyxy"
+            pixels, "scores": float32 (K,), "classes": int32 (K,)}``, best
+            first: what ``detection.evaluate_detections`` and
+            ``detection.coco_reference`` take (they also take a ``Detections``).
+        proposals: for a two-stage detector, one dict per image ``{"boxes":
+            (P, 4), "scores": (P,)}`` of region proposals; None otherwise.
+    """
+
+    predictions: list
+    proposals: list | None = None
+
+    def __len__(self) -> int:
+        return len(self.predictions)

@@ -22,10 +22,14 @@ import numpy as np
 
 __all__ = [
     "PADDINGS",
+    "class_ids",
+    "finite",
     "image_batch",
     "input_shape",
     "int_at_least",
     "is_int",
+    "model_images",
+    "number_in",
     "one_of",
     "padding",
     "pair",
@@ -90,13 +94,109 @@ def padding(value, name: str = "padding") -> str:
     return value.lower()
 
 
-def image_batch(images, name: str = "images", dtype=None) -> np.ndarray:
-    """``images`` as an array of shape (N, H, W, C) (cast to ``dtype`` if given)."""
-    images = np.asarray(images) if dtype is None else np.asarray(images, dtype=dtype)
+def image_batch(images, name: str = "images", dtype=None, channels: int | None = None) -> np.ndarray:
+    """``images`` as an array of shape (N, H, W, C) (cast to ``dtype`` if given).
+
+    With ``channels``, C must be that number; a grayscale batch given to an
+    RGB model is told how to convert it.
+
+    Example:
+        >>> image_batch(np.zeros((2, 8, 8, 1)), channels=3)
+        Traceback (most recent call last):
+        ...
+        ValueError: images has shape (2, 8, 8, 1): 1 channel(s), but 3 are expected. For grayscale images, repeat the channel: tf.image.grayscale_to_rgb(images) or np.repeat(images, 3, axis=-1).
+    """
+    try:
+        images = np.asarray(images) if dtype is None else np.asarray(images, dtype=dtype)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} must be an array of shape (N, H, W, C); got {type(images).__name__} "
+                         f"({error}).") from None
     if images.ndim != 4:
         hint = " Add a batch axis for a single image: pass image[None]." if images.ndim == 3 else ""
+        if images.ndim == 3 and channels is not None and images.shape[-1] != channels:
+            hint = f" For a batch of grayscale images add the channel axis: pass {name}[..., None]."
         raise ValueError(f"{name} must be a batch of shape (N, H, W, C); got shape {images.shape}.{hint}")
+    if channels is not None and images.shape[-1] != channels:
+        have = images.shape[-1]
+        if have == 1 and channels == 3:
+            fix = (f"For grayscale images, repeat the channel: tf.image.grayscale_to_rgb({name}) or "
+                   f"np.repeat({name}, 3, axis=-1).")
+        elif have == 3 and channels == 1:
+            fix = f"For colour images, convert them: tf.image.rgb_to_grayscale({name})."
+        else:
+            fix = f"Pass images with {channels} channel(s) on the last axis (channels last)."
+        raise ValueError(f"{name} has shape {images.shape}: {have} channel(s), but {channels} are expected. {fix}")
     return images
+
+
+def model_images(model, images, name: str = "images", dtype=np.float32) -> np.ndarray:
+    """``images`` as (N, H, W, C) with the channel count of a built model's input, before Keras sees them.
+
+    Only the rank and the channels are checked (a fully convolutional model
+    takes any height and width).
+    """
+    try:
+        shape = tuple(model.input_shape or ())
+    except (AttributeError, ValueError, TypeError):  # not built yet, or several inputs
+        shape = ()
+    channels = shape[-1] if len(shape) == 4 and is_int(shape[-1]) else None
+    return image_batch(images, name, dtype, channels=channels)
+
+
+def finite(values, name: str, dtype=np.float32) -> np.ndarray:
+    """``values`` as an array of finite numbers (no NaN, no infinity).
+
+    Example:
+        >>> finite([0.9, float("nan")], "scores")
+        Traceback (most recent call last):
+        ...
+        ValueError: scores has a non-finite value nan at index 1 (1 in all); replace or drop it before this call (e.g. np.nan_to_num(scores), or keep scores[np.isfinite(scores)]).
+    """
+    try:
+        arr = np.asarray(values, dtype=dtype)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} must be numbers; got {type(values).__name__} ({error}).") from None
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"{name} has a non-finite value {float(arr[where])} at index {_index_text(where)} ({int(bad.sum())} in all); replace "
+            f"or drop it before this call (e.g. np.nan_to_num({name}), or keep {name}[np.isfinite({name})])."
+        )
+    return arr
+
+
+def number_in(value, name: str, low: float, high: float, low_open: bool = False, high_open: bool = False) -> float:
+    """``value`` as a float in the interval from ``low`` to ``high`` (closed unless ``*_open``)."""
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    if ok:
+        value = float(value)
+        ok = (low < value if low_open else low <= value) and (value < high if high_open else value <= high)
+    if not ok:
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ValueError(f"{name}={value!r} must be a number in {interval}.")
+    return value
+
+
+def _index_text(where: tuple) -> str:
+    return str(where[0]) if len(where) == 1 else str(where)
+
+
+def class_ids(labels, name: str, num_classes: int) -> np.ndarray:
+    """``labels`` as an integer array of class ids in ``[0, num_classes)``."""
+    labels = np.asarray(labels)
+    if labels.size and not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"{name} must hold integer class ids (use argmax on logits first); got {labels.dtype}.")
+    if labels.size:
+        bad = (labels < 0) | (labels >= num_classes)
+        if bad.any():
+            where = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(
+                f"{name} has class id {int(labels[where])} at index {_index_text(where)} ({int(bad.sum())} in all), outside "
+                f"[0, num_classes={num_classes}); pass num_classes={int(labels.max()) + 1} if the classes run "
+                f"to {int(labels.max())}, or map ignore labels (e.g. 255) to a real class first."
+            )
+    return labels
 
 
 def input_shape(value, name: str = "input_shape", multiple_of: int = 1, model: str = "the model") -> tuple:

@@ -19,6 +19,13 @@ the reason and the two fixes; nothing falls back silently.
 and gradient backgrounds, with exact boxes and per-pixel masks, for
 localization, detection and segmentation.
 
+:func:`expect_dataset` checks what data *mean* (class names and counts, label
+ranges, mask values, box formats, image sizes) where a chapter or a loader
+relies on it, and raises :class:`DataMismatch` when the metadata disagree.
+The loaders call it in a rehearsal (``HOML_CV_REHEARSE=1``, on the stand-ins
+of :mod:`homl_cv.rehearsal`), where nothing else would notice, e.g. Pets'
+class names used to name generated shapes.
+
 Example:
     >>> data = make_shapes(8, image_size=64, max_objects=3, seed=0)
     >>> data.images.shape, data.boxes.shape, data.masks.shape
@@ -34,9 +41,11 @@ from pathlib import Path
 import numpy as np
 
 from homl_cv import boxes as boxes_lib
-from homl_cv import config, pretrained, sources
+from homl_cv import checks, config, pretrained, sources
 
 __all__ = [
+    "BOX_FORMATS",
+    "DataMismatch",
     "FASHION_MNIST_URL",
     "FLOWERS_SPLITS",
     "FLOWERS_URL",
@@ -50,6 +59,7 @@ __all__ = [
     "SHAPE_CLASSES",
     "ShapesData",
     "augmentation_layers",
+    "expect_dataset",
     "flowers_pipeline",
     "image_pipeline",
     "jitter_images",
@@ -123,6 +133,93 @@ def load_sample_images(names=("china", "flower"), size=None) -> np.ndarray:
             f"pass size=(height, width) to resize them to one size."
         )
     return np.stack(photos)
+
+
+# --------------------------------------------------------------------------- what data mean
+BOX_FORMATS = ("xyxy",)  # pixels: x1 <= x2, y1 <= y2, inside the image (boxes_lib's convention)
+
+
+class DataMismatch(ValueError):
+    """A dataset's metadata disagree with what the code using it assumes."""
+
+
+def _mismatch(where: str, what: str, fix: str) -> DataMismatch:
+    return DataMismatch(f"{where}: {what}. {fix}")
+
+
+def expect_dataset(where: str, *, class_names=None, expected_class_names=None, num_classes=None,
+                   labels=None, masks=None, mask_values=None, images=None, image_shape=None,
+                   boxes=None, box_format=None, image_size=None) -> None:
+    """Check that data mean what the code using them assumes; raise :class:`DataMismatch` if not.
+
+    Every argument is optional; each check runs when its arguments are given:
+
+    - ``class_names`` against ``expected_class_names`` (equal tuples) and
+      ``num_classes`` (as many names as classes);
+    - ``labels`` (int array, any shape): every label names a class, i.e.
+      ``0 <= label < len(class_names)`` (or ``num_classes``);
+    - ``masks`` (int array): its values are a subset of ``mask_values``;
+    - ``images`` (N, H, W, C): ``image_shape`` ``(H, W, C)``, None for any size;
+    - ``boxes`` (K, 4) in ``box_format`` (``"xyxy"`` pixels): ordered corners,
+      inside ``image_size`` (an int side, or (height, width)) when given.
+
+    Args:
+        where: what is checked, for the message ("tf_flowers (load_flowers)").
+
+    Raises:
+        DataMismatch: the first check that fails, naming ``where``, what was
+            found, what was expected and what to fix.
+        ValueError: ``box_format`` is not one of :data:`BOX_FORMATS`.
+
+    Example:
+        >>> expect_dataset("shapes", class_names=SHAPE_CLASSES, labels=np.array([0, 3]))
+        >>> expect_dataset("shapes", class_names=("pet", "border"), labels=np.array([0, 3]))
+        Traceback (most recent call last):
+        ...
+        homl_cv.data.DataMismatch: shapes: label 3 has no name among the 2 class names ('pet', 'border'). Take the names from the data the labels come from.
+    """
+    names = None if class_names is None else tuple(str(n) for n in class_names)
+    if names is not None and expected_class_names is not None:
+        expected = tuple(str(n) for n in expected_class_names)
+        if names != expected:
+            raise _mismatch(where, f"class names {names} differ from the dataset's {expected}",
+                            "Take the names from the dataset's own metadata.")
+    if names is not None and num_classes is not None and len(names) != int(num_classes):
+        raise _mismatch(where, f"{len(names)} class names {names} for {int(num_classes)} classes",
+                        "Take the names and the count from the same dataset.")
+    count = len(names) if names is not None else (None if num_classes is None else int(num_classes))
+    if labels is not None and count is not None:
+        labels = np.asarray(labels)
+        if labels.size:
+            low, high = int(labels.min()), int(labels.max())
+            if low < 0 or high >= count:
+                bad = low if low < 0 else high
+                shown = f"the {count} class names {names}" if names is not None else f"{count} classes"
+                raise _mismatch(where, f"label {bad} has no name among {shown}",
+                                "Take the names from the data the labels come from.")
+    if masks is not None and mask_values is not None:
+        found = {int(v) for v in np.unique(np.asarray(masks))}
+        allowed = {int(v) for v in mask_values}
+        if not found <= allowed:
+            raise _mismatch(where, f"mask values {sorted(found - allowed)} outside {sorted(allowed)}",
+                            "Check the relabelling of the masks (e.g. a trimap's 1/2/3).")
+    if images is not None and image_shape is not None:
+        shape = tuple(np.shape(images))[1:]
+        if len(shape) != len(image_shape) or any(e is not None and f != e for f, e in zip(shape, image_shape)):
+            raise _mismatch(where, f"images of shape {shape}, expected {tuple(image_shape)} (None: any)",
+                            "Resize the images or build the model for their size.")
+    if boxes is not None and box_format is not None:
+        checks.one_of(box_format, "box_format", BOX_FORMATS)
+        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+        if len(boxes) and ((boxes[:, 2] < boxes[:, 0]).any() or (boxes[:, 3] < boxes[:, 1]).any()):
+            raise _mismatch(where, "boxes with x2 < x1 or y2 < y1: not in 'xyxy' order",
+                            "Convert the boxes with homl_cv.boxes before using them as 'xyxy'.")
+        if len(boxes) and image_size is not None:
+            height, width = checks.pair(image_size, "image_size")
+            if boxes.min() < 0 or (boxes[:, [0, 2]] > width).any() or (boxes[:, [1, 3]] > height).any():
+                raise _mismatch(where, f"boxes outside the {height}x{width} image (are they normalized "
+                                       "or in another image's pixels?)",
+                                "Scale the boxes to this image's pixels.")
 
 
 # --------------------------------------------------------------------------- digits
@@ -230,11 +327,16 @@ def load_mnist(kind: str = "mnist", offline: bool | None = None, data_dir=None) 
         x_full, x_test = x_full[..., 0], x_test[..., 0]
         names = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                  "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
-    return ImageSplits(
+    splits = ImageSplits(
         x_full[:-5000], y_full[:-5000].astype(np.int64), x_full[-5000:],
         y_full[-5000:].astype(np.int64), x_test, y_test.astype(np.int64),
         class_names=names, source=kind,
     )
+    if config.is_rehearsal():  # on the stand-in, check what the chapters rely on
+        for x, y in ((splits.x_train, splits.y_train), (splits.x_test, splits.y_test)):
+            expect_dataset(f"{kind} (load_mnist)", class_names=names, num_classes=10, labels=y,
+                           images=x, image_shape=(28, 28))
+    return splits
 
 
 def jitter_images(images, seed: int = 0, shift: float = 0.15, zoom_out: float = 0.4,
@@ -344,8 +446,16 @@ def load_flowers(offline: bool | None = None, data_dir=None, mock_examples: int 
     total = info.splits["train"].num_examples
     counts = {name: info.splits[s].num_examples for name, s in zip(("train", "valid", "test"), FLOWERS_SPLITS)}
     assert sum(counts.values()) == total
-    return FlowerSplits(*splits, class_names=tuple(info.features["label"].names),
-                        num_examples=counts, source="tfds")
+    flowers = FlowerSplits(*splits, class_names=tuple(info.features["label"].names),
+                           num_examples=counts, source="tfds")
+    if config.is_rehearsal():  # on the stand-in, check what the chapter relies on
+        sample = list(flowers.train.take(8))
+        expect_dataset("tf_flowers (load_flowers)", class_names=flowers.class_names,
+                       expected_class_names=FLOWER_CLASSES, labels=[int(label) for _, label in sample])
+        for image, _ in sample:
+            expect_dataset("tf_flowers (load_flowers)", images=np.asarray(image)[None],
+                           image_shape=(None, None, 3))
+    return flowers
 
 
 def photo_dataset(names=SAMPLE_PHOTOS):

@@ -11,38 +11,43 @@ YOLO-style detector with everything it needs, and mean average precision.
   (:func:`encode_yolo_targets`, :func:`yolo_targets`, :func:`decode_yolo_boxes`,
   :func:`decode_yolo_targets`), the loss :class:`YoloLoss`, the trainer
   :func:`train_yolo_detector` with its :func:`yolo_recipe`, and
-  :func:`decode_yolo_outputs` (scores, boxes, per-class NMS). Anchors
+  :func:`decode_yolo_outputs` (scores, boxes, per-class NMS), and
+  :func:`detect_yolo`, the whole detector on images (a
+  :class:`homl_cv.boxes.Detections`, like ``rcnn.detect_two_stage``). Anchors
   (k-means, ``anchor_iou``) and NMS come from :mod:`homl_cv.boxes`.
 * :func:`evaluate_detections`: precision/recall, AP (max precision at recall
-  >= r), mAP@0.5 (VOC) and AP@[.5:.95] (COCO); :func:`coco_reference` gives
-  pycocotools' numbers on the same predictions.
+  >= r), mAP@0.5 (VOC) and AP@[.5:.95] (COCO), a :class:`DetectionScores`;
+  :func:`coco_reference` gives pycocotools' numbers on the same predictions.
 * :func:`build_keras_cv_yolov8`: keras-cv's YOLOV8Detector built from a config.
 
 Predictions are lists (one item per image) of dicts ``{"boxes": (K, 4) xyxy
-pixels, "scores": (K,), "classes": (K,)}``; ground truth is padded arrays as in
+pixels, "scores": (K,), "classes": (K,)}``, or a :class:`homl_cv.boxes.Detections`
+holding such a list; ground truth is padded arrays as in
 :class:`homl_cv.data.ShapesData` (boxes (N, M, 4), classes (N, M), -1 padding).
 
 Example:
     >>> import numpy as np
     >>> truth_boxes = np.array([[[0., 0., 10., 10.]]]); truth_classes = np.array([[0]])
     >>> perfect = [{"boxes": truth_boxes[0], "scores": np.array([0.9]), "classes": np.array([0])}]
-    >>> evaluate_detections(perfect, truth_boxes, truth_classes, num_classes=1)["mAP"]
+    >>> evaluate_detections(perfect, truth_boxes, truth_classes, num_classes=1).mAP
     1.0
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 
 import keras
 import numpy as np
 
 from homl_cv import boxes as boxes_lib
-from homl_cv import config, distribute, training
+from homl_cv import checks, config, distribute, training
 
 __all__ = [
     "COCO_IOU_THRESHOLDS",
+    "DetectionScores",
     "YoloLoss",
     "average_precision",
     "build_keras_cv_yolov8",
@@ -52,6 +57,7 @@ __all__ = [
     "decode_yolo_boxes",
     "decode_yolo_outputs",
     "decode_yolo_targets",
+    "detect_yolo",
     "dense_to_conv",
     "encode_yolo_targets",
     "evaluate_detections",
@@ -402,7 +408,7 @@ def decode_yolo_boxes(offsets, image_size: int, anchors) -> np.ndarray:
         float32 (..., S, S, A, 4) "xyxy" boxes (not clipped to the image).
     """
     anchors = boxes_lib.validate_sizes(anchors, "anchors")
-    offsets = np.asarray(offsets, dtype=np.float32)
+    offsets = checks.finite(offsets, "offsets")
     if offsets.ndim < 4 or offsets.shape[-1] != 4 or offsets.shape[-2] != len(anchors) \
             or offsets.shape[-4] != offsets.shape[-3]:
         raise ValueError(
@@ -454,7 +460,7 @@ def decode_yolo_outputs(raw, anchors, image_size: int, score_threshold: float = 
     applied to ``tx, ty``, clipped to the image.
 
     Args:
-        raw: (N, S, S, A, 5 + C) model outputs.
+        raw: (N, S, S, A, 5 + C) model outputs, finite (NaN raises).
         anchors: (A, 2) anchor sizes in pixels.
         image_size: side of the square images.
         score_threshold, iou_threshold, max_outputs: passed to
@@ -463,7 +469,8 @@ def decode_yolo_outputs(raw, anchors, image_size: int, score_threshold: float = 
     Returns:
         A list of N dicts ``{"boxes": (K, 4), "scores": (K,), "classes": (K,)}``.
     """
-    raw = np.asarray(raw, dtype=np.float32)
+    raw = checks.finite(raw, "raw")
+    anchors = boxes_lib.validate_sizes(anchors, "anchors")
     if raw.ndim != 5 or raw.shape[3] != len(anchors) or raw.shape[4] < 6:
         raise ValueError(f"raw must have shape (N, S, S, {len(anchors)}, 5 + classes); got {raw.shape}.")
     offsets = np.concatenate([_sigmoid(raw[..., :2]), raw[..., 2:4]], axis=-1)
@@ -478,6 +485,36 @@ def decode_yolo_outputs(raw, anchors, image_size: int, score_threshold: float = 
         keep = boxes_lib.non_max_suppression(b, s, iou_threshold, score_threshold, max_outputs, classes=c)
         results.append({"boxes": b[keep], "scores": s[keep], "classes": c[keep].astype(np.int32)})
     return results
+
+
+def detect_yolo(model, images, anchors, score_threshold: float = 0.05, iou_threshold: float = 0.5,
+                max_outputs: int = 20) -> boxes_lib.Detections:
+    """Run a YOLO detector on images: the model once, then :func:`decode_yolo_outputs`.
+
+    The one-stage counterpart of ``rcnn.detect_two_stage`` (same arguments
+    after ``images``, same result type).
+
+    Args:
+        model: a trained :func:`build_yolo_detector` model (raw outputs
+            (N, S, S, A, 5 + C)).
+        images: float (N, H, W, 3) square images, the size the model was trained on.
+        anchors: (A, 2) anchor sizes in pixels, those it was trained with.
+        score_threshold, iou_threshold, max_outputs: the per-class NMS of
+            :func:`homl_cv.boxes.non_max_suppression`.
+
+    Returns:
+        A :class:`homl_cv.boxes.Detections` (``proposals`` is None: one stage).
+
+    Example:
+        >>> model = build_yolo_detector(32, num_anchors=1, num_classes=2, filters=4)
+        >>> found = detect_yolo(model, np.zeros((3, 32, 32, 3), "float32"), [[8.0, 8.0]])
+        >>> len(found), found.proposals is None
+        (3, True)
+    """
+    images = checks.image_batch(images, "images", np.float32)
+    raw = np.asarray(model(images, training=False))
+    predictions = decode_yolo_outputs(raw, anchors, images.shape[1], score_threshold, iou_threshold, max_outputs)
+    return boxes_lib.Detections(predictions)
 
 
 def _sigmoid(x):
@@ -525,6 +562,8 @@ def train_yolo_detector(train_data, anchors, epochs: int = 12, batch_size: int =
 
 # ============================================================================ mAP
 def _check_predictions(predictions, num_images: int) -> list:
+    if isinstance(predictions, boxes_lib.Detections):
+        predictions = predictions.predictions
     if len(predictions) != num_images:
         raise ValueError(
             f"predictions has {len(predictions)} item(s) but the ground truth has {num_images} image(s): "
@@ -559,7 +598,7 @@ def match_detections(pred_boxes, pred_scores, true_boxes, iou_threshold: float =
     Returns:
         bool (K,), in the order of ``pred_scores`` sorted decreasingly.
     """
-    order = np.argsort(-np.asarray(pred_scores), kind="mergesort")
+    order = np.argsort(-checks.finite(pred_scores, "pred_scores", np.float64).reshape(-1), kind="mergesort")
     pred_boxes = np.asarray(pred_boxes, np.float32).reshape(-1, 4)[order]
     true_boxes = np.asarray(true_boxes, np.float32).reshape(-1, 4)
     hits = np.zeros(len(pred_boxes), bool)
@@ -620,8 +659,31 @@ def average_precision(precision, recall, recall_points: int = 11) -> float:
                           0.0).mean())
 
 
+@dataclasses.dataclass(frozen=True)
+class DetectionScores:
+    """Average precision of a detector (see :func:`evaluate_detections`).
+
+    Attributes:
+        mAP: the mean of ``ap`` over the classes that have true objects and
+            the thresholds (0.0 when no class has any).
+        ap: float (T, C) AP per IoU threshold and class, NaN for classes
+            without true objects.
+        iou_thresholds: the T thresholds, e.g. ``(0.5,)`` for mAP@0.5.
+    """
+
+    mAP: float
+    ap: np.ndarray
+    iou_thresholds: tuple
+
+    @property
+    def class_ap(self) -> np.ndarray:
+        """float (C,): each class's AP averaged over the thresholds (NaN without true objects)."""
+        counted = np.isfinite(self.ap).any(axis=0)
+        return np.where(counted, np.nanmean(np.where(counted, self.ap, 0.0), axis=0), np.nan)
+
+
 def evaluate_detections(predictions, true_boxes, true_classes, num_classes: int,
-                        iou_thresholds=(0.5,), recall_points: int = 101, max_detections: int = 100) -> dict:
+                        iou_thresholds=(0.5,), recall_points: int = 101, max_detections: int = 100) -> DetectionScores:
     """Mean average precision of detections over a set of images.
 
     For each IoU threshold and class: match detections to true boxes per image
@@ -634,7 +696,7 @@ def evaluate_detections(predictions, true_boxes, true_classes, num_classes: int,
       ..., 0.95) with ``recall_points=101``.
 
     Args:
-        predictions: list of N dicts (see the module docstring).
+        predictions: list of N dicts, or a :class:`homl_cv.boxes.Detections` (see the module docstring).
         true_boxes: (N, M, 4) "xyxy" pixels, padded with -1.
         true_classes: (N, M) int, -1 for padding.
         num_classes: number of classes.
@@ -643,8 +705,7 @@ def evaluate_detections(predictions, true_boxes, true_classes, num_classes: int,
         max_detections: the top detections per image and class that count.
 
     Returns:
-        ``{"mAP": float, "ap": (T, C) float array (NaN for classes without
-        true objects), "iou_thresholds": tuple}``.
+        A :class:`DetectionScores` (``mAP``, ``ap`` (T, C), ``iou_thresholds``).
     """
     true_boxes = np.asarray(true_boxes, np.float32)
     true_classes = np.asarray(true_classes)
@@ -671,8 +732,7 @@ def evaluate_detections(predictions, true_boxes, true_classes, num_classes: int,
             hits = [match_detections(b, s, truth, threshold) for (b, s), truth in zip(detections, truths)]
             precision, recall = precision_recall_curve(scores, np.concatenate(hits), num_true)
             ap[t, c] = average_precision(precision, recall, recall_points)
-    return {"mAP": float(np.nanmean(ap)) if np.isfinite(ap).any() else 0.0, "ap": ap,
-            "iou_thresholds": thresholds}
+    return DetectionScores(float(np.nanmean(ap)) if np.isfinite(ap).any() else 0.0, ap, thresholds)
 
 
 def coco_reference(predictions, true_boxes, true_classes, image_size) -> dict:

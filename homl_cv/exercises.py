@@ -118,8 +118,14 @@ def check(exercise_id: str, answer) -> None:
 
 
 # ----------------------------------------------------------------------------- build-something checkers
-CLASSIFIER_TARGETS = {"mnist": 0.99, "digits": 0.97}
-"""Test accuracy a digit classifier must reach (exercise 02.12): MNIST, or the offline digits."""
+CLASSIFIER_TARGETS = {"mnist": 0.992, "digits": 0.98}
+"""Test accuracy a digit classifier must reach (exercise 02.12): MNIST, or the offline digits.
+
+Both bars lie above what chapter 02's own LeNet-5 reaches, so the exercise asks for a better model:
+LeNet-5 measured 0.972 and 0.964 (seeds 42 and 7) on the offline digits' 250 test images (quick mode;
+the bar of 0.98 is 245 of them), and about 0.99 on MNIST. The solutions' small modern CNN measured
+0.988 and 0.984 (BENCHMARKS.md, 02).
+"""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,7 +148,7 @@ class ClassifierCheck:
 def classifier_target(splits) -> float:
     """The test accuracy :func:`check_classifier` asks for on ``splits``.
 
-    0.99 on MNIST (``data.load_mnist()`` online), 0.97 on the offline digits
+    0.992 on MNIST (``data.load_mnist()`` online), 0.98 on the offline digits
     (``data.load_mnist()`` offline, or ``data.load_digits_28x28()``).
 
     Raises:
@@ -181,7 +187,7 @@ def check_classifier(exercise_id: str, model, splits):
 
     Example:
         >>> check_classifier("02.12", model, data.load_mnist())  # doctest: +SKIP
-        ✅ 02.12: test accuracy 0.9921 >= 0.99 on mnist.
+        ✅ 02.12: test accuracy 0.9934 >= 0.992 on mnist.
     """
     target = classifier_target(splits)
     if model is None:

@@ -83,7 +83,7 @@ def feature_maps(model, images, layer_names):
     """
     import keras
 
-    images = checks.image_batch(images, dtype=np.float32)
+    images = checks.model_images(model, images)
     names = [layer_names] if isinstance(layer_names, str) else list(layer_names)
     layers = [_get_spatial_layer(model, name, "feature maps") for name in names]
     extractor = keras.Model(_model_input(model), [layer.output for layer in layers])
@@ -216,7 +216,7 @@ def class_activation_map(model, images, class_index=None) -> np.ndarray:
     """
     import keras
 
-    images = checks.image_batch(images, dtype=np.float32)
+    images = checks.model_images(model, images)
     feature_layer, dense = _gap_dense_head(model)
     maps, probs = keras.Model(_model_input(model), [feature_layer.output, model.output])(images, training=False)
     maps, probs = np.asarray(maps), np.asarray(probs)
@@ -246,7 +246,7 @@ def grad_cam(model, images, layer_name: str, class_index=None) -> np.ndarray:
     import keras
     import tensorflow as tf
 
-    images = checks.image_batch(images, dtype=np.float32)
+    images = checks.model_images(model, images)
     layer = _get_spatial_layer(model, layer_name, "Grad-CAM")
     last = model.layers[-1]
     softmax_head = (isinstance(last, keras.layers.Dense)

@@ -16,8 +16,12 @@ import numpy as np
 from homl_cv import checks, conv
 
 __all__ = [
+    "ConvNeXtBlock",
+    "DenseBlock",
     "InceptionModule",
+    "InvertedResidual",
     "LocalResponseNormalization",
+    "PatchEmbedding",
     "RESNET34_STAGES",
     "ResidualUnit",
     "SEBlock",
@@ -29,6 +33,7 @@ __all__ = [
     "build_vgg16",
     "build_xception",
     "format_layer_table",
+    "image_patches",
     "layer_table",
 ]
 
@@ -568,6 +573,256 @@ def format_layer_table(model, max_rows: int | None = None) -> str:
         lines.append("  ".join([row[0].ljust(widths[0]), row[1].ljust(widths[1]),
                                 row[2].ljust(widths[2]), row[3].rjust(widths[3])]).rstrip())
     return "\n".join(lines)
+
+
+# ============================================================ 02 later architectures
+@keras.saving.register_keras_serializable(package="homl_cv")
+class DenseBlock(keras.layers.Layer):
+    """DenseNet's dense block: every layer sees the maps of all layers before it.
+
+    Each of the ``num_layers`` layers is batch norm - ReLU - 1x1 conv
+    (``4 * growth_rate`` filters, the "bottleneck" of DenseNet-B) - batch norm
+    - ReLU - 3x3 conv (``growth_rate`` filters), convolutions without biases,
+    and its ``growth_rate`` new maps are concatenated to its input. Layer
+    ``i`` (from 0) therefore reads ``C + i * k`` channels, and the block
+    outputs ``(N, H, W, C + num_layers * growth_rate)``. Parameters (batch norm
+    counts 4 values per channel)::
+
+        sum over i of  4 (C + i k) + (C + i k) 4k + 4 (4k) + 9 (4k) k
+
+    Example:
+        >>> block = DenseBlock(num_layers=4, growth_rate=12)
+        >>> tuple(block(keras.ops.zeros((2, 8, 8, 16))).shape)
+        (2, 8, 8, 64)
+    """
+
+    def __init__(self, num_layers: int = 4, growth_rate: int = 32, **kwargs):
+        super().__init__(**kwargs)
+        self.num_layers = checks.positive_int(num_layers, "num_layers")
+        self.growth_rate = checks.positive_int(growth_rate, "growth_rate")
+        k = self.growth_rate
+        self.dense_layers = [
+            keras.Sequential([
+                keras.layers.BatchNormalization(momentum=0.9), keras.layers.Activation("relu"),
+                keras.layers.Conv2D(4 * k, 1, use_bias=False),
+                keras.layers.BatchNormalization(momentum=0.9), keras.layers.Activation("relu"),
+                keras.layers.Conv2D(k, 3, padding="same", use_bias=False),
+            ], name=f"dense_layer_{i}")
+            for i in range(self.num_layers)
+        ]
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        for layer in self.dense_layers:
+            layer.build((*input_shape[:-1], channels))
+            channels += self.growth_rate
+        self.built = True
+
+    def call(self, inputs):
+        z = inputs
+        for layer in self.dense_layers:
+            z = keras.ops.concatenate([z, layer(z)], axis=-1)
+        return z
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + self.num_layers * self.growth_rate)
+
+    def get_config(self):
+        return {**super().get_config(), "num_layers": self.num_layers, "growth_rate": self.growth_rate}
+
+
+@keras.saving.register_keras_serializable(package="homl_cv")
+class InvertedResidual(keras.layers.Layer):
+    """MobileNetV2's inverted residual block with a linear bottleneck.
+
+    Expand: 1x1 conv to ``t * C`` channels (``t = expansion``; skipped when
+    ``t = 1``), batch norm, ReLU6. Filter: 3x3 depth-wise conv (``strides``),
+    batch norm, ReLU6. Project: 1x1 conv to ``filters`` channels and batch
+    norm, with NO activation (the "linear bottleneck": a ReLU on a thin
+    tensor would destroy information). Convolutions have no biases. The input
+    is added back when the shapes match (``strides == 1`` and ``filters == C``).
+    Shape: ``(N, H, W, C) -> (N, ceil(H / strides), ceil(W / strides), filters)``.
+    Parameters, with ``E = t C`` (expansion terms only when ``t > 1``)::
+
+        C E + 4 E   +   9 E + 4 E   +   E filters + 4 filters
+
+    Example:
+        >>> block = InvertedResidual(24, expansion=6, strides=2)
+        >>> tuple(block(keras.ops.zeros((1, 16, 16, 16))).shape)
+        (1, 8, 8, 24)
+    """
+
+    def __init__(self, filters: int, expansion: int = 6, strides: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = checks.positive_int(filters, "filters")
+        self.expansion = checks.positive_int(expansion, "expansion")
+        self.strides = checks.one_of(strides, "strides", (1, 2))
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        expanded = channels * self.expansion
+        layers = []
+        if self.expansion > 1:
+            layers += [keras.layers.Conv2D(expanded, 1, use_bias=False),
+                       keras.layers.BatchNormalization(momentum=0.9), keras.layers.ReLU(6.0)]
+        layers += [keras.layers.DepthwiseConv2D(3, strides=self.strides, padding="same", use_bias=False),
+                   keras.layers.BatchNormalization(momentum=0.9), keras.layers.ReLU(6.0),
+                   keras.layers.Conv2D(self.filters, 1, use_bias=False),
+                   keras.layers.BatchNormalization(momentum=0.9)]
+        self.block = keras.Sequential(layers, name="expand_filter_project")
+        self.block.build(input_shape)
+        self.residual = self.strides == 1 and channels == self.filters
+        self.built = True
+
+    def call(self, inputs):
+        z = self.block(inputs)
+        return inputs + z if self.residual else z
+
+    def compute_output_shape(self, input_shape):
+        side = [None if s is None else -(-s // self.strides) for s in input_shape[1:3]]
+        return (input_shape[0], *side, self.filters)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "expansion": self.expansion,
+                "strides": self.strides}
+
+
+@keras.saving.register_keras_serializable(package="homl_cv")
+class ConvNeXtBlock(keras.layers.Layer):
+    """ConvNeXt's block: a ResNet block modernized after the Vision Transformer.
+
+    7x7 depth-wise conv (with bias) - layer normalization over the channels -
+    Dense ``4 C`` with GELU - Dense ``C`` - optional layer scale (one learned
+    factor per channel, initialised at ``layer_scale``, e.g. 1e-6) - added to
+    the input. One normalization and one activation per block, as in a
+    Transformer's MLP. Shape unchanged: ``(N, H, W, C) -> (N, H, W, C)``.
+    Parameters: ``49 C + C`` (depth-wise) ``+ 2 C`` (layer norm) ``+ 4 C^2 + 4 C
+    + 4 C^2 + C`` (the MLP) ``+ C`` (layer scale), that is ``8 C^2 + 58 C``
+    (``8 C^2 + 57 C`` without layer scale).
+
+    Example:
+        >>> block = ConvNeXtBlock()
+        >>> out = block(keras.ops.zeros((1, 7, 7, 96)))
+        >>> tuple(out.shape), block.count_params() == 8 * 96**2 + 58 * 96
+        ((1, 7, 7, 96), True)
+    """
+
+    def __init__(self, layer_scale=1e-6, **kwargs):
+        super().__init__(**kwargs)
+        if layer_scale is not None and not (isinstance(layer_scale, (int, float))
+                                            and not isinstance(layer_scale, bool) and layer_scale > 0):
+            raise ValueError(f"layer_scale={layer_scale!r} must be a positive number "
+                             f"(ConvNeXt used 1e-6) or None for no layer scale.")
+        self.layer_scale = None if layer_scale is None else float(layer_scale)
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        self.depthwise = keras.layers.DepthwiseConv2D(7, padding="same")
+        self.norm = keras.layers.LayerNormalization(epsilon=1e-6)
+        self.expand = keras.layers.Dense(4 * channels, activation="gelu")
+        self.project = keras.layers.Dense(channels)
+        self.depthwise.build(input_shape)
+        self.norm.build(input_shape)
+        self.expand.build(input_shape)
+        self.project.build((*input_shape[:-1], 4 * channels))
+        self.gamma = None
+        if self.layer_scale is not None:
+            self.gamma = self.add_weight(shape=(channels,), name="layer_scale",
+                                         initializer=keras.initializers.Constant(self.layer_scale))
+        self.built = True
+
+    def call(self, inputs):
+        z = self.project(self.expand(self.norm(self.depthwise(inputs))))
+        if self.gamma is not None:
+            z = z * self.gamma
+        return inputs + z
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "layer_scale": self.layer_scale}
+
+
+@keras.saving.register_keras_serializable(package="homl_cv")
+class PatchEmbedding(keras.layers.Layer):
+    """The Vision Transformer's patch embedding: image -> sequence of tokens.
+
+    Cuts the image into non-overlapping ``patch_size x patch_size`` patches
+    and maps each flattened patch (``p * p * C`` numbers) to a
+    ``dim``-dimensional token with one shared linear map ``x W + b``. Written
+    as a Conv2D with kernel size and stride ``p``: each output pixel is the
+    linear map of one patch, and :func:`image_patches` followed by a Dense
+    layer with the same (reshaped) weights gives the same tokens.
+    Shape: ``(N, H, W, C) -> (N, (H / p) (W / p), dim)``; parameters
+    ``p^2 C dim + dim``.
+
+    Example:
+        >>> embed = PatchEmbedding(patch_size=4, dim=32)
+        >>> tuple(embed(keras.ops.zeros((2, 28, 28, 1))).shape), embed.count_params()
+        ((2, 49, 32), 544)
+    """
+
+    def __init__(self, patch_size: int = 16, dim: int = 768, **kwargs):
+        super().__init__(**kwargs)
+        self.patch_size = checks.positive_int(patch_size, "patch_size")
+        self.dim = checks.positive_int(dim, "dim")
+        self.projection = keras.layers.Conv2D(self.dim, self.patch_size, strides=self.patch_size)
+
+    def build(self, input_shape):
+        p = self.patch_size
+        for axis, side in zip(("height", "width"), input_shape[1:3]):
+            if side is not None and side % p:
+                raise ValueError(
+                    f"input {axis}={side} must be a multiple of patch_size={p}; resize or pad "
+                    f"the images (e.g. to {-(-side // p) * p})."
+                )
+        self.projection.build(input_shape)
+        self.built = True
+
+    def call(self, inputs):
+        z = self.projection(inputs)
+        shape = keras.ops.shape(z)
+        return keras.ops.reshape(z, (shape[0], shape[1] * shape[2], self.dim))
+
+    def compute_output_shape(self, input_shape):
+        p = self.patch_size
+        count = None if None in input_shape[1:3] else (input_shape[1] // p) * (input_shape[2] // p)
+        return (input_shape[0], count, self.dim)
+
+    def get_config(self):
+        return {**super().get_config(), "patch_size": self.patch_size, "dim": self.dim}
+
+
+def image_patches(images, patch_size: int) -> np.ndarray:
+    """Cut images into flattened non-overlapping patches, row by row (NumPy).
+
+    Args:
+        images: array of shape (N, H, W, C); H and W multiples of ``patch_size``.
+        patch_size: side ``p`` of the square patches.
+
+    Returns:
+        Array of shape (N, (H / p) (W / p), p * p * C): patch ``(i, j)`` of the
+        grid is token ``i * (W / p) + j``, flattened in (row, column, channel)
+        order, the order in which a Conv2D kernel of shape (p, p, C, dim) is
+        flattened by ``kernel.reshape(p * p * C, dim)``.
+
+    Example:
+        >>> image = np.arange(16).reshape(1, 4, 4, 1)
+        >>> image_patches(image, 2)[0]
+        array([[ 0,  1,  4,  5],
+               [ 2,  3,  6,  7],
+               [ 8,  9, 12, 13],
+               [10, 11, 14, 15]])
+    """
+    images = checks.image_batch(images)
+    p = checks.positive_int(patch_size, "patch_size")
+    n, height, width, channels = images.shape
+    if height % p or width % p:
+        raise ValueError(f"images of {height}x{width} pixels cannot be cut into patches of "
+                         f"patch_size={p}; crop or pad them to multiples of {p}.")
+    grid = images.reshape(n, height // p, p, width // p, p, channels).transpose(0, 1, 3, 2, 4, 5)
+    return grid.reshape(n, (height // p) * (width // p), p * p * channels)
 
 
 # ============================================================ 07 inside a CNN

@@ -43,7 +43,7 @@ from importlib import resources
 
 import numpy as np
 
-from homl_cv import sources
+from homl_cv import checks, sources
 
 __all__ = [
     "BASES",
@@ -238,9 +238,7 @@ def prepare_images(images, input_size: int, preprocess_input):
     """
     import keras
 
-    images = np.asarray(images)
-    if images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(f"images of shape {images.shape}: expected (N, H, W, 3).")
+    images = checks.image_batch(images, channels=3)
     if images.dtype.kind == "f" and images.size and images.max() <= 1.0:
         raise ValueError(
             "images look scaled to [0, 1]; preprocess_input expects pixel values 0-255: "

@@ -2,20 +2,23 @@
 
 The pieces follow chapter 05, section "Two-stage detectors":
 
-* :func:`roi_pool` (Fast R-CNN) and :func:`roi_align` (Mask R-CNN): a fixed-size
-  feature grid for any box of a shared feature map, written out in NumPy to
-  teach them; :func:`roi_align_tf` is the batched TensorFlow version used for
-  training (``tf.image.crop_and_resize`` + average pooling), tested equal.
-* :func:`make_anchors`, :func:`label_anchors`, :func:`encode_deltas`,
-  :func:`decode_deltas`: Faster R-CNN's anchors at every feature-map cell,
-  labelled positive / negative / ignored by IoU thresholds, and the box deltas
-  a region proposal network (RPN) predicts.
+* :func:`roi_pool` (Fast R-CNN): a fixed-size feature grid for any box of a
+  shared feature map, snapped to the feature cells, written out in NumPy to
+  teach it. RoIAlign (Mask R-CNN), which removes the snapping, lives in
+  :mod:`homl_cv.regions` (:func:`homl_cv.regions.roi_align_numpy` to read it,
+  :func:`homl_cv.regions.roi_align` and the :class:`homl_cv.regions.RoiAlign`
+  layer to train with).
+* :func:`make_anchors`, :func:`label_anchors`, :func:`rpn_targets`: Faster
+  R-CNN's anchors at every feature-map cell, labelled positive / negative /
+  ignored by IoU thresholds, and the box deltas a region proposal network
+  (RPN) predicts (:func:`homl_cv.boxes.encode_deltas` /
+  :func:`homl_cv.boxes.decode_deltas`).
 * :func:`build_faster_rcnn`: a small backbone shared by an RPN head and a
   second-stage RoI head; :func:`train_faster_rcnn` trains both at once
   ("approximate joint training"); :func:`propose` turns RPN outputs into
   proposals; :func:`proposal_recall` measures them; :func:`detect_two_stage`
   runs the whole detector and returns predictions for
-  :func:`homl_cv.detection.evaluate_detections`.
+  :func:`homl_cv.detection.evaluate_detections` (a :class:`homl_cv.boxes.Detections`).
 
 Boxes are "xyxy" pixels; a feature map of stride ``s`` has its cell ``(i, j)``
 covering pixels ``[j*s, (j+1)*s) x [i*s, (i+1)*s)``.
@@ -38,17 +41,13 @@ import tensorflow as tf
 from keras import ops
 
 from homl_cv import boxes as boxes_lib
-from homl_cv import checks, config, training
+from homl_cv import checks, config, regions, training
 
 __all__ = [
-    "roi_pool", "roi_align", "roi_align_tf", "make_anchors", "label_anchors", "encode_deltas",
-    "decode_deltas", "rpn_targets", "RpnLoss", "RoiAlign", "build_faster_rcnn", "sample_rois",
+    "roi_pool", "make_anchors", "label_anchors", "rpn_targets", "RpnLoss", "build_faster_rcnn", "sample_rois",
     "FasterRcnn", "train_faster_rcnn", "propose", "proposal_recall", "detect_two_stage",
     "faster_rcnn_recipe",
 ]
-
-DELTA_CLIP = float(np.log(1000.0 / 16))  # largest log-size change decoded (Detectron's guard)
-
 
 def _check_feature_map(feature_map) -> np.ndarray:
     fmap = np.asarray(feature_map, np.float32)
@@ -71,7 +70,7 @@ def roi_pool(feature_map, rois, output_size=2, spatial_scale: float = 1.0) -> np
     then split into ``output_size`` bins of (almost) equal size
     (bin ``k`` of ``n`` over ``L`` cells spans ``[floor(k L / n), ceil((k + 1) L / n))``),
     and each bin keeps the maximum of its cells, per channel. The snapping is what
-    :func:`roi_align` removes.
+    :func:`homl_cv.regions.roi_align` removes.
 
     Args:
         feature_map: (H, W, C) feature map of one image.
@@ -102,104 +101,6 @@ def roi_pool(feature_map, rois, output_size=2, spatial_scale: float = 1.0) -> np
                 c0, c1 = x1 + int(np.floor(j * roi_w / cols)), x1 + int(np.ceil((j + 1) * roi_w / cols))
                 out[k, i, j] = fmap[r0:r1, c0:c1].max(axis=(0, 1))
     return out
-
-
-def _bilinear(fmap: np.ndarray, y: float, x: float) -> np.ndarray:
-    """Bilinear interpolation of (H, W, C) at (y, x) in cell coordinates (cell centres at integers)."""
-    height, width = fmap.shape[:2]
-    y, x = min(max(y, 0.0), height - 1.0), min(max(x, 0.0), width - 1.0)
-    y0, x0 = int(np.floor(y)), int(np.floor(x))
-    y1, x1 = min(y0 + 1, height - 1), min(x0 + 1, width - 1)
-    dy, dx = y - y0, x - x0
-    return ((1 - dy) * (1 - dx) * fmap[y0, x0] + (1 - dy) * dx * fmap[y0, x1]
-            + dy * (1 - dx) * fmap[y1, x0] + dy * dx * fmap[y1, x1])
-
-
-def roi_align(feature_map, rois, output_size=2, spatial_scale: float = 1.0, sampling_ratio: int = 2) -> np.ndarray:
-    """Mask R-CNN's RoIAlign: average of bilinear samples in each bin, no snapping.
-
-    The box is mapped to feature-map coordinates exactly (``x * spatial_scale``,
-    with the centre of cell ``j`` at ``j + 0.5``), split into ``output_size``
-    equal bins, and each bin averages ``sampling_ratio`` x ``sampling_ratio``
-    bilinearly interpolated values at evenly spaced points (the centres of a
-    sub-grid). The box is clipped to the map first; sample points within
-    half a cell of the border take the border value.
-
-    Args:
-        feature_map: (H, W, C) feature map of one image.
-        rois: (K, 4) "xyxy" boxes in image pixels.
-        output_size: int or (rows, cols).
-        spatial_scale: feature-map cells per image pixel (1 / stride).
-        sampling_ratio: sample points per bin side (>= 1).
-
-    Returns:
-        float32 (K, rows, cols, C).
-
-    Example:
-        >>> ramp = np.arange(4, dtype=np.float32)[None, :, None].repeat(4, 0)  # value = column
-        >>> roi_align(ramp, [[1, 0, 3, 4]], (1, 2), sampling_ratio=1)[0, 0, :, 0].tolist()  # x = 1.5, 2.5
-        [1.0, 2.0]
-    """
-    fmap = _check_feature_map(feature_map)
-    rois = boxes_lib.validate_boxes(np.asarray(rois, np.float32).reshape(-1, 4), "xyxy", "rois")
-    rows, cols = _check_output_size(output_size)
-    s = checks.positive_int(sampling_ratio, "sampling_ratio")
-    out = np.zeros((len(rois), rows, cols, fmap.shape[2]), np.float32)
-    height, width = fmap.shape[:2]
-    for k, (x1, y1, x2, y2) in enumerate(rois.astype(np.float64) * spatial_scale):
-        x1, x2 = np.clip([x1, x2], 0, width)  # the box is clipped to the map first
-        y1, y2 = np.clip([y1, y2], 0, height)
-        bin_h, bin_w = (y2 - y1) / rows, (x2 - x1) / cols
-        for i in range(rows):
-            for j in range(cols):
-                samples = [_bilinear(fmap, y1 + (i + (a + 0.5) / s) * bin_h - 0.5,
-                                     x1 + (j + (b + 0.5) / s) * bin_w - 0.5)
-                           for a in range(s) for b in range(s)]
-                out[k, i, j] = np.mean(samples, axis=0)
-    return out
-
-
-def roi_align_tf(feature_maps, rois, box_indices, output_size=2, spatial_scale: float = 1.0,
-                 sampling_ratio: int = 2):
-    """:func:`roi_align` for a batch, in TensorFlow (differentiable, fast).
-
-    ``tf.image.crop_and_resize`` samples a regular grid whose first and last
-    points sit on the edges of the box it is given; giving it the box through
-    :func:`roi_align`'s first and last sample points (bin sub-centres) and
-    average-pooling each ``sampling_ratio`` x ``sampling_ratio`` block gives
-    RoIAlign (tested equal). The map is padded by one edge-replicated cell so
-    that points up to half a cell outside it take the border value, as in
-    :func:`roi_align`; boxes are clipped to the map first.
-
-    Args:
-        feature_maps: (N, H, W, C) tensor.
-        rois: (K, 4) "xyxy" image-pixel boxes.
-        box_indices: (K,) int, which image of the batch each box belongs to.
-        output_size, spatial_scale, sampling_ratio: as in :func:`roi_align`.
-
-    Returns:
-        float32 tensor (K, rows, cols, C).
-    """
-    rows, cols = _check_output_size(output_size)
-    s = int(sampling_ratio)
-    feature_maps = tf.convert_to_tensor(feature_maps, tf.float32)
-    height = tf.cast(tf.shape(feature_maps)[1], tf.float32)
-    width = tf.cast(tf.shape(feature_maps)[2], tf.float32)
-    rois = tf.cast(tf.reshape(rois, (-1, 4)), tf.float32) * spatial_scale
-    x1, y1, x2, y2 = tf.unstack(rois, axis=-1)
-    x1, x2 = tf.clip_by_value(x1, 0.0, width), tf.clip_by_value(x2, 0.0, width)
-    y1, y2 = tf.clip_by_value(y1, 0.0, height), tf.clip_by_value(y2, 0.0, height)
-    n_rows, n_cols = rows * s, cols * s
-    step_y, step_x = (y2 - y1) / n_rows, (x2 - x1) / n_cols
-    # first and last sample points, in cell units (centre of cell k at k), + 1 for the padding
-    top, bottom = y1 + 0.5 * step_y + 0.5, y2 - 0.5 * step_y + 0.5
-    left, right = x1 + 0.5 * step_x + 0.5, x2 - 0.5 * step_x + 0.5
-    padded = tf.pad(feature_maps, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="SYMMETRIC")  # edge copies
-    boxes = tf.stack([top / (height + 1.0), left / (width + 1.0), bottom / (height + 1.0), right / (width + 1.0)], -1)
-    crops = tf.image.crop_and_resize(padded, boxes, tf.cast(box_indices, tf.int32), (n_rows, n_cols))
-    if s > 1:
-        crops = tf.nn.avg_pool2d(crops, s, s, "VALID")
-    return crops
 
 
 # ============================================================================ anchors and deltas
@@ -278,66 +179,13 @@ def label_anchors(anchors, true_boxes, positive_iou: float = 0.7, negative_iou: 
     return labels, matched.astype(np.int64)
 
 
-def encode_deltas(anchors, target_boxes) -> np.ndarray:
-    """Box deltas from anchors to targets (R-CNN's parametrization).
-
-    .. math::
-        t_x = (x - x_a) / w_a, \\quad t_y = (y - y_a) / h_a, \\quad
-        t_w = \\log(w / w_a), \\quad t_h = \\log(h / h_a)
-
-    with ``(x, y)`` the centres and ``(w, h)`` the sizes.
-
-    Args:
-        anchors, target_boxes: (..., 4) "xyxy" boxes of the same shape.
-
-    Returns:
-        float32 (..., 4) ``(tx, ty, tw, th)``.
-
-    Example:
-        >>> encode_deltas([[0, 0, 10, 10]], [[5, 0, 25, 10]]).round(4).tolist()
-        [[1.0, 0.0, 0.6931, 0.0]]
-    """
-    a = np.asarray(anchors, np.float64)
-    b = np.asarray(target_boxes, np.float64)
-    if a.shape != b.shape or a.shape[-1] != 4:
-        raise ValueError(f"anchors {a.shape} and target_boxes {b.shape} must have the same shape (..., 4).")
-    aw, ah = a[..., 2] - a[..., 0], a[..., 3] - a[..., 1]
-    bw, bh = b[..., 2] - b[..., 0], b[..., 3] - b[..., 1]
-    if (aw <= 0).any() or (ah <= 0).any() or (bw <= 0).any() or (bh <= 0).any():
-        raise ValueError("anchors and target_boxes must have positive widths and heights.")
-    tx = ((b[..., 0] + b[..., 2]) - (a[..., 0] + a[..., 2])) / 2 / aw
-    ty = ((b[..., 1] + b[..., 3]) - (a[..., 1] + a[..., 3])) / 2 / ah
-    return np.stack([tx, ty, np.log(bw / aw), np.log(bh / ah)], axis=-1).astype(np.float32)
-
-
-def decode_deltas(anchors, deltas) -> np.ndarray:
-    """Boxes from anchors and deltas: the inverse of :func:`encode_deltas`.
-
-    ``tw, th`` are clipped at ``log(1000 / 16)`` so that an untrained head
-    cannot overflow ``exp``.
-
-    Returns:
-        float32 (..., 4) "xyxy" boxes (not clipped to the image).
-    """
-    a = np.asarray(anchors, np.float64)
-    d = np.asarray(deltas, np.float64)
-    if a.shape != d.shape or a.shape[-1] != 4:
-        raise ValueError(f"anchors {a.shape} and deltas {d.shape} must have the same shape (..., 4).")
-    aw, ah = a[..., 2] - a[..., 0], a[..., 3] - a[..., 1]
-    cx = (a[..., 0] + a[..., 2]) / 2 + d[..., 0] * aw
-    cy = (a[..., 1] + a[..., 3]) / 2 + d[..., 1] * ah
-    w = aw * np.exp(np.minimum(d[..., 2], DELTA_CLIP))
-    h = ah * np.exp(np.minimum(d[..., 3], DELTA_CLIP))
-    return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=-1).astype(np.float32)
-
-
 def rpn_targets(data, anchors, positive_iou: float = 0.7, negative_iou: float = 0.3) -> np.ndarray:
     """RPN training targets for every image of a ShapesData.
 
     Returns:
         float32 (N, rows, cols, A, 5): ``(label, tx, ty, tw, th)`` per anchor,
         label 1 / 0 / -1 from :func:`label_anchors`, deltas from
-        :func:`encode_deltas` (0 where the label is not 1).
+        :func:`homl_cv.boxes.encode_deltas` (0 where the label is not 1).
     """
     anchors = np.asarray(anchors, np.float32)
     flat = anchors.reshape(-1, 4)
@@ -347,7 +195,7 @@ def rpn_targets(data, anchors, positive_iou: float = 0.7, negative_iou: float = 
         labels, matched = label_anchors(flat, truth, positive_iou, negative_iou)
         out[n, :, 0] = labels
         if len(truth):
-            deltas = encode_deltas(flat, truth[matched])
+            deltas = boxes_lib.encode_deltas(flat, truth[matched])
             out[n, :, 1:] = np.where(labels[:, None] == 1, deltas, 0.0)
     return out.reshape(len(data.images), *anchors.shape[:3], 5)
 
@@ -385,30 +233,6 @@ class RpnLoss(keras.losses.Loss):
 
     def get_config(self):
         return {**super().get_config(), "box_weight": self.box_weight}
-
-
-@keras.saving.register_keras_serializable(package="homl_cv")
-class RoiAlign(keras.layers.Layer):
-    """Keras layer: ``(feature_maps (N, H, W, C), rois (N, R, 4))`` -> (N, R, p, p, C) by :func:`roi_align_tf`."""
-
-    def __init__(self, output_size: int = 4, spatial_scale: float = 1.0, sampling_ratio: int = 2, **kwargs):
-        super().__init__(**kwargs)
-        self.output_size, self.spatial_scale, self.sampling_ratio = output_size, spatial_scale, sampling_ratio
-
-    def call(self, feature_maps, rois):
-        batch, per_image = tf.shape(rois)[0], tf.shape(rois)[1]
-        indices = tf.repeat(tf.range(batch), per_image)
-        pooled = roi_align_tf(feature_maps, tf.reshape(rois, (-1, 4)), indices, self.output_size,
-                              self.spatial_scale, self.sampling_ratio)
-        p = self.output_size
-        return tf.reshape(pooled, (batch, per_image, p, p, feature_maps.shape[-1]))
-
-    def compute_output_shape(self, feature_maps_shape, rois_shape):
-        return (feature_maps_shape[0], rois_shape[1], self.output_size, self.output_size, feature_maps_shape[-1])
-
-    def get_config(self):
-        return {**super().get_config(), "output_size": self.output_size, "spatial_scale": self.spatial_scale,
-                "sampling_ratio": self.sampling_ratio}
 
 
 def faster_rcnn_recipe() -> dict:
@@ -469,7 +293,7 @@ def build_faster_rcnn(image_size: int = 64, num_anchors: int = 3, num_classes: i
 
     rois = keras.Input((rois_per_image, 4), name="rois")
     fmap = backbone(images)
-    pooled = RoiAlign(pool_size, 1.0 / stride, 2)(fmap, rois)
+    pooled = regions.RoiAlign(pool_size, 1.0 / stride, 2)(fmap, rois)
     z = hidden(keras.layers.Reshape((rois_per_image, pool_size * pool_size * channels))(pooled))  # same weights
     train = keras.Model([images, rois], {"rpn": rpn(fmap), "cls": cls_layer(z), "box": box_layer(z)},
                         name="faster_rcnn")
@@ -510,7 +334,7 @@ def sample_rois(true_boxes, true_classes, num_rois: int, image_size: int, num_cl
         best = overlaps.argmax(axis=1)
         fg = overlaps.max(axis=1) >= foreground_iou
         labels[fg] = classes[best[fg]]
-        deltas[fg] = encode_deltas(rois[fg], truth[best[fg]])
+        deltas[fg] = boxes_lib.encode_deltas(rois[fg], truth[best[fg]])
     return rois, labels, deltas
 
 
@@ -623,7 +447,7 @@ def propose(rpn_outputs, anchors, image_size: int, top_n: int = 20, pre_nms: int
     for out in outputs.reshape(len(outputs), -1, 5):
         scores = 1.0 / (1.0 + np.exp(-out[:, 0]))
         best = np.argsort(-scores, kind="stable")[:pre_nms]
-        boxes = np.clip(decode_deltas(flat_anchors[best], out[best, 1:]), 0, image_size)
+        boxes = np.clip(boxes_lib.decode_deltas(flat_anchors[best], out[best, 1:]), 0, image_size)
         boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2])
         keep = boxes_lib.non_max_suppression(boxes, scores[best], iou_threshold, max_outputs=top_n)
         results.append({"boxes": boxes[keep], "scores": scores[best][keep]})
@@ -645,17 +469,25 @@ def proposal_recall(proposals, true_boxes, true_classes, top_n: int = 20, iou_th
 
 
 def detect_two_stage(model: FasterRcnn, images, top_n: int = 20, score_threshold: float = 0.05,
-                     iou_threshold: float = 0.5, max_outputs: int = 20):
+                     iou_threshold: float = 0.5, max_outputs: int = 20) -> boxes_lib.Detections:
     """Run the two stages: proposals from the RPN, then the RoI head on each.
 
     Each proposal's RoIAligned features get class probabilities (softmax over
     classes + background) and refining deltas; a detection's score is its best
     non-background probability; per-class NMS as in the one-stage detector.
 
+    Args:
+        model: a trained :class:`FasterRcnn`.
+        images: float (N, H, W, 3), the size the model was trained on.
+        top_n: proposals per image passed to the second stage.
+        score_threshold, iou_threshold, max_outputs: the per-class NMS of
+            :func:`homl_cv.boxes.non_max_suppression`.
+
     Returns:
-        ``(predictions, proposals)``: a list of dicts ``{"boxes", "scores",
-        "classes"}`` per image (for :func:`homl_cv.detection.evaluate_detections`),
-        and the proposals of :func:`propose`.
+        A :class:`homl_cv.boxes.Detections`: ``predictions`` (per image
+        ``{"boxes", "scores", "classes"}``, for
+        :func:`homl_cv.detection.evaluate_detections`) and ``proposals`` (those
+        of :func:`propose`).
     """
     images = np.asarray(images, np.float32)
     fmaps = model.backbone(images, training=False)
@@ -663,10 +495,10 @@ def detect_two_stage(model: FasterRcnn, images, top_n: int = 20, score_threshold
     counts = [len(p["boxes"]) for p in proposals]
     rois = np.concatenate([p["boxes"] for p in proposals]).astype(np.float32)
     indices = np.repeat(np.arange(len(images)), counts)
-    pooled = roi_align_tf(fmaps, rois, indices, model.pool_size, 1.0 / model.stride, 2)
+    pooled = regions.roi_align(fmaps, rois, model.pool_size, indices, 1.0 / model.stride, 2)
     logits, deltas = (t.numpy() for t in model.head(pooled, training=False))
     probs = tf.nn.softmax(logits).numpy()
-    refined = np.clip(decode_deltas(rois, deltas), 0, model.image_size)
+    refined = np.clip(boxes_lib.decode_deltas(rois, deltas), 0, model.image_size)
     refined[:, 2:] = np.maximum(refined[:, 2:], refined[:, :2])
     predictions, start = [], 0
     for count in counts:
@@ -675,4 +507,4 @@ def detect_two_stage(model: FasterRcnn, images, top_n: int = 20, score_threshold
         classes, scores = p.argmax(axis=1), p.max(axis=1)
         keep = boxes_lib.non_max_suppression(b, scores, iou_threshold, score_threshold, max_outputs, classes=classes)
         predictions.append({"boxes": b[keep], "scores": scores[keep], "classes": classes[keep].astype(np.int32)})
-    return predictions, proposals
+    return boxes_lib.Detections(predictions, proposals)

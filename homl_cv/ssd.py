@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from homl_cv import boxes as boxes_lib
-from homl_cv import rcnn
+from homl_cv import checks
 
 __all__ = ["ssd_scales", "default_boxes", "match_default_boxes"]
 
@@ -42,7 +42,7 @@ def ssd_scales(num_maps: int, s_min: float = 0.2, s_max: float = 0.9) -> np.ndar
         float64 (m,).
 
     Example:
-        >>> ssd_scales(3).tolist()
+        >>> ssd_scales(3).round(12).tolist()
         [0.2, 0.55, 0.9]
     """
     if num_maps < 1 or not 0 < s_min <= s_max <= 1:
@@ -66,24 +66,32 @@ def default_boxes(feature_sizes, image_size: int, aspect_ratios=(1.0, 2.0, 0.5),
         feature_sizes: cells per side of each feature map, finest first
             (e.g. (8, 4, 2) for a 64x64 image with strides 8, 16, 32).
         image_size: side of the square image, in pixels.
-        aspect_ratios: width / height ratios (positive).
+        aspect_ratios: width / height ratios (positive), either one list for
+            every map or one list per map (a list of lists, as many as
+            ``feature_sizes``; the lists may differ in length).
         s_min, s_max: as in :func:`ssd_scales`.
 
     Returns:
-        float32 (K, 4) with ``K = sum(f_k^2) * (len(aspect_ratios) + 1)``, ordered
+        float32 (K, 4) with ``K = sum_k f_k^2 (len(ratios_k) + 1)``, ordered
         by map, then cell row, cell column, then box (ratios in order, the extra
         square last). Not clipped to the image.
+
+    Example:
+        SSD300's layout, 4 or 6 boxes per cell on maps of 38, 19, 10, 5, 3
+        and 1 cells per side, gives its 8,732 default boxes:
+
+        >>> four, six = (1.0, 2.0, 0.5), (1.0, 2.0, 0.5, 3.0, 1 / 3)
+        >>> default_boxes((38, 19, 10, 5, 3, 1), 300, [four, six, six, six, four, four]).shape
+        (8732, 4)
     """
     sizes = [int(f) for f in np.atleast_1d(feature_sizes)]
     if not sizes or min(sizes) < 1:
         raise ValueError(f"feature_sizes={feature_sizes!r} must be positive cell counts, finest map first.")
-    ratios = np.asarray(aspect_ratios, np.float64).reshape(-1)
-    if not len(ratios) or (ratios <= 0).any():
-        raise ValueError(f"aspect_ratios={aspect_ratios!r} must be positive width / height ratios.")
+    per_map = _ratios_per_map(aspect_ratios, len(sizes))
     scales = ssd_scales(len(sizes), s_min, s_max)
     next_scales = np.append(scales[1:], 1.0)
     out = []
-    for f, s, s_next in zip(sizes, scales, next_scales):
+    for f, s, s_next, ratios in zip(sizes, scales, next_scales, per_map):
         shapes = [(s * np.sqrt(a), s / np.sqrt(a)) for a in ratios] + [(np.sqrt(s * s_next),) * 2]
         shapes = np.array(shapes) * image_size  # (B, 2) width, height
         cy, cx = np.meshgrid((np.arange(f) + 0.5) / f * image_size, (np.arange(f) + 0.5) / f * image_size,
@@ -91,6 +99,36 @@ def default_boxes(feature_sizes, image_size: int, aspect_ratios=(1.0, 2.0, 0.5),
         centres = np.stack([cx, cy], -1).reshape(-1, 1, 2)
         out.append(np.concatenate([centres - shapes / 2, centres + shapes / 2], -1).reshape(-1, 4))
     return np.concatenate(out).astype(np.float32)
+
+
+def _ratios_per_map(aspect_ratios, num_maps: int) -> list:
+    """One float64 array of aspect ratios per map, from one list or a list of lists."""
+    items = list(aspect_ratios) if isinstance(aspect_ratios, (list, tuple, np.ndarray)) else [aspect_ratios]
+    nested = [isinstance(a, (list, tuple, np.ndarray)) for a in items]
+    if items and all(nested):
+        if len(items) != num_maps:
+            raise ValueError(
+                f"aspect_ratios has {len(items)} lists but there are {num_maps} feature maps; pass one list of "
+                f"ratios per map (e.g. [[1, 2, 0.5]] * {num_maps}) or a single list for every map."
+            )
+    elif any(nested):
+        raise ValueError(
+            f"aspect_ratios={aspect_ratios!r} mixes numbers and lists; pass one flat list of ratios for every "
+            f"map, or one list per map (a list of lists)."
+        )
+    else:
+        items = [items] * num_maps
+    per_map = []
+    for k, ratios in enumerate(items):
+        try:
+            arr = np.asarray(ratios, np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            arr = np.array([np.nan])
+        if not len(arr) or not np.all(np.isfinite(arr)) or (arr <= 0).any():
+            where = f" (map {k})" if any(nested) else ""
+            raise ValueError(f"aspect_ratios={aspect_ratios!r}{where} must be positive width / height ratios.")
+        per_map.append(arr)
+    return per_map
 
 
 def match_default_boxes(defaults, true_boxes, true_classes, iou_threshold: float = 0.5):
@@ -112,7 +150,7 @@ def match_default_boxes(defaults, true_boxes, true_classes, iou_threshold: float
         ``(labels, matched, deltas)``: int32 (K,) with 0 for background and
         ``class + 1`` for a matched box; int64 (K,) the matched true box
         (-1 for background); float32 (K, 4) the deltas from each default box to
-        its true box (:func:`homl_cv.rcnn.encode_deltas`; 0 for background).
+        its true box (:func:`homl_cv.boxes.encode_deltas`; 0 for background).
 
     Example:
         >>> labels, matched, _ = match_default_boxes([[0, 0, 10, 10], [0, 0, 4, 4], [20, 20, 30, 30]],
@@ -121,13 +159,12 @@ def match_default_boxes(defaults, true_boxes, true_classes, iou_threshold: float
         ([3, 0, 0], [0, -1, -1])
     """
     defaults = boxes_lib.validate_boxes(np.asarray(defaults, np.float32).reshape(-1, 4), "xyxy", "defaults")
-    true_boxes = np.asarray(true_boxes, np.float32).reshape(-1, 4)
+    true_boxes = checks.finite(true_boxes, "true_boxes").reshape(-1, 4)
     true_classes = np.asarray(true_classes).reshape(-1)
     if len(true_classes) != len(true_boxes):
         raise ValueError(f"true_boxes ({len(true_boxes)}) and true_classes ({len(true_classes)}) must have the "
                          f"same length.")
-    if not 0.0 < iou_threshold <= 1.0:
-        raise ValueError(f"iou_threshold={iou_threshold} must lie in (0, 1].")
+    checks.number_in(iou_threshold, "iou_threshold", 0.0, 1.0, low_open=True)
     real = true_classes >= 0
     truth = boxes_lib.validate_boxes(true_boxes[real], "xyxy", "true_boxes")
     classes = true_classes[real]
@@ -143,5 +180,5 @@ def match_default_boxes(defaults, true_boxes, true_classes, iou_threshold: float
     deltas = np.zeros((len(defaults), 4), np.float32)
     fg = matched >= 0
     if fg.any():
-        deltas[fg] = rcnn.encode_deltas(defaults[fg], truth[matched[fg]])
+        deltas[fg] = boxes_lib.encode_deltas(defaults[fg], truth[matched[fg]])
     return labels, matched, deltas

@@ -30,8 +30,8 @@ import numpy as np
 from homl_cv import checks, training
 from homl_cv import data as data_lib
 
-__all__ = ["SubPixelUpsampling", "SuperResPairs", "SuperResScores", "bicubic_upsample", "build_subpixel_upsampler",
-           "evaluate_superres", "make_superres_pairs", "psnr", "train_superres"]
+__all__ = ["BicubicUpsampling", "SubPixelUpsampling", "SuperResPairs", "SuperResScores", "bicubic_upsample",
+           "build_subpixel_upsampler", "evaluate_superres", "make_superres_pairs", "psnr", "train_superres"]
 
 
 @keras.saving.register_keras_serializable(package="homl_cv")
@@ -53,6 +53,39 @@ class SubPixelUpsampling(keras.layers.Layer):
         if c is not None and c % (f * f):
             raise ValueError(f"SubPixelUpsampling({f}) needs channels divisible by {f * f}; got {c}.")
         return (b, None if h is None else h * f, None if w is None else w * f, None if c is None else c // (f * f))
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+@keras.saving.register_keras_serializable(package="homl_cv")
+class BicubicUpsampling(keras.layers.Layer):
+    """Bicubic upsampling by ``factor`` for any height and width: (batch, H, W, C) -> (batch, f H, f W, C).
+
+    The same numbers as ``keras.layers.UpSampling2D(factor, interpolation="bicubic")``
+    (both call ``tf.image.resize``, tested), but the output size is computed
+    from the tensor's *dynamic* shape (``tf.shape``), so one model predicts
+    at several input sizes. ``ResizeBicubic`` has no XLA kernel ("No
+    registered 'ResizeBicubic' OpKernel for XLA_CPU_JIT", TF 2.20), so the
+    layer declares ``supports_jit = False`` and Keras' ``jit_compile="auto"``
+    (XLA on a GPU) leaves such a model un-compiled instead of failing.
+    """
+
+    def __init__(self, factor: int = 2, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = checks.int_at_least(factor, "factor", 2, "2 doubles the height and width")
+        self.supports_jit = False
+
+    def call(self, inputs):
+        import tensorflow as tf
+
+        size = tf.shape(inputs)[1:3] * self.factor
+        return tf.image.resize(inputs, size, method="bicubic")
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, c = input_shape
+        f = self.factor
+        return (b, None if h is None else h * f, None if w is None else w * f, c)
 
     def get_config(self):
         return {**super().get_config(), "factor": self.factor}
@@ -155,7 +188,7 @@ def build_subpixel_upsampler(factor: int = 2, filters: int = 32, residual: bool 
                             kernel_initializer="zeros" if residual else "glorot_uniform")(x)
     x = SubPixelUpsampling(factor, name="depth_to_space")(x)
     if residual:
-        base = keras.layers.UpSampling2D(factor, interpolation="bicubic", name="bicubic")(inputs)
+        base = BicubicUpsampling(factor, name="bicubic")(inputs)
         x = keras.layers.Add(name="bicubic_plus_detail")([base, x])
     return keras.Model(inputs, x, name=name)
 

@@ -24,7 +24,7 @@ import functools
 
 import numpy as np
 
-from homl_cv import checks, config, data, distribute, sources
+from homl_cv import checks, config, data, distribute, pretrained, sources
 
 __all__ = [
     "PretrainedDigits",
@@ -123,8 +123,9 @@ def build_transfer_model(base, num_classes: int, dropout: float = 0.2, name: str
     precision.
 
     Args:
-        base: a Keras model mapping images to a feature map (N, h, w, c), e.g.
-            ``homl_cv.pretrained.build_base(...).model``.
+        base: a Keras model mapping images to a feature map (N, h, w, c), or
+            the :class:`homl_cv.pretrained.PretrainedBase` that
+            ``homl_cv.pretrained.build_base(...)`` returns (its ``.model`` is used).
         num_classes: classes of the new task.
         dropout: dropout rate before the output layer.
 
@@ -138,8 +139,12 @@ def build_transfer_model(base, num_classes: int, dropout: float = 0.2, name: str
     """
     import keras
 
-    if num_classes < 2:
-        raise ValueError(f"num_classes={num_classes} must be at least 2.")
+    if isinstance(base, pretrained.PretrainedBase):
+        base = base.model
+    if not isinstance(base, keras.Model):
+        raise ValueError(f"base={type(base).__name__} must be a Keras model or what pretrained.build_base "
+                         f"returns (e.g. base=pretrained.build_base('MobileNetV2')).")
+    checks.int_at_least(num_classes, "num_classes", 2, "a classifier needs two classes or more")
     if len(base.output_shape) != 4:
         raise ValueError(
             f"base outputs shape {base.output_shape}: expected a feature map (N, h, w, c); "

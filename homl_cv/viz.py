@@ -46,6 +46,7 @@ __all__ = [
     "plot_unet",
     "plot_value_grids",
     "plot_window_scores",
+    "stretched",
 ]
 
 
@@ -77,12 +78,50 @@ def _finish_grid(fig, axes, titles=None, suptitle=None):
     return fig
 
 
-def plot_images(images, titles=None, ncols: int = 8, cmap=None, size: float = 1.6, suptitle=None):
-    """A grid of images (N, H, W) or (N, H, W, C); floats in [0, 1] or uint8."""
+def stretched(image, percentiles=(1, 99)) -> np.ndarray:
+    """``image`` with its contrast stretched for display: the two percentiles go to 0 and 1.
+
+    Computed over all pixels and channels of this one image (so colours keep their balance)
+    and clipped to [0, 1]. A gray image with faint structure, such as a filter visualization
+    that moved little from its gray start, becomes visible; a constant image becomes 0.5 gray.
+
+    Example:
+        >>> stretched(np.array([[0.25, 0.5], [0.5, 0.75]]), (0, 100)).tolist()
+        [[0.0, 0.5], [0.5, 1.0]]
+    """
+    low, high = _percentile_pair(percentiles)
+    image = np.asarray(image, np.float64)
+    lo, hi = np.percentile(image, [low, high])
+    if hi - lo < 1e-12:
+        return np.full(image.shape, 0.5)
+    return np.clip((image - lo) / (hi - lo), 0.0, 1.0)
+
+
+def _percentile_pair(percentiles) -> tuple:
+    try:
+        low, high = (float(p) for p in percentiles)
+    except (TypeError, ValueError):
+        low = high = None
+    if low is None or not 0 <= low < high <= 100:
+        raise ValueError(f"percentiles={percentiles!r} must be two numbers 0 <= low < high <= 100, "
+                         f"e.g. (1, 99).")
+    return low, high
+
+
+def plot_images(images, titles=None, ncols: int = 8, cmap=None, size: float = 1.6, suptitle=None,
+                stretch=None):
+    """A grid of images (N, H, W) or (N, H, W, C); floats in [0, 1] or uint8.
+
+    ``stretch=(low, high)`` shows each image with its own contrast stretched
+    (:func:`stretched`, those percentiles to black and white), for images whose
+    values sit in a narrow range, such as filter visualizations.
+    """
     images = np.asarray(images)
+    if stretch is not None:
+        _percentile_pair(stretch)
     fig, axes = _image_grid(len(images), ncols, size)
     for i, ax in enumerate(axes):
-        img = images[i]
+        img = images[i] if stretch is None else stretched(images[i], stretch)
         if img.ndim == 3 and img.shape[-1] == 1:
             img = img[..., 0]
         ax.imshow(img, cmap=cmap or ("gray" if img.ndim == 2 else None))
@@ -780,6 +819,7 @@ def plot_style_losses(history, weights=None, title="Style transfer losses"):
                 label=key if key not in weights else f"{weights[key]:g} x {key}")
     ax.set_yscale("log")
     ax.set_xlabel("step")
+    ax.set_ylabel("weighted loss (log scale)" if weights else "loss (log scale)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()

@@ -1,6 +1,10 @@
 """The package's layout rules, checked by reading the source (no imports needed).
 
-* calls flow downward: no import cycle between ``homl_cv`` modules;
+* calls flow downward: every module sits in one row of :data:`LAYERS` and
+  imports only modules of lower rows or, where the row allows it, of its own
+  row; topic modules never import each other, except the pairs declared in
+  :data:`SIDEWAYS` with a reason (README, "Architecture", shows the rows);
+* no import cycle between ``homl_cv`` modules;
 * no ``module._private`` name crosses a module boundary, tests included;
 * every module declares ``__all__``, and every name in it exists;
 * no module holds more than 12 % of the package's lines;
@@ -16,6 +20,19 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "homl_cv"
 MODULES = {path.stem: path for path in sorted(PACKAGE.glob("*.py"))}
 MAX_SHARE = 0.12
+
+# The rows, bottom first: (row, its modules, may a module import another of its own row?)
+LAYERS = (
+    ("foundation", {"__init__", "config", "checks", "sources", "listing", "claims"}, True),
+    ("ops", {"boxes", "conv", "regions", "distribute", "rle", "roc"}, True),
+    ("data", {"pretrained", "data"}, True),
+    ("models", {"models", "training"}, False),
+    ("topics", {"localization", "detection", "rcnn", "ssd", "segmentation", "instances", "superres",
+                "interpret", "style", "clip", "atrous"}, False),
+    ("front", {"viz", "bench", "rehearsal", "exercises", "cli", "__main__"}, True),
+)
+# Declared exceptions to "no import within a row without sharing": {(importer, imported): reason}.
+SIDEWAYS: dict = {}
 
 
 def _tree(path: Path) -> ast.Module:
@@ -66,8 +83,56 @@ def _private_attributes_used(path: Path) -> list:
     return bad
 
 
+def _import_graph() -> dict:
+    return {name: set(_sibling_imports(path).values()) - {name} for name, path in MODULES.items()}
+
+
+def layering_violations(graph: dict, layers=LAYERS, sideways=SIDEWAYS) -> list:
+    """Every ``"a imports b"`` of ``graph`` ({module: modules it imports}) that the rows forbid."""
+    row_of = {module: (index, row, own) for index, (row, modules, own) in enumerate(layers) for module in modules}
+    bad = [f"{module} is in no row of LAYERS: add it to one" for module in sorted(graph) if module not in row_of]
+    for module in sorted(set(graph) & set(row_of)):
+        index, row, own = row_of[module]
+        for other in sorted(graph[module]):
+            if other not in row_of:
+                continue  # reported above
+            other_index, other_row, _ = row_of[other]
+            if other_index > index:
+                bad.append(f"{module} ({row}) imports {other} ({other_row}), a higher row")
+            elif other_index == index and not own and (module, other) not in sideways:
+                bad.append(f"{module} imports {other}, sideways within {row}: move the shared code down a row "
+                           f"or declare the pair in SIDEWAYS with a reason")
+    return bad
+
+
+def test_every_module_imports_only_from_lower_rows():
+    assert not layering_violations(_import_graph()), layering_violations(_import_graph())
+
+
+def test_every_row_module_exists_and_sits_in_one_row():
+    listed = [module for _, modules, _ in LAYERS for module in modules]
+    assert len(listed) == len(set(listed)), "a module sits in two rows of LAYERS"
+    assert set(listed) == set(MODULES), f"LAYERS lists {sorted(set(listed) ^ set(MODULES))} wrongly"
+    assert set(SIDEWAYS) <= {(a, b) for a in MODULES for b in MODULES}
+    assert all(isinstance(reason, str) and reason for reason in SIDEWAYS.values())
+
+
+def test_the_layering_check_fails_on_a_sideways_or_upward_import():
+    graph = _import_graph()
+    sideways = {**graph, "ssd": graph["ssd"] | {"rcnn"}}          # a topic importing another topic
+    assert layering_violations(sideways) == [
+        "ssd imports rcnn, sideways within topics: move the shared code down a row "
+        "or declare the pair in SIDEWAYS with a reason"]
+    assert not layering_violations(sideways, sideways={("ssd", "rcnn"): "a declared exception"})
+    upward = {**graph, "boxes": graph["boxes"] | {"detection"}}    # an op importing a topic
+    assert layering_violations(upward) == ["boxes (ops) imports detection (topics), a higher row"]
+    assert layering_violations({**graph, "newmodule": set()}) == ["newmodule is in no row of LAYERS: add it to one"]
+    # within a row that allows it (front: cli imports rehearsal), an import is fine
+    assert "rehearsal" in graph["cli"]
+
+
 def test_no_import_cycle_between_modules():
-    graph = {name: set(_sibling_imports(path).values()) - {name} for name, path in MODULES.items()}
+    graph = _import_graph()
     state = {}  # name -> "visiting" | "done"
 
     def visit(name, trail):

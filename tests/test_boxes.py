@@ -154,8 +154,32 @@ def test_validate_boxes_unknown_format():
 
 @pytest.mark.parametrize("value", [np.nan, np.inf])
 def test_validate_boxes_non_finite(value):
-    with pytest.raises(ValueError, match="NaN or infinite"):
-        boxes.validate_boxes([[0, 0, value, 1]])
+    # the message names the argument, the value, where it is and the fix
+    with pytest.raises(ValueError, match=rf"boxes has a non-finite value {value} at index \(1, 2\).*np.nan_to_num"):
+        boxes.validate_boxes([[0, 0, 1, 1], [0, 0, value, 1]])
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_nms_rejects_non_finite_scores(value):
+    b = [[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30]]
+    # before: a NaN score silently dropped its box (NaN > threshold is False)
+    with pytest.raises(ValueError, match=rf"scores has a non-finite value {value} at index 1 "):
+        boxes.non_max_suppression(b, [0.9, value, 0.7])
+    with pytest.raises(ValueError, match=r"boxes has a non-finite value nan at index \(2, 0\)"):
+        boxes.non_max_suppression(b[:2] + [[np.nan, 20, 30, 30]], [0.9, 0.8, 0.7])
+    with pytest.raises(ValueError, match="score_threshold=nan"):
+        boxes.non_max_suppression(b, [0.9, 0.8, 0.7], score_threshold=np.nan)
+
+
+def test_nms_thresholds_at_equality():
+    b = [[0, 0, 20, 10], [0, 0, 10, 10], [50, 50, 60, 60]]   # IoU 100 / 200 = 0.5
+    assert boxes.iou(b[:1], b[1:2])[0, 0] == 0.5
+    # an overlap *equal* to iou_threshold is kept (only IoU > threshold suppresses), as in TF
+    assert boxes.non_max_suppression(b, [0.9, 0.8, 0.7], iou_threshold=0.5).tolist() == [0, 1, 2]
+    assert boxes.non_max_suppression(b, [0.9, 0.8, 0.7], iou_threshold=0.49).tolist() == [0, 2]
+    # a score *equal* to score_threshold is dropped (only scores > threshold stay)
+    assert boxes.non_max_suppression(b, [0.9, 0.8, 0.7], score_threshold=0.8).tolist() == [0]
+    assert boxes.non_max_suppression(b, [0.9, 0.8, 0.7], score_threshold=0.79).tolist() == [0, 1]
 
 
 def test_area():
@@ -225,3 +249,29 @@ def test_intersection_areas_by_hand():
     np.testing.assert_array_equal(boxes.intersection(a, b), [[25], [0]])
     with pytest.raises(ValueError, match="second corner is before the first"):
         boxes.intersection([[10, 0, 0, 10]], b)
+
+
+# ============================================================================ R-CNN box deltas, Detections
+def test_deltas_hand_case_and_round_trip():
+    # anchor centre (5, 5), 10x10; target centre (15, 10), 20x5
+    deltas = boxes.encode_deltas([[0, 0, 10, 10]], [[5, 7.5, 25, 12.5]])
+    np.testing.assert_allclose(deltas, [[1.0, 0.5, np.log(2), np.log(0.5)]], atol=1e-6)
+    np.testing.assert_allclose(boxes.decode_deltas([[0, 0, 10, 10]], deltas), [[5, 7.5, 25, 12.5]], atol=1e-5)
+    rng = np.random.default_rng(0)
+    a, b = (np.concatenate([c, c + rng.uniform(2, 30, (50, 2))], axis=1) for c in rng.uniform(0, 30, (2, 50, 2)))
+    np.testing.assert_allclose(boxes.decode_deltas(a, boxes.encode_deltas(a, b)), b, atol=1e-3)
+    huge = boxes.decode_deltas([[0, 0, 10, 10]], [[0, 0, 50, 50]])  # clipped at log(1000 / 16)
+    np.testing.assert_allclose(huge[0, 2] - huge[0, 0], 10 * 1000 / 16, rtol=1e-4)
+    with pytest.raises(ValueError, match="same shape"):
+        boxes.encode_deltas([[0, 0, 1, 1]], [[0, 0, 1, 1], [0, 0, 2, 2]])
+    with pytest.raises(ValueError, match="positive widths"):
+        boxes.encode_deltas([[0, 0, 0, 1]], [[0, 0, 1, 1]])
+    # the clip is the constant, and only on the log sizes: one step under it is not clipped
+    assert boxes.DELTA_CLIP == pytest.approx(np.log(1000 / 16))
+    below = boxes.decode_deltas([[0, 0, 10, 10]], [[0, 0, boxes.DELTA_CLIP - 0.5, 0]])
+    np.testing.assert_allclose(below[0, 2] - below[0, 0], 10 * np.exp(boxes.DELTA_CLIP - 0.5), rtol=1e-5)
+
+
+def test_detections_hold_predictions_and_optional_proposals():
+    found = boxes.Detections([{"boxes": np.zeros((0, 4)), "scores": np.zeros(0), "classes": np.zeros(0)}] * 3)
+    assert len(found) == 3 and found.proposals is None

@@ -38,6 +38,25 @@ def test_clip_loss_matches_numpy_reference_3x3_and_is_symmetric_in_roles():
     assert float(clip.clip_loss(logits.T)) == pytest.approx(float(clip.clip_loss(logits)), rel=1e-6)
 
 
+def test_clip_loss_is_the_mean_of_both_directions_checked_separately():
+    import keras
+
+    # a batch where image->text (rows) and text->image (columns) differ: image 1 scores caption 0
+    # above its own (row 1), while every caption still scores its own image highest
+    logits = np.array([[4.0, 0.0, 0.0], [3.5, 1.0, 0.0], [0.0, 0.5, 2.0]], np.float32)
+    labels = np.arange(3)
+    image_to_text = float(np.mean(keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)))
+    text_to_image = float(np.mean(keras.losses.sparse_categorical_crossentropy(labels, logits.T, from_logits=True)))
+    rows = -_log_softmax(logits.astype(np.float64), 1)[labels, labels].mean()
+    cols = -_log_softmax(logits.astype(np.float64), 0)[labels, labels].mean()
+    assert image_to_text == pytest.approx(rows, rel=1e-5) and text_to_image == pytest.approx(cols, rel=1e-5)
+    assert abs(rows - cols) > 0.5          # the two directions really differ here
+    assert float(clip.clip_loss(logits)) == pytest.approx((rows + cols) / 2, rel=1e-5)
+    # retrieval in each direction: rows are image queries, the transpose text queries
+    assert clip.recall_at_k(logits, 1) == pytest.approx(2 / 3)  # image 1 finds caption 0 first
+    assert clip.recall_at_k(logits.T, 1) == 1.0                 # every caption finds its image first
+
+
 def test_clip_loss_at_chance_is_log_batch_size():
     for b in (2, 8, 64):
         assert float(clip.clip_loss(np.zeros((b, b)))) == pytest.approx(np.log(b), rel=1e-5)

@@ -278,3 +278,57 @@ def test_a_small_cnn_learns_the_shapes_from_the_outline():
     model.fit(x[:1200], y[:1200], epochs=6, batch_size=32, verbose=0)
     accuracy = model.evaluate(x[1200:], y[1200:], verbose=0)[1]
     assert accuracy >= 0.8, accuracy
+
+
+# --------------------------------------------------------------------- what data mean
+def _instance_check(shape_names, objects, size):
+    """Chapter 06's section-9 check (cell 45), as the chapter calls it."""
+    data.expect_dataset("instance masks (chapter 06, section 9)", class_names=shape_names,
+                        labels=objects.classes, boxes=objects.boxes, box_format="xyxy", image_size=size)
+
+
+def test_chapter_06_class_name_bug_fails_the_check():
+    from homl_cv import instances, segmentation as seg
+
+    shapes = data.make_shapes(6, 64, min_objects=2, max_objects=3, size_range=(0.2, 0.5), seed=6)
+    objects = instances.instance_set(shapes)
+    assert set(objects.classes) == {0, 1, 2, 3}  # all four shapes occur, so a 2-name list must fail
+    _instance_check(list(shapes.class_names), objects, 64)  # the fix: the instance data's own names
+    pets = seg.SegmentationSplits(None, None, None, class_names=seg.PETS_CLASSES, image_size=128,
+                                  source="tfds oxford_iiit_pet")  # full mode's splits: Pets metadata
+    with pytest.raises(data.DataMismatch, match=r"label 3 has no name among the 2 class names \('pet', 'border'\)"):
+        _instance_check(list(pets.class_names[1:]), objects, 64)  # the bug, re-introduced
+
+
+def test_expect_dataset_class_names_and_counts():
+    data.expect_dataset("x", class_names=data.FLOWER_CLASSES, expected_class_names=data.FLOWER_CLASSES,
+                        num_classes=5)
+    with pytest.raises(data.DataMismatch, match="differ from the dataset's"):
+        data.expect_dataset("x", class_names=data.FLOWER_CLASSES[::-1], expected_class_names=data.FLOWER_CLASSES)
+    with pytest.raises(data.DataMismatch, match="5 class names .* for 4 classes"):
+        data.expect_dataset("x", class_names=data.FLOWER_CLASSES, num_classes=4)
+
+
+def test_expect_dataset_label_range_is_exact_at_both_ends():
+    data.expect_dataset("x", num_classes=3, labels=np.array([[0, 2], [1, 1]]))  # batch of labels, ends included
+    with pytest.raises(data.DataMismatch, match="label 3 has no name among 3 classes"):
+        data.expect_dataset("x", num_classes=3, labels=np.array([0, 3]))
+    with pytest.raises(data.DataMismatch, match="label -1"):
+        data.expect_dataset("x", num_classes=3, labels=np.array([-1, 2]))
+    data.expect_dataset("x", num_classes=3, labels=np.array([], int))
+
+
+def test_expect_dataset_masks_images_and_boxes():
+    data.expect_dataset("x", masks=np.array([[0, 1], [2, 2]]), mask_values=range(3))
+    with pytest.raises(data.DataMismatch, match=r"mask values \[3\] outside \[0, 1, 2\]"):
+        data.expect_dataset("x", masks=np.array([[0, 3], [1, 2]]), mask_values=range(3))  # a raw trimap's 3
+    data.expect_dataset("x", images=np.zeros((2, 32, 48, 3)), image_shape=(None, None, 3))
+    with pytest.raises(data.DataMismatch, match=r"images of shape \(32, 48, 3\), expected \(32, 32, 3\)"):
+        data.expect_dataset("x", images=np.zeros((2, 32, 48, 3)), image_shape=(32, 32, 3))
+    data.expect_dataset("x", boxes=np.array([[0, 0, 64, 32]]), box_format="xyxy", image_size=(32, 64))
+    with pytest.raises(data.DataMismatch, match="not in 'xyxy' order"):
+        data.expect_dataset("x", boxes=np.array([[0, 10, 20, 5]]), box_format="xyxy")  # yxyx read as xyxy
+    with pytest.raises(data.DataMismatch, match="outside the 32x64 image"):
+        data.expect_dataset("x", boxes=np.array([[0, 0, 64, 33]]), box_format="xyxy", image_size=(32, 64))
+    with pytest.raises(ValueError, match="box_format='yxyx'"):
+        data.expect_dataset("x", boxes=np.zeros((1, 4)), box_format="yxyx")

@@ -251,16 +251,24 @@ def test_map_matches_pycocotools():
     reference = detection.coco_reference(preds, shapes.boxes, shapes.classes, 64)
     voc = detection.evaluate_detections(preds, shapes.boxes, shapes.classes, 4, (0.5,), recall_points=101)
     coco = detection.evaluate_detections(preds, shapes.boxes, shapes.classes, 4, detection.COCO_IOU_THRESHOLDS)
-    assert 0.1 < coco["mAP"] < voc["mAP"] < 0.95  # a non-trivial case
+    assert 0.1 < coco.mAP < voc.mAP < 0.95  # a non-trivial case
     # Same matching, same 101-point interpolation. One known difference: pycocotools'
     # recall levels come from np.linspace unrounded (0.7000000000000001), so a recall of
     # exactly 7/10 does not "reach" 0.7 there but does here. On this data that moves
     # AP@[.5:.95] by 1e-4 (0.15538 here vs 0.15528; with unrounded levels both agree to 1e-12).
-    assert voc["mAP"] == pytest.approx(reference["AP50"], abs=1e-4)
-    assert coco["mAP"] == pytest.approx(reference["AP"], abs=5e-4)
+    assert voc.mAP == pytest.approx(reference["AP50"], abs=1e-4)
+    assert coco.mAP == pytest.approx(reference["AP"], abs=5e-4)
     # The book's 11-point AP differs a little (coarser recall levels), not a lot.
     book = detection.evaluate_detections(preds, shapes.boxes, shapes.classes, 4, (0.5,), recall_points=11)
-    assert abs(book["mAP"] - voc["mAP"]) < 0.05
+    assert abs(book.mAP - voc.mAP) < 0.05
+    # a dataclass: mAP is the mean of the (T, C) AP table, class_ap its mean over thresholds
+    assert isinstance(coco, detection.DetectionScores) and coco.ap.shape == (10, 4)
+    assert coco.iou_thresholds == detection.COCO_IOU_THRESHOLDS
+    assert coco.mAP == pytest.approx(float(np.nanmean(coco.ap)))
+    np.testing.assert_allclose(coco.class_ap, coco.ap.mean(axis=0))
+    # a Detections is taken as its predictions
+    again = detection.evaluate_detections(boxes.Detections(preds), shapes.boxes, shapes.classes, 4, (0.5,))
+    assert again.mAP == voc.mAP
 
 
 def test_map_hand_cases():
@@ -269,14 +277,14 @@ def test_map_hand_cases():
                for b, c in zip(shapes.boxes, shapes.classes)]
     nothing = [{"boxes": np.zeros((0, 4)), "scores": np.zeros(0), "classes": np.zeros(0)} for _ in range(10)]
     for thresholds in [(0.5,), detection.COCO_IOU_THRESHOLDS]:
-        assert detection.evaluate_detections(perfect, shapes.boxes, shapes.classes, 4, thresholds)["mAP"] == 1.0
-        assert detection.evaluate_detections(nothing, shapes.boxes, shapes.classes, 4, thresholds)["mAP"] == 0.0
+        assert detection.evaluate_detections(perfect, shapes.boxes, shapes.classes, 4, thresholds).mAP == 1.0
+        assert detection.evaluate_detections(nothing, shapes.boxes, shapes.classes, 4, thresholds).mAP == 0.0
     assert detection.coco_reference(perfect, shapes.boxes, shapes.classes, 64)["AP"] == pytest.approx(1.0)
     # a duplicate of a found object is a false positive
     duplicate = [{"boxes": [[0, 0, 10, 10], [0, 0, 10, 10]], "scores": [0.9, 0.8], "classes": [0, 0]}]
     truth = np.array([[[0, 0, 10, 10], [20, 20, 30, 30]]], np.float32)
     result = detection.evaluate_detections(duplicate, truth, np.array([[0, 0]]), 1, recall_points=11)
-    assert result["mAP"] == pytest.approx(6 / 11)  # recall 0.5 at precision 1 for levels 0 .. 0.5
+    assert result.mAP == pytest.approx(6 / 11)  # recall 0.5 at precision 1 for levels 0 .. 0.5
 
 
 def test_average_precision_reaches_recall_levels_hit_exactly():
@@ -298,10 +306,11 @@ def test_max_detections_caps_each_image_and_class_like_pycocotools():
              "scores": np.concatenate([np.linspace(0.99, 0.5, 100), [0.4, 0.3]]),
              "classes": np.array([0] * 101 + [1])}]
     mine = detection.evaluate_detections(pred, truth, truth_classes, 2, max_detections=100)
-    np.testing.assert_allclose(mine["ap"][0], [0.0, 1.0])
-    assert mine["mAP"] == pytest.approx(detection.coco_reference(pred, truth, truth_classes, 64)["AP50"], abs=1e-6)
+    np.testing.assert_allclose(mine.ap[0], [0.0, 1.0])
+    np.testing.assert_allclose(mine.class_ap, [0.0, 1.0])
+    assert mine.mAP == pytest.approx(detection.coco_reference(pred, truth, truth_classes, 64)["AP50"], abs=1e-6)
     uncapped = detection.evaluate_detections(pred, truth, truth_classes, 2, max_detections=101)
-    assert uncapped["ap"][0, 0] == pytest.approx(1 / 101)  # found last: precision 1/101 at recall 1
+    assert uncapped.ap[0, 0] == pytest.approx(1 / 101)  # found last: precision 1/101 at recall 1
 
 
 def test_map_bad_input():
@@ -352,11 +361,37 @@ def test_decode_yolo_outputs_scores_objectness_times_class_probability():
     assert strict["classes"].tolist() == [0]  # 0.3 is below the threshold (objectness alone would be 0.5)
 
 
+def test_detect_yolo_is_the_model_then_decode_yolo_outputs():
+    anchors = np.array([[8, 8], [16, 16]], np.float32)
+    model = detection.build_yolo_detector(32, num_anchors=2, num_classes=3, filters=4)
+    images = np.random.default_rng(0).random((3, 32, 32, 3)).astype(np.float32)
+    found = detection.detect_yolo(model, images, anchors, score_threshold=0.0, max_outputs=5)
+    assert isinstance(found, boxes.Detections) and found.proposals is None and len(found) == 3
+    expected = detection.decode_yolo_outputs(model(images, training=False).numpy(), anchors, 32, 0.0, 0.5, 5)
+    for mine, theirs in zip(found.predictions, expected):
+        assert len(mine["boxes"]) == 5
+        for key in ("boxes", "scores", "classes"):
+            np.testing.assert_allclose(mine[key], theirs[key], atol=1e-5)
+    with pytest.raises(ValueError, match=r"images must be a batch of shape \(N, H, W, C\)"):
+        detection.detect_yolo(model, images[0], anchors)
+
+
 def test_yolo_loss_serializes_and_decode_checks_shape():
     loss = detection.YoloLoss(box_weight=2.0)
     assert detection.YoloLoss.from_config(loss.get_config()).box_weight == 2.0
     with pytest.raises(ValueError, match="raw must have shape"):
         detection.decode_yolo_outputs(np.zeros((1, 8, 8, 2, 9)), np.ones((3, 2)), 64)
+
+
+def test_detector_inputs_with_nan_raise():
+    raw = np.zeros((1, 2, 2, 1, 7), np.float32)
+    raw[0, 1, 0, 0, 4] = np.nan   # before: its score was NaN and the slot silently vanished in NMS
+    with pytest.raises(ValueError, match=r"raw has a non-finite value nan at index \(0, 1, 0, 0, 4\)"):
+        detection.decode_yolo_outputs(raw, np.ones((1, 2)), 16)
+    with pytest.raises(ValueError, match="offsets has a non-finite value nan"):
+        detection.decode_yolo_boxes(np.full((2, 2, 1, 4), np.nan), 16, np.ones((1, 2)))
+    with pytest.raises(ValueError, match="pred_scores has a non-finite value nan at index 0"):
+        detection.match_detections([[0, 0, 1, 1]], [np.nan], [[0, 0, 1, 1]])
 
 
 # ============================================================================ keras-cv YOLOV8

@@ -57,3 +57,30 @@ def test_a_function_without_docstring_is_shown_whole():
 
 def lambda_free(x):
     return x * 2
+
+
+# notebook: (code shown, the call that first uses it); a layer is used through its builder
+SHOWN_BEFORE_USE = {
+    "02_architectures.ipynb": [(name, name) for name in (
+        "models.build_lenet5", "models.build_alexnet", "models.LocalResponseNormalization",
+        "models.InceptionModule", "models.build_vgg16", "models.ResidualUnit", "models.build_resnet34",
+        "models.build_xception", "models.SEBlock")] + [("models.XceptionBlock", "models.build_xception")],
+    "05_detection.ipynb": [(name, name) for name in (
+        "detection.dense_to_conv", "detection.encode_yolo_targets", "detection.evaluate_detections")],
+}
+
+
+@pytest.mark.parametrize("notebook", sorted(SHOWN_BEFORE_USE))
+def test_chapters_show_the_code_they_teach_right_before_its_first_use(notebook):
+    import json
+    import re
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "chapters" / notebook
+    code = ["".join(c["source"]) for c in json.loads(path.read_text(encoding="utf-8"))["cells"]
+            if c["cell_type"] == "code"]
+    for name, call in SHOWN_BEFORE_USE[notebook]:
+        shown = [i for i, src in enumerate(code) if f"show_source({name}" in src]
+        used = [i for i, src in enumerate(code) if re.search(re.escape(call) + r"\(", src)]
+        assert shown and used, f"{notebook}: {name} is {'never used' if shown else 'never shown'}"
+        assert shown[0] < used[0], f"{notebook}: {name} is used (code cell {used[0]}) before it is shown"

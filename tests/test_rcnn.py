@@ -1,13 +1,13 @@
-"""Two-stage detector pieces (homl_cv.rcnn): RoI pooling / RoIAlign against hand cases and
-tf.image.crop_and_resize, anchors and their IoU labels, box deltas, the RPN loss, proposals."""
+"""Two-stage detector pieces (homl_cv.rcnn): RoI pooling against hand cases, anchors and their
+IoU labels, RPN targets and loss, proposals, the small Faster R-CNN (RoIAlign: test_regions;
+box deltas: test_boxes)."""
 
 import math
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from homl_cv import rcnn
+from homl_cv import boxes, rcnn, regions
 
 GRID = np.arange(16, dtype=np.float32).reshape(4, 4, 1)  # value = 4 * row + column
 
@@ -26,52 +26,11 @@ def test_roi_pool_hand_cases():
     assert rcnn.roi_pool(GRID, [[1, 2, 3, 2]], (1, 3))[0, 0, :, 0].tolist() == [9, 10, 11]
 
 
-def test_roi_align_hand_cases():
-    ramp = np.tile(np.arange(4, dtype=np.float32)[None, :, None], (4, 1, 1))  # value = column
-    # bins [1, 2) and [2, 3) in pixels: centres 1.5, 2.5 -> cell coordinates 1.0, 2.0 (cell centres at k + 0.5)
-    assert rcnn.roi_align(ramp, [[1, 0, 3, 4]], (1, 2), sampling_ratio=1)[0, 0, :, 0].tolist() == [1.0, 2.0]
-    # bilinear is exact on a linear map: a bin's average is the value at its centre, for any sampling
-    out = rcnn.roi_align(GRID, [[0.5, 1.0, 3.5, 3.0]], (2, 3), sampling_ratio=2)[0, ..., 0]
-    centres_y, centres_x = np.array([1.5, 2.5]) - 0.5, np.array([1.0, 2.0, 3.0]) - 0.5
-    np.testing.assert_allclose(out, 4 * centres_y[:, None] + centres_x[None, :], atol=1e-6)
-    # no snapping: moving the box by a quarter pixel moves the result, unlike roi_pool
-    shifted = rcnn.roi_align(GRID, [[0.75, 1.0, 3.75, 3.0]], (2, 3), sampling_ratio=2)[0, ..., 0]
-    np.testing.assert_allclose(shifted - out, 0.25, atol=1e-6)
-    # near the border, points take the border value (the box is clipped to the map first)
-    edge = rcnn.roi_align(ramp, [[0, 0, 1, 4]], (1, 1), sampling_ratio=1)[0, 0, 0, 0]
-    assert edge == 0.0
-
-
-def test_roi_align_equals_crop_and_resize():
-    """RoIAlign with one sample per bin is crop_and_resize on the grid of bin centres."""
-    rng = np.random.default_rng(0)
-    fmap = rng.random((6, 7, 3)).astype(np.float32)
-    rois = np.array([[4, 4, 40, 30], [8.3, 9.1, 17.7, 33.2], [0, 0, 56, 48]], np.float32)
-    scale, rows, cols = 1 / 8, 2, 3
-    mine = rcnn.roi_align(fmap, rois, (rows, cols), scale, sampling_ratio=1)
-    for k, (x1, y1, x2, y2) in enumerate(rois * scale):
-        bin_h, bin_w = (y2 - y1) / rows, (x2 - x1) / cols
-        top, bottom = y1 + bin_h / 2 - 0.5, y2 - bin_h / 2 - 0.5  # first / last bin centre, cell coordinates
-        left, right = x1 + bin_w / 2 - 0.5, x2 - bin_w / 2 - 0.5
-        box = [[top / 5, left / 6, bottom / 5, right / 6]]  # crop_and_resize: y / (H - 1), x / (W - 1)
-        theirs = tf.image.crop_and_resize(fmap[None], box, [0], (rows, cols)).numpy()[0]
-        np.testing.assert_allclose(mine[k], theirs, atol=1e-5)
-    # the batched TensorFlow version agrees with the NumPy one, 2x2 samples per bin, boxes over the border
-    rois = np.concatenate([rois, [[10, 2, 20, 50], [50, 40, 60, 47]]]).astype(np.float32)
-    batch = np.stack([fmap, fmap[::-1]])
-    indices = np.array([0, 1, 0, 1, 0])
-    fast = rcnn.roi_align_tf(batch, rois, indices, (rows, cols), scale, 2).numpy()
-    for k, i in enumerate(indices):
-        np.testing.assert_allclose(fast[k], rcnn.roi_align(batch[i], rois[[k]], (rows, cols), scale, 2)[0], atol=1e-5)
-
-
 def test_roi_bad_input():
     with pytest.raises(ValueError, match=r"feature_map must have shape \(H, W, C\)"):
         rcnn.roi_pool(GRID[..., 0], [[0, 0, 1, 1]])
     with pytest.raises(ValueError, match="output_size"):
-        rcnn.roi_align(GRID, [[0, 0, 1, 1]], 0)
-    with pytest.raises(ValueError, match="sampling_ratio"):
-        rcnn.roi_align(GRID, [[0, 0, 1, 1]], 2, sampling_ratio=0)
+        rcnn.roi_pool(GRID, [[0, 0, 1, 1]], 0)
     with pytest.raises(ValueError, match="second corner is before the first"):
         rcnn.roi_pool(GRID, [[3, 3, 1, 1]])
 
@@ -102,22 +61,6 @@ def test_label_anchors_hand_case():
     assert no_truth.tolist() == [0] * 6
     with pytest.raises(ValueError, match="negative_iou"):
         rcnn.label_anchors(anchors, truth, 0.3, 0.7)
-
-
-def test_deltas_hand_case_and_round_trip():
-    # anchor centre (5, 5), 10x10; target centre (15, 10), 20x5
-    deltas = rcnn.encode_deltas([[0, 0, 10, 10]], [[5, 7.5, 25, 12.5]])
-    np.testing.assert_allclose(deltas, [[1.0, 0.5, math.log(2), math.log(0.5)]], atol=1e-6)
-    np.testing.assert_allclose(rcnn.decode_deltas([[0, 0, 10, 10]], deltas), [[5, 7.5, 25, 12.5]], atol=1e-5)
-    rng = np.random.default_rng(0)
-    a, b = (np.concatenate([c, c + rng.uniform(2, 30, (50, 2))], axis=1) for c in rng.uniform(0, 30, (2, 50, 2)))
-    np.testing.assert_allclose(rcnn.decode_deltas(a, rcnn.encode_deltas(a, b)), b, atol=1e-3)
-    huge = rcnn.decode_deltas([[0, 0, 10, 10]], [[0, 0, 50, 50]])  # clipped at log(1000 / 16)
-    np.testing.assert_allclose(huge[0, 2] - huge[0, 0], 10 * 1000 / 16, rtol=1e-4)
-    with pytest.raises(ValueError, match="same shape"):
-        rcnn.encode_deltas([[0, 0, 1, 1]], [[0, 0, 1, 1], [0, 0, 2, 2]])
-    with pytest.raises(ValueError, match="positive widths"):
-        rcnn.encode_deltas([[0, 0, 0, 1]], [[0, 0, 1, 1]])
 
 
 def test_rpn_targets_and_loss_by_hand():
@@ -177,7 +120,7 @@ def test_sample_rois_labels_by_iou():
                           for t in truth] for r in rois])
     expected = np.where(overlaps.max(1) >= 0.5, classes[overlaps.argmax(1)], 4)
     assert labels.tolist() == expected.tolist() and (labels < 4).sum() >= 4
-    np.testing.assert_allclose(rcnn.decode_deltas(rois[labels < 4], deltas[labels < 4]),
+    np.testing.assert_allclose(boxes.decode_deltas(rois[labels < 4], deltas[labels < 4]),
                                truth[overlaps.argmax(1)][labels < 4], atol=1e-3)
     assert (deltas[labels == 4] == 0).all() and rois.min() >= 0 and rois.max() <= 64
 
@@ -194,12 +137,14 @@ def test_build_faster_rcnn_shapes_and_detect_runs_untrained():
     assert tuple(out["cls"].shape) == (2, 5, 5) and tuple(out["box"].shape) == (2, 5, 4)
     # the training model's RoI head is the inference head (shared weights)
     fmaps = parts["backbone"](images)
-    pooled = rcnn.roi_align_tf(fmaps, rois.reshape(-1, 4), np.repeat([0, 1], 5), 4, 1 / 8, 2)
+    pooled = regions.roi_align(fmaps, rois.reshape(-1, 4), 4, np.repeat([0, 1], 5), 1 / 8, 2)
     logits, _ = parts["head"](pooled)
     np.testing.assert_allclose(logits.numpy().reshape(2, 5, 5), out["cls"].numpy(), atol=1e-4)
     model = rcnn.FasterRcnn(parts["backbone"], parts["rpn"], parts["head"], rcnn.make_anchors(8, 8, (12, 18, 26)),
                             8, 4, 64, {"loss": [2.0, 1.0]}, 3.0)
-    predictions, proposals = rcnn.detect_two_stage(model, images, top_n=7)
+    found = rcnn.detect_two_stage(model, images, top_n=7)
+    assert isinstance(found, boxes.Detections) and len(found) == 2
+    predictions, proposals = found.predictions, found.proposals
     assert len(predictions) == len(proposals) == 2 and all(len(p["boxes"]) <= 7 for p in proposals)
     assert all(set(p) == {"boxes", "scores", "classes"} for p in predictions)
     assert model.summary().startswith("Faster R-CNN 64px, stride 8, 3 anchors/cell, loss 2.00 -> 1.00 in 2 epochs")

@@ -101,6 +101,20 @@ def test_mnist_stand_in_loads_through_load_mnist(stand_ins, no_network):
         assert f["y_train"].dtype == np.uint8
 
 
+def test_loaders_check_what_the_stand_ins_mean_when_rehearsing(stand_ins, no_network, monkeypatch):
+    monkeypatch.setenv(config.REHEARSE_ENV, "1")
+    assert data.load_flowers(offline=False, data_dir=stand_ins).class_names == data.FLOWER_CLASSES
+    assert data.load_mnist(offline=False, data_dir=stand_ins).x_test.shape == (20, 28, 28)
+    assert seg.load_segmentation_data(image_size=32, data_dir=stand_ins).num_classes == 3
+    # metadata that disagree with the data stop the rehearsal at the loader
+    monkeypatch.setattr(seg, "PETS_CLASSES", ("background", "pet"))  # a class name lost
+    with pytest.raises(data.DataMismatch, match="oxford_iiit_pet .*2 class names .* for 3 classes"):
+        seg.load_segmentation_data(image_size=32, data_dir=stand_ins)
+    monkeypatch.setattr(data, "FLOWER_CLASSES", data.FLOWER_CLASSES[::-1])  # names out of order
+    with pytest.raises(data.DataMismatch, match="tf_flowers .*differ from the dataset's"):
+        data.load_flowers(offline=False, data_dir=stand_ins)
+
+
 def test_rehearsal_environment_selects_rehearsal_data_and_no_network(tmp_path, monkeypatch):
     written = []
     monkeypatch.setattr(rehearsal, "write_stand_ins", lambda folder, datasets: written.append(folder))

@@ -187,6 +187,21 @@ def test_mean_iou_matches_keras_on_logits():
     assert ours == pytest.approx(float(metric.result()), abs=1e-6)
 
 
+def test_mean_iou_with_absent_classes_matches_keras():
+    # class 3 is in neither mask (union 0): left out of the mean, as in keras.metrics.MeanIoU;
+    # class 2 is only predicted (union 1, intersection 0): it counts, with IoU 0
+    y_true = np.array([[0, 0, 1, 1], [0, 1, 1, 1]])
+    y_pred = np.array([[0, 1, 1, 1], [0, 1, 1, 2]])
+    per_class = seg.iou_per_class(y_true, y_pred, 4)
+    np.testing.assert_allclose(per_class[:3], [2 / 3, 4 / 6, 0.0])   # class 1: 4 shared of 6
+    assert np.isnan(per_class[3])
+    ours = seg.mean_iou(y_true, y_pred, 4)
+    assert ours == pytest.approx((2 / 3 + 4 / 6 + 0.0) / 3)   # not / 4 (absent as 0) nor / 2 (IoU-0 class dropped)
+    metric = keras.metrics.MeanIoU(num_classes=4)
+    metric.update_state(y_true.ravel(), y_pred.ravel())
+    assert ours == pytest.approx(float(metric.result()), abs=1e-6)
+
+
 def test_dice_loss_by_hand_and_serializable():
     y_true = np.array([[[0, 1], [1, 1]]])
     probs = np.array([[[[0.8, 0.2], [0.4, 0.6]], [[0.1, 0.9], [0.5, 0.5]]]], np.float32)

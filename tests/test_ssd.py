@@ -37,6 +37,43 @@ def test_default_boxes_hand_case():
         ssd.default_boxes((0,), 64)
 
 
+def test_default_boxes_per_map_aspect_ratios_ssd300():
+    four, six = (1.0, 2.0, 0.5), (1.0, 2.0, 0.5, 3.0, 1 / 3)
+    boxes = ssd.default_boxes((38, 19, 10, 5, 3, 1), 300, [four, six, six, six, four, four])
+    assert boxes.shape == (8732, 4)   # SSD300's count: 38^2 4 + 19^2 6 + 10^2 6 + 5^2 6 + 3^2 4 + 1 4
+    # hand case: map 0 gets ratio 1 only (+ extra square), map 1 ratios 1 and 4 (+ extra square)
+    boxes = ssd.default_boxes((2, 1), 64, [[1.0], [1.0, 4.0]])
+    assert boxes.shape == (4 * 2 + 1 * 3, 4)
+    np.testing.assert_allclose(boxes[2], [48 - 6.4, 16 - 6.4, 48 + 6.4, 16 + 6.4], atol=1e-4)  # cell (0, 1), ratio 1
+    w, h = 0.9 * 64 * 2, 0.9 * 64 / 2   # map 1, ratio 4: width s sqrt(4), height s / sqrt(4)
+    np.testing.assert_allclose(boxes[9], [32 - w / 2, 32 - h / 2, 32 + w / 2, 32 + h / 2], atol=1e-4)
+    np.testing.assert_allclose(boxes[10, 2] - boxes[10, 0], math.sqrt(0.9) * 64, atol=1e-4)  # extra square last
+    # one list for every map is the same as that list repeated per map
+    np.testing.assert_array_equal(ssd.default_boxes((4, 2), 64, (1.0, 2.0)),
+                                  ssd.default_boxes((4, 2), 64, [(1.0, 2.0), (1.0, 2.0)]))
+    with pytest.raises(ValueError, match="aspect_ratios has 2 lists but there are 3 feature maps"):
+        ssd.default_boxes((4, 2, 1), 64, [[1.0], [1.0, 2.0]])
+    with pytest.raises(ValueError, match="mixes numbers and lists"):
+        ssd.default_boxes((4, 2), 64, [1.0, [1.0, 2.0]])
+    with pytest.raises(ValueError, match=r"aspect_ratios=.*\(map 1\) must be positive"):
+        ssd.default_boxes((4, 2), 64, [[1.0], [-2.0]])
+
+
+def test_match_default_boxes_iou_threshold_at_equality_and_nan():
+    defaults = [[0, 0, 20, 10], [100, 100, 110, 110]]
+    truth = [[0, 0, 10, 10], [100, 100, 120, 110]]   # IoU exactly 0.5 with defaults 0 and 1 respectively
+    # a default box whose IoU *equals* the threshold is positive (>=), as in SSD
+    extra = [[0, 0, 10, 20]]   # IoU 0.5 with truth 0 too, but not truth 0's best (the first one wins ties)
+    labels, matched, _ = ssd.match_default_boxes(defaults + extra, truth[:1], [2], iou_threshold=0.5)
+    assert matched.tolist() == [0, -1, 0] and labels.tolist() == [3, 0, 3]
+    labels, matched, _ = ssd.match_default_boxes(defaults + extra, truth[:1], [2], iou_threshold=0.51)
+    assert matched.tolist() == [0, -1, -1]
+    with pytest.raises(ValueError, match=r"true_boxes has a non-finite value nan at index \(0, 1\)"):
+        ssd.match_default_boxes(defaults, [[0, np.nan, 1, 1]], [0])
+    with pytest.raises(ValueError, match="iou_threshold=0.0 must be a number in"):
+        ssd.match_default_boxes(defaults, truth, [0, 1], iou_threshold=0.0)
+
+
 def test_match_default_boxes_hand_case():
     defaults = [[0, 0, 10, 10],    # IoU 0.64 with truth 0: matched by threshold
                 [0, 0, 8, 8],      # IoU 0.64 too

@@ -73,3 +73,31 @@ def test_train_superres_returns_the_model_and_its_history():
     result = sr.train_superres(model, pairs, epochs=2, batch_size=4, verbose=0)
     assert isinstance(result, training.TrainedModel) and result.model is model
     assert len(result.history["loss"]) == 2
+
+
+@pytest.mark.parametrize("max_value", [1.0, 2.0, 255.0])
+def test_psnr_against_skimage_at_several_data_ranges(max_value):
+    from skimage.metrics import peak_signal_noise_ratio
+
+    rng = np.random.default_rng(3)
+    ref = rng.random((2, 6, 5, 3)) * max_value
+    noisy = np.clip(ref + rng.normal(0, 0.05 * max_value, ref.shape), 0, max_value)
+    noisy[1] = np.clip(ref[1] + rng.normal(0, 0.2 * max_value, ref[1].shape), 0, max_value)  # unequal errors
+    # skimage scores one image; the package averages the per-image PSNRs (not the PSNR of the mean MSE)
+    expected = np.mean([peak_signal_noise_ratio(r, n, data_range=max_value) for r, n in zip(ref, noisy)])
+    assert sr.psnr(noisy, ref, max_value=max_value) == pytest.approx(expected, rel=1e-9)
+
+
+def test_bicubic_layer_matches_keras_upsampling_and_the_model_predicts_at_two_sizes():
+    x = np.random.default_rng(2).random((2, 7, 5, 3)).astype(np.float32)
+    np.testing.assert_array_equal(np.asarray(sr.BicubicUpsampling(2)(x)),
+                                  np.asarray(keras.layers.UpSampling2D(2, interpolation="bicubic")(x)))
+    model = sr.build_subpixel_upsampler(factor=2, filters=4)
+    # jit_compile=True is what Keras' "auto" picks on a GPU; before, predict failed inside UpSampling2D there
+    with pytest.warns(UserWarning, match="jit_compile"):
+        model.compile(loss="mse", jit_compile=True)
+    for size in [(8, 8), (12, 10), (5, 9)]:
+        low = np.random.default_rng(sum(size)).random((3, *size, 3)).astype(np.float32)
+        out = model.predict(low, verbose=0)
+        assert out.shape == (3, 2 * size[0], 2 * size[1], 3)
+        np.testing.assert_allclose(np.clip(out, 0, 1), sr.bicubic_upsample(low, 2), atol=1e-5)

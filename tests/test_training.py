@@ -97,6 +97,14 @@ def test_batchnorm_stays_in_inference_mode_after_unfreezing():
     assert not any(layer.trainable for layer in bn)
 
 
+def test_transfer_model_takes_what_build_base_returns():
+    built = pretrained.build_base("MobileNetV2", weights=None, input_size=SIZE)
+    model = training.build_transfer_model(built, 3)   # before: AttributeError ... no attribute 'output_shape'
+    assert model.output_shape == (None, 3) and model.get_layer(built.model.name) is built.model
+    with pytest.raises(ValueError, match=r"base=dict must be a Keras model or what pretrained.build_base returns"):
+        training.build_transfer_model({"model": built.model}, 3)
+
+
 def test_transfer_model_checks_and_float32_head_under_mixed_precision():
     with pytest.raises(ValueError, match="num_classes=1"):
         training.build_transfer_model(small_base(), 1)

@@ -62,3 +62,40 @@ def test_masks_are_coloured_by_class():
     np.testing.assert_array_equal(rgb[1, 1], viz.SEGMENTATION_COLORS[1])  # 11 wraps to 1
     with pytest.raises(ValueError, match="integer class ids"):
         viz.mask_to_rgb(np.zeros((2, 2)))
+
+
+def test_plot_style_losses_labels_both_axes_and_weights_the_curves():
+    history = {"content": [4.0, 2.0], "style": [1.0, 0.5], "total": [5.0, 2.5]}
+    fig = viz.plot_style_losses(history, weights={"style": 2.0})
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "step" and ax.get_ylabel() == "weighted loss (log scale)"
+    lines = {line.get_label(): line.get_ydata().tolist() for line in ax.lines}
+    assert lines == {"content": [4.0, 2.0], "2 x style": [2.0, 1.0], "total": [5.0, 2.5]}
+    assert viz.plot_style_losses(history).axes[0].get_ylabel() == "loss (log scale)"
+
+
+def test_stretched_maps_the_percentiles_of_each_image_to_black_and_white():
+    image = np.full((10, 10, 3), 0.5)
+    image[0, 0] = 0.0          # one dark and one bright outlier pixel ...
+    image[9, 9] = 1.0
+    image[2:8, 2:8, 0] = 0.52  # ... hide a faint red square from a min-max stretch
+    out = viz.stretched(image, (5, 95))
+    assert out.min() == 0.0 and out.max() == 1.0
+    assert out[4, 4, 0] == 1.0 and out[4, 4, 1] == 0.0  # the square is now full red on black
+    assert viz.stretched(image, (0, 100))[4, 4, 0] == pytest.approx(0.52)  # min-max: still faint
+    assert viz.stretched(np.full((4, 4), 0.3)).tolist() == np.full((4, 4), 0.5).tolist()
+
+
+def test_plot_images_stretches_each_image_on_its_own():
+    faint = 0.5 + 0.01 * np.arange(16.0).reshape(1, 4, 4)
+    strong = np.linspace(0, 1, 16).reshape(1, 4, 4)
+    fig = viz.plot_images(np.concatenate([faint, strong]), stretch=(0, 100))
+    shown = [ax.images[0].get_array() for ax in fig.axes[:2]]
+    assert [float(s.min()) for s in shown] == [0.0, 0.0] and [float(s.max()) for s in shown] == [1.0, 1.0]
+    assert float(viz.plot_images(faint).axes[0].images[0].get_array().max()) == pytest.approx(0.65)
+
+
+@pytest.mark.parametrize("bad", [(99, 1), (-1, 50), (1, 101), (5,), "wide"])
+def test_stretch_percentiles_are_checked(bad):
+    with pytest.raises(ValueError, match=r"percentiles=.*0 <= low < high <= 100"):
+        viz.plot_images(np.zeros((1, 4, 4)), stretch=bad)

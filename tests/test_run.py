@@ -188,3 +188,14 @@ def test_rehearse_runs_the_kernels_in_rehearsal_mode_on_a_temporary_data_dir(tmp
     nb = nbformat.read(out / "01_env.ipynb", as_version=4)
     assert nb.cells[0].outputs[0]["text"] == "1 0 0 1\n"
     assert not os.path.exists(roots[0])  # the temporary data dir is gone
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_chapters_side_by_side_report_in_chapter_order(chapters, tmp_path, capsys, jobs):
+    # -j 2 starts the larger notebook first; the table still lists the chapters in order
+    out = tmp_path / "runs"
+    assert cli.main(["run", "-j", jobs, "--chapters-dir", str(chapters), "--out", str(out)]) == 1
+    table = capsys.readouterr().out.split("\nchapter")[1]
+    assert table.index("01_first") < table.index("02_broken")
+    assert "1 ok, 1 failed in" in table
+    assert (out / "01_first.ipynb").exists()

@@ -1,11 +1,12 @@
 """claims.claim: prints the visible check line, raises on a missed bound."""
 
 import math
+import re
 
 import pytest
 
 from homl_cv import config
-from homl_cv.claims import SAME, ClaimError, claim, measured, published
+from homl_cv.claims import COMPARISON_PATTERNS, SAME, ClaimError, claim, measured, published
 
 
 @pytest.fixture(autouse=True)
@@ -167,3 +168,37 @@ def test_bad_full_bounds_are_clear_errors(full_mode):
         measured()
     with pytest.raises(ValueError, match="needs tol="):
         measured(near=1.0)
+
+
+def _masked(text):
+    for pattern, replacement in COMPARISON_PATTERNS.items():
+        text = re.sub(pattern, replacement, text)
+    return text
+
+
+def _line(capsys, *args, **kwargs):
+    claim(*args, **kwargs)
+    return capsys.readouterr().out
+
+
+def test_comparison_masks_the_measured_values_of_claim_lines_only(capsys):
+    # Two CPUs: the same claim, other last digits -> the same compared text.
+    a = _line(capsys, "tiny YOLO mAP@0.5", 0.77, near=0.77, tol=0.01, reference="pycocotools", at_least=0.7, digits=2)
+    b = _line(capsys, "tiny YOLO mAP@0.5", 0.78, near=0.785, tol=0.01, reference="pycocotools", at_least=0.7,
+              digits=2)
+    assert a != b and _masked(a) == _masked(b)
+    assert _masked(a) == "tiny YOLO mAP@0.5 <measured> = pycocotools <measured> ± 0.01, >= 0.7 ✓\n"
+    assert _masked("loss 4.159 = log B 4.159 ± 1e-05 ✓\nx -0.003 <= 0 ✓\n") == (
+        "loss <measured> = log B <measured> ± 1e-05 ✓\nx <measured> <= 0 ✓\n")
+    # ... but the name, the bound and the verdict are still compared,
+    assert _masked(_line(capsys, "acc", 0.95, at_least=0.9)) != _masked(_line(capsys, "acc", 0.95, at_least=0.8))
+    assert _masked(_line(capsys, "acc", 0.95, at_least=0.9)) != _masked(_line(capsys, "top-1", 0.95, at_least=0.9))
+    assert _masked("acc 0.95 >= 0.9 ✓") != _masked("acc 0.95 >= 0.9")
+    # and so is every number outside a claim line.
+    for text in ["recall@1: 0.45\n", "mean IoU 0.57 pixel acc 0.92\n", "0.0", "acc 0.95 >= 0.9 (see above)\n"]:
+        assert _masked(text) == text
+
+
+def test_an_unchecked_quick_line_is_masked_too(capsys):
+    a = _line(capsys, "val accuracy", 0.812, full=measured(at_least=0.8))
+    assert _masked(a) == "val accuracy <measured>: not checked in quick mode (its bound is full mode's)\n"

@@ -1,6 +1,7 @@
 """The repository keeps its promises: CI runs the README's test command, and
 every chapter has the agreed opening cells and clean stored outputs."""
 
+import ast
 import importlib.util
 import json
 import re
@@ -269,6 +270,23 @@ def test_stored_outputs_are_light_and_plain(path):
             for text in texts:
                 assert "\x1b[" not in text, f"cell {i}: ANSI escape codes stored: {text[:80]!r}"
                 assert "\x08" not in text, f"cell {i}: backspaces stored: {text[:80]!r}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS + SOLUTIONS, ids=lambda p: p.stem)
+def test_no_cell_echoes_a_claims_float(path):
+    # A cell ending in a bare claim(...) shows the returned float again, under the claim line,
+    # and nbval compares that echo digit for digit (1.19e-07 here, 0.0 on another CPU).
+    # A trailing ';' does not help: under nbval, IPython 7.34 (Colab's) reads the previous
+    # cell to decide. Assign it: `_ = claim(...)`.
+    for index, cell in enumerate(_cells(path)):
+        source = "".join(cell["source"])
+        if cell["cell_type"] != "code" or source.lstrip().startswith(("%", "!")):
+            continue
+        last = ast.parse(source).body[-1:]
+        assert not (last and isinstance(last[0], ast.Expr) and isinstance(last[0].value, ast.Call)
+                    and ast.unparse(last[0].value.func).endswith("claim")), (
+            f"cell {index} ends in a bare claim(...), whose float nbval would compare digit for digit: "
+            "write `_ = claim(...)`")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS + SOLUTIONS, ids=lambda p: p.stem)

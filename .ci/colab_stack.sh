@@ -14,7 +14,10 @@ cd "$(dirname "$0")/.."
 PY="${HOML_CV_COLAB_PYTHON:-}"
 if [ -z "$PY" ]; then
   PY="$(command -v python3.13 || true)"
-  [ -n "$PY" ] || PY="$(ls -d "$(pyenv root 2>/dev/null || echo ~/.pyenv)"/versions/3.13*/bin/python3.13 2>/dev/null | tail -n 1)"
+  # a pyenv shim is on PATH even where 3.13 is not pyenv's global version: it must run
+  if [ -z "$PY" ] || ! "$PY" --version >/dev/null 2>&1; then
+    PY="$(ls -d "$(pyenv root 2>/dev/null || echo ~/.pyenv)"/versions/3.13*/bin/python3.13 2>/dev/null | tail -n 1)"
+  fi
 fi
 [ -x "$PY" ] || { echo "colab_stack.sh: no Python 3.13 found; set HOML_CV_COLAB_PYTHON=/path/to/python3.13"; exit 2; }
 VENV="${HOML_CV_COLAB_VENV:-/tmp/homl-cv-colab}"

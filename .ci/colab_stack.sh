@@ -27,8 +27,8 @@ if [ "$MODE" != --no-build ]; then
   echo "== Colab stack: $("$PY" --version) in $VENV, pins of .ci/colab-constraints.txt"
   "$PY" -m venv --clear "$VENV"
   # The project's dependencies (pyproject.toml, with the test extra) under the pins; the
-  # project itself is installed below, so that a build running beside another checkout's
-  # `pip install -e .` (.ci/run) never writes into the source tree at the same time.
+  # project itself is installed below, so that a build running beside .ci/run's own
+  # `pip install -e .` of this checkout never writes into the source tree at the same time.
   "$VENV/bin/python" -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + p['optional-dependencies']['test']))" >"$VENV/deps.txt"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c .ci/colab-constraints.txt -r "$VENV/deps.txt"
 fi

@@ -12,6 +12,7 @@
 """
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -205,3 +206,32 @@ def test_viz_only_draws():
 def test_no_keras_private_history_anywhere():
     users = [name for name, path in MODULES.items() if "_keras_history" in path.read_text(encoding="utf-8")]
     assert not users, f"{users} reach into Keras' private _keras_history: use public layer outputs"
+
+
+def _readme_architecture():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return text[text.index("## Architecture"):].split("\n## ", 1)[0]
+
+
+def test_readme_table_names_every_module_once():
+    section = _readme_architecture()
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    named = [name for line in rows for name in re.findall(r"`(\w+)`", line.split("|")[1])]
+    expected = sorted(name for name in MODULES if not name.startswith("__"))
+    twice = sorted({name for name in named if named.count(name) > 1})
+    assert not twice, f"README's Architecture table lists {twice} more than once"
+    assert sorted(named) == expected, (
+        f"README's Architecture table: missing {sorted(set(expected) - set(named))}, "
+        f"unknown {sorted(set(named) - set(expected))}")
+
+
+def test_readme_diagram_is_the_layers_table():
+    diagram = _readme_architecture().split("```text\n", 1)[1].split("```", 1)[0]
+    found, row = {}, None
+    for line in diagram.splitlines():
+        words = line.split("(")[0].split()
+        if line[:1].strip():                      # a new row starts with its name
+            row, words = words[0], words[1:]
+        found.setdefault(row, set()).update(w for w in words if w != "->")
+    expected = {name: modules for name, modules, _ in LAYERS}
+    assert found == expected, f"README's diagram rows {found} differ from LAYERS {expected}"

@@ -12,6 +12,13 @@ os.environ.setdefault("HOML_CV_OFFLINE", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from homl_cv.claims import COMPARISON_PATTERNS  # noqa: E402 - after the environment is set
+from homl_cv.config import shared_core_threads  # noqa: E402
+
+# pytest-xdist's workers (and the notebook kernels they start, which inherit this
+# environment) share the cores: each TensorFlow gets its share of threads, unless the
+# caller set them.
+for _name, _value in shared_core_threads(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))).items():
+    os.environ.setdefault(_name, _value)
 
 
 def pytest_collectstart(collector):

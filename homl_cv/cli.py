@@ -322,7 +322,12 @@ def run_chapters(args, env: dict, mode: str) -> int:
           f"kernel logs go to {out_dir}/.")
     jobs = max(1, min(getattr(args, "jobs", 1) or 1, len(notebooks)))
     if jobs > 1:
-        print(f"{jobs} kernels side by side (--jobs {jobs}); each chapter's line comes when it ends.")
+        # the kernels share the cores: each TensorFlow gets its share of threads
+        # (unless the caller's environment sets them)
+        env = {**config.shared_core_threads(jobs), **env}
+        threads = env.get(config.THREAD_ENVS[0], "TensorFlow's default")
+        print(f"{jobs} kernels side by side (--jobs {jobs}, {threads} TensorFlow thread(s) each); "
+              "each chapter's line comes when it ends.")
 
     def run_one(nb_path):
         in_out = out_dir / nb_path.relative_to(chapters_dir)

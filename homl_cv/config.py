@@ -51,6 +51,8 @@ from pathlib import Path
 
 import numpy as np
 
+from homl_cv import checks
+
 __all__ = [
     "DATA_DIR_ENV",
     "DeviceInfo",
@@ -60,6 +62,7 @@ __all__ = [
     "REHEARSAL_EPOCHS",
     "REHEARSAL_STEPS",
     "REHEARSE_ENV",
+    "THREAD_ENVS",
     "STRATEGY_CHOICES",
     "STRATEGY_ENV",
     "banner",
@@ -76,6 +79,7 @@ __all__ = [
     "pick_strategy",
     "set_seeds",
     "setup_device",
+    "shared_core_threads",
     "start_chapter",
     "tpu_address",
 ]
@@ -93,6 +97,8 @@ STRATEGY_ENV = "HOML_CV_STRATEGY"
 STRATEGY_CHOICES = ("auto", "default", "mirrored", "tpu", "multiworker")
 # Figures are stored in the notebooks: 72 dpi keeps a chapter well under 1 MB.
 FIGURE_DPI = 72
+THREAD_ENVS = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+"""The environment variables TensorFlow reads for its two thread pools (see :func:`shared_core_threads`)."""
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
@@ -227,6 +233,40 @@ def install_rehearsal_caps() -> bool:
     capped_fit.__doc__ = fit.__doc__
     keras.Model.fit = capped_fit
     return True
+
+
+def shared_core_threads(processes: int, cores: int | None = None) -> dict:
+    """TensorFlow's thread counts for one of ``processes`` processes that share the CPU's cores.
+
+    By default each TensorFlow process sizes its thread pools to every core, so two
+    processes side by side (two notebooks under ``homl-cv run -j 2`` or pytest's two
+    workers) run twice as many busy threads as there are cores and spend time
+    switching between them. Giving each ``cores // processes`` intra-op threads and
+    one inter-op thread avoids that: two of chapter 06's trainings side by side on the
+    2-core machine took 0.73-0.86x the wall time of TensorFlow's default (BENCHMARKS.md).
+    The numbers change in their last digits (another summation order), not in what they show.
+
+    Args:
+        processes: how many TensorFlow processes run at once (>= 1).
+        cores: the cores they share; default ``os.cpu_count()``.
+
+    Returns:
+        ``{}`` for one process (TensorFlow's own default), otherwise the
+        :data:`THREAD_ENVS` values to put in each process's environment before it
+        imports TensorFlow.
+
+    >>> shared_core_threads(2, cores=2)
+    {'TF_NUM_INTRAOP_THREADS': '1', 'TF_NUM_INTEROP_THREADS': '1'}
+    >>> shared_core_threads(2, cores=16)["TF_NUM_INTRAOP_THREADS"]
+    '8'
+    >>> shared_core_threads(1)
+    {}
+    """
+    processes = checks.positive_int(processes, "processes")
+    cores = checks.positive_int(os.cpu_count() or 1 if cores is None else cores, "cores")
+    if processes == 1:
+        return {}
+    return dict(zip(THREAD_ENVS, (str(max(1, cores // processes)), "1")))
 
 
 def set_seeds(seed: int = 42) -> None:

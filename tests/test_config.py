@@ -125,3 +125,17 @@ def test_banner_says_what_a_rehearsal_changes(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "mode: FULL, online" in line
     assert "REHEARSAL" in out and "weights=None" in out and "capped" in out
+
+
+@pytest.mark.parametrize("processes, cores, intra", [(2, 2, "1"), (2, 16, "8"), (3, 2, "1"), (4, 16, "4")])
+def test_processes_side_by_side_share_the_cores(processes, cores, intra):
+    assert config.shared_core_threads(processes, cores) == {
+        "TF_NUM_INTRAOP_THREADS": intra, "TF_NUM_INTEROP_THREADS": "1"}
+
+
+def test_one_process_keeps_tensorflows_default_and_bad_counts_say_so():
+    assert config.shared_core_threads(1, 16) == {}
+    with pytest.raises(ValueError, match=r"processes=0 must be a positive integer"):
+        config.shared_core_threads(0)
+    with pytest.raises(ValueError, match=r"cores=-2 must be a positive integer"):
+        config.shared_core_threads(2, -2)

@@ -6,7 +6,7 @@ import sys
 import nbformat
 import pytest
 
-from homl_cv import cli
+from homl_cv import cli, config
 
 
 def _notebook(path, *sources):
@@ -199,3 +199,21 @@ def test_chapters_side_by_side_report_in_chapter_order(chapters, tmp_path, capsy
     assert table.index("01_first") < table.index("02_broken")
     assert "1 ok, 1 failed in" in table
     assert (out / "01_first.ipynb").exists()
+
+
+@pytest.mark.parametrize("jobs, threads", [("1", "unset"), ("2", str(max(1, (os.cpu_count() or 1) // 2)))])
+def test_kernels_side_by_side_share_the_cores(tmp_path, monkeypatch, jobs, threads):
+    # -j 2: each kernel's TensorFlow gets its share of the cores; -j 1 leaves TensorFlow's default
+    for name in config.THREAD_ENVS:
+        monkeypatch.delenv(name, raising=False)
+    folder = tmp_path / "chapters"
+    folder.mkdir()
+    for stem in ("01_a", "02_b"):
+        _notebook(folder / f"{stem}.ipynb",
+                  "import os\nprint(os.environ.get('TF_NUM_INTRAOP_THREADS', 'unset'), "
+                  "os.environ.get('TF_NUM_INTEROP_THREADS', 'unset'))")
+    out = tmp_path / "runs"
+    assert cli.main(["run", "-j", jobs, "--chapters-dir", str(folder), "--out", str(out)]) == 0
+    for stem in ("01_a", "02_b"):
+        printed = nbformat.read(out / f"{stem}.ipynb", as_version=4).cells[0].outputs[0]["text"]
+        assert printed == (f"{threads} 1\n" if jobs == "2" else "unset unset\n")

@@ -217,6 +217,33 @@ def test_dice_loss_by_hand_and_serializable():
     assert restored.cross_entropy == 2.0
 
 
+def test_batch_dice_sums_the_pixels_of_every_image_before_dividing():
+    # two 1x2 images, 2 classes; class 1 is absent from the first image
+    y_true = np.array([[[0, 0]], [[0, 1]]])
+    probs = np.array([[[[0.9, 0.1], [0.7, 0.3]]], [[[0.6, 0.4], [0.2, 0.8]]]], np.float32)
+    p1, y1 = probs[..., 1], y_true == 1
+    p0, y0 = probs[..., 0], y_true == 0
+
+    def dice(p, y, axes):
+        return (2 * (p * y).sum(axes) + 1) / (p.sum(axes) + y.sum(axes) + 1)
+
+    per_image = 1 - (dice(p0, y0, (1, 2)) + dice(p1, y1, (1, 2))) / 2          # (2,) one per image
+    batch = 1 - (dice(p0, y0, None) + dice(p1, y1, None)) / 2                   # one number
+    assert float(seg.DiceLoss()(y_true, probs)) == pytest.approx(per_image.mean(), rel=1e-5)
+    assert float(seg.DiceLoss(per_image=False)(y_true, probs)) == pytest.approx(batch, rel=1e-5)
+    assert batch != pytest.approx(per_image.mean(), abs=0.01)   # they differ here (by 0.023)
+    # per example, batch Dice gives every example the batch's value (plus its own cross-entropy)
+    per_example = seg.DiceLoss(per_image=False, reduction=None)(y_true, probs)
+    np.testing.assert_allclose(np.asarray(per_example), [batch, batch], rtol=1e-5)
+    ce = -np.log(np.where(y_true == 1, p1, p0)).mean(axis=(1, 2))
+    with_ce = seg.DiceLoss(per_image=False, cross_entropy=1.0, reduction=None)(y_true, probs)
+    np.testing.assert_allclose(np.asarray(with_ce), batch + ce, rtol=1e-5)
+    restored = keras.losses.deserialize(keras.losses.serialize(seg.DiceLoss(per_image=False)))
+    assert restored.per_image is False
+    with pytest.raises(ValueError, match=r"per_image='batch' must be True or False"):
+        seg.DiceLoss(per_image="batch")
+
+
 def test_dice_plus_cross_entropy_adds_the_pixel_mean_log_loss():
     y_true = np.array([[[0, 1], [1, 1]]])
     probs = np.array([[[[0.8, 0.2], [0.4, 0.6]], [[0.1, 0.9], [0.5, 0.5]]]], np.float32)

@@ -25,7 +25,7 @@ Building blocks:
 * ``roc``: ROC curve and AUC by hand, for skewed binary tasks (02).
 * ``conv``: convolution and pooling arithmetic, teaching versions (01).
 * ``pretrained``: ``keras.applications`` bases, ImageNet class names (03).
-* ``data``: dataset loaders, offline stand-ins, the generated shapes.
+* ``data``: dataset loaders, offline stand-ins, the generated shapes (and a clip of them moving).
 * ``training``: generic fitting, schedules, transfer learning (02, 03).
 * ``models``: the classic architectures (``build_*``) and custom layers (02, 07).
 * ``distribute``: scaling out with ``tf.distribute``: logical CPU devices, global
@@ -39,6 +39,8 @@ Topics, one module per chapter that needs one:
 * ``rcnn``: two-stage detectors: RoI pooling, RPN anchors, a small Faster R-CNN,
   proposals and their recall, ``detect_two_stage`` (05).
 * ``ssd``: SSD's multi-scale default boxes and their matching (05).
+* ``tracking``: tracking by detection, SORT-style: IoU cost, Hungarian or greedy
+  association, a constant-velocity filter, CLEAR MOT counts and MOTA (05).
 * ``segmentation``: transposed convolution, un-pooling, FCN, U-Net, metrics, training (06).
 * ``atrous``: atrous (dilated) convolution, DeepLab's ASPP module, receptive fields (06).
 * ``instances``: instance segmentation, a Mask R-CNN-style mask head on RoIs, mask IoU (06).

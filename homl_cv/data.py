@@ -19,6 +19,9 @@ the reason and the two fixes; nothing falls back silently.
 and gradient backgrounds, with exact boxes and per-pixel masks, for
 localization, detection and segmentation.
 
+:func:`make_moving_shapes` makes a clip of the same shapes moving at constant velocity, with
+their identities, for tracking (05).
+
 :func:`expect_dataset` checks what data *mean* (class names and counts, label
 ranges, mask values, box formats, image sizes) where a chapter or a loader
 relies on it, and raises :class:`DataMismatch` when the metadata disagree.
@@ -68,6 +71,8 @@ __all__ = [
     "load_mnist",
     "load_sample_image",
     "load_sample_images",
+    "MovingShapes",
+    "make_moving_shapes",
     "make_shapes",
     "mnist_file",
     "photo_dataset",
@@ -769,6 +774,29 @@ def _shape_mask(kind: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return ((np.abs(u) <= 0.34) & (np.abs(v) <= 1.0)) | ((np.abs(v) <= 0.34) & (np.abs(u) <= 1.0))
 
 
+def _shape_pixels(kind: int, x0: float, y0: float, side: float) -> tuple:
+    """(rows, cols) of the pixels of shape ``kind`` in the square box at (x0, y0) of ``side`` pixels."""
+    ys, xs = np.mgrid[int(y0):int(np.ceil(y0 + side)), int(x0):int(np.ceil(x0 + side))]
+    u = (xs + 0.5 - (x0 + side / 2)) / (side / 2)
+    v = (ys + 0.5 - (y0 + side / 2)) / (side / 2)
+    inside = _shape_mask(kind, u, v)
+    return ys[inside], xs[inside]
+
+
+def _tight_box(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """The "xyxy" box of the pixels (x2, y2 exclusive)."""
+    return np.array([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1], np.float32)
+
+
+def _paint(image: np.ndarray, rows, cols, color: np.ndarray, fill: int) -> None:
+    """Paint the pixels in ``color``, plain (fill 0) or striped (fill 1), in place."""
+    if fill == 1:  # diagonal stripes, darker every other 3-px band
+        shade = np.where(((rows + cols) // 3) % 2 == 0, 1.0, 0.45)
+    else:
+        shade = np.ones(len(rows))
+    image[rows, cols] = color[None, :] * shade[:, None]
+
+
 @functools.lru_cache(maxsize=4)
 def _photo_bank(image_size: int) -> np.ndarray:
     """Low-contrast crops of the bundled photos, used as backgrounds."""
@@ -893,20 +921,12 @@ def make_shapes(
                     break
             else:
                 break  # no room left for another object in this image
-            ys, xs = np.mgrid[int(y0):int(np.ceil(y0 + side)), int(x0):int(np.ceil(x0 + side))]
-            u = (xs + 0.5 - (x0 + side / 2)) / (side / 2)
-            v = (ys + 0.5 - (y0 + side / 2)) / (side / 2)
-            inside = _shape_mask(cls, u, v)
-            if not inside.any():
+            rows, cols = _shape_pixels(cls, x0, y0, side)
+            if not len(rows):
                 break
-            rows, cols = ys[inside], xs[inside]
-            tight = np.array([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1], np.float32)
+            tight = _tight_box(rows, cols)
             color = np.clip(PALETTE[color_id] + rng.normal(0, 0.05, 3), 0, 1)
-            if fill == 1:  # diagonal stripes, darker every other 3-px band
-                shade = np.where(((rows + cols) // 3) % 2 == 0, 1.0, 0.45)
-            else:
-                shade = np.ones(len(rows))
-            image[rows, cols] = color[None, :] * shade[:, None]
+            _paint(image, rows, cols, color, fill)
             masks[i, rows, cols] = cls + 1
             instances[i, rows, cols] = j + 1
             boxes[i, j], classes[i, j] = tight, cls
@@ -916,3 +936,125 @@ def make_shapes(
     # an object hidden under later ones may have lost pixels: the class mask and the
     # instance mask agree on what is visible, the box stays the object's full extent
     return ShapesData(images, boxes, classes, masks, SHAPE_CLASSES[:num_classes], colors, fills, instances)
+
+
+@dataclasses.dataclass
+class MovingShapes:
+    """A generated clip of moving shapes with exact boxes and identities.
+
+    Every object is in every frame (objects bounce off the borders), so nothing
+    is padded; a shape drawn later hides an earlier one where they overlap, and
+    its box stays its full extent.
+
+    Attributes:
+        frames: float32 (T, H, W, 3) in [0, 1].
+        boxes: float32 (T, K, 4), "xyxy" pixels, object ``k`` of frame ``t``.
+        ids: int32 (T, K), the identity of each box: ``k`` (the same in every frame).
+        classes: int32 (K,), class ids (the shape), constant over the clip.
+        velocities: float32 (T, K, 2), (vx, vy) in pixels per frame with which
+            object ``k`` moved into frame ``t`` (frame 0: its first step's).
+        colors, fills: int32 (K,), as in :class:`ShapesData`, independent of the class.
+        class_names: names of the classes, index = class id.
+    """
+
+    frames: np.ndarray
+    boxes: np.ndarray
+    ids: np.ndarray
+    classes: np.ndarray
+    velocities: np.ndarray
+    colors: np.ndarray
+    fills: np.ndarray
+    class_names: tuple
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+
+def make_moving_shapes(num_frames: int = 36, num_objects: int = 4, image_size: int = 64,
+                       size_range=(0.22, 0.32), speed_range=(1.5, 3.0), jitter: float = 0.3,
+                       num_classes: int = len(SHAPE_CLASSES), seed: int = 0) -> MovingShapes:
+    """Generate a clip of shapes moving at constant velocity, bouncing off the borders.
+
+    The shapes, colours, fills and backgrounds are those of :func:`make_shapes`
+    (the class is the outline alone), so a detector trained on ``make_shapes``
+    images of the same size finds them frame by frame. Each object keeps its
+    class, colour, fill and size; its box moves by its velocity every frame (a
+    speed drawn from ``speed_range`` in a uniform direction) and the velocity
+    flips sign on the axis where the box would leave the image. The drawn
+    position adds a small Gaussian ``jitter`` (not accumulated). Objects start
+    apart (box IoU 0) and then cross freely: crossings, where one shape hides
+    another, are what makes tracking hard. The background stays fixed; pixel
+    noise is new every frame.
+
+    Args:
+        num_frames: T, at least 2.
+        num_objects: K, at least 1.
+        image_size: side of the square frames, at least 16.
+        size_range: (min, max) side of an object's box as a fraction of ``image_size``.
+        speed_range: (min, max) speed in pixels per frame, 0 <= min <= max.
+        jitter: standard deviation (pixels) of the noise on each drawn position, >= 0.
+        num_classes: how many shape classes, 1 to 4.
+        seed: random seed (the same arguments always give the same clip).
+
+    Returns:
+        A :class:`MovingShapes`.
+
+    Example:
+        >>> clip = make_moving_shapes(num_frames=5, num_objects=2, image_size=32, seed=0)
+        >>> clip.frames.shape, clip.boxes.shape, clip.ids[0].tolist(), clip.classes.shape
+        ((5, 32, 32, 3), (5, 2, 4), [0, 1], (2,))
+    """
+    num_frames = checks.int_at_least(num_frames, "num_frames", 2, "a clip needs two frames to move")
+    num_objects = checks.positive_int(num_objects, "num_objects")
+    image_size = checks.int_at_least(image_size, "image_size", 16, "pixels per side")
+    num_classes = checks.positive_int(num_classes, "num_classes")
+    if num_classes > len(SHAPE_CLASSES):
+        raise ValueError(f"num_classes={num_classes} must be between 1 and {len(SHAPE_CLASSES)}.")
+    lo, hi = size_range
+    if not 0 < lo <= hi <= 1:
+        raise ValueError(f"size_range={size_range} must satisfy 0 < min <= max <= 1.")
+    slow, fast = speed_range
+    if not 0 <= slow <= fast:
+        raise ValueError(f"speed_range={speed_range} must satisfy 0 <= min <= max (pixels per frame).")
+    jitter = checks.number_in(jitter, "jitter", 0.0, float(image_size))
+
+    rng = np.random.default_rng(seed)
+    classes = rng.integers(num_classes, size=num_objects).astype(np.int32)
+    colors = rng.integers(len(COLOR_NAMES), size=num_objects).astype(np.int32)
+    fills = rng.integers(len(FILL_NAMES), size=num_objects).astype(np.int32)
+    tints = np.clip(PALETTE[colors] + rng.normal(0, 0.05, (num_objects, 3)), 0, 1)
+    sides = np.maximum(rng.uniform(lo, hi, num_objects) * image_size, 6.0)
+    room = image_size - sides  # the top-left corner stays in [0, room]
+    corners = np.empty((num_objects, 2))
+    for k in range(num_objects):  # start apart (rejection sampling), else anywhere
+        for _ in range(100):
+            corners[k] = rng.uniform(0, room[k], 2)
+            square = np.r_[corners[k], corners[k] + sides[k]]
+            placed = np.c_[corners[:k], corners[:k] + sides[:k, None]]
+            if k == 0 or np.all(boxes_lib.iou([square], placed) == 0):
+                break
+    angles = rng.uniform(0, 2 * np.pi, num_objects)
+    velocity = rng.uniform(slow, fast, num_objects)[:, None] * np.c_[np.cos(angles), np.sin(angles)]
+
+    background = _background(rng, image_size, _photo_bank(image_size))
+    frames = np.empty((num_frames, image_size, image_size, 3), np.float32)
+    boxes = np.empty((num_frames, num_objects, 4), np.float32)
+    velocities = np.empty((num_frames, num_objects, 2), np.float32)
+    for t in range(num_frames):
+        if t > 0:  # move, then reflect at the borders
+            corners = corners + velocity
+            for axis in range(2):
+                low, high = corners[:, axis] < 0, corners[:, axis] > room
+                corners[low, axis] = -corners[low, axis]
+                corners[high, axis] = 2 * room[high] - corners[high, axis]
+                velocity[low | high, axis] *= -1
+        velocities[t] = velocity
+        image = background.copy()
+        drawn = np.clip(corners + rng.normal(0, jitter, corners.shape), 0, room[:, None]) if jitter else corners
+        for k in range(num_objects):
+            rows, cols = _shape_pixels(int(classes[k]), drawn[k, 0], drawn[k, 1], sides[k])
+            _paint(image, rows, cols, tints[k], int(fills[k]))
+            boxes[t, k] = _tight_box(rows, cols)
+        frames[t] = np.clip(image + rng.normal(0, 0.02, image.shape), 0, 1)
+    ids = np.tile(np.arange(num_objects, dtype=np.int32), (num_frames, 1))
+    return MovingShapes(frames, boxes, ids, classes, velocities, colors, fills, SHAPE_CLASSES[:num_classes])

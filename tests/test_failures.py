@@ -171,7 +171,7 @@ def test_occlude_bad_inputs():
 def test_a_rare_subgroup_is_learned_worse():
     # Chapter 07's setting: 800 small shapes, striped ones 3 % of them, tested on a
     # half-striped set: the striped accuracy is well below the plain one. Measured gaps
-    # 0.16 to 0.29 over three seeds; the bound of 0.1 is the chapter's claim.
+    # 0.21 and 0.30 for two seeds; the bound of 0.1 is the chapter's claim.
     import keras
 
     from homl_cv import models
@@ -180,7 +180,7 @@ def test_a_rare_subgroup_is_learned_worse():
     test = data.make_shapes(400, 24, size_range=(0.5, 0.8), seed=12)
     split = failures.rare_subgroup_split(pool.fills[:, 0], 1, 0.03, size=800, seed=0)
     keras.utils.set_random_seed(0)
-    net = models.build_gap_cnn((24, 24, 3), num_classes=4, filters=(16, 32, 32))
+    net = models.build_gap_cnn((24, 24, 3), num_classes=4, filters=(8, 16, 32))
     schedule = keras.optimizers.schedules.CosineDecay(3e-3, 15 * 800 // 32)
     net.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy")
     net.fit(pool.images[split], pool.classes[split, 0], epochs=15, batch_size=32, verbose=0)

@@ -46,6 +46,8 @@ Topics, one module per chapter that needs one:
 * ``instances``: instance segmentation, a Mask R-CNN-style mask head on RoIs, mask IoU (06).
 * ``superres``: super-resolution, a sub-pixel convolution upsampler against bicubic, PSNR (06).
 * ``interpret``: feature maps, filter visualization, CAM, Grad-CAM, occlusion (07).
+* ``failures``: how vision systems fail: accuracy per subgroup, max-softmax confidence out of
+  distribution, occlusion (07).
 * ``style``: neural style transfer (08).
 * ``clip``: images and text: captions, a CLIP-style model, InfoNCE, zero-shot, retrieval (09).
 

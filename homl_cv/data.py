@@ -17,7 +17,8 @@ the reason and the two fixes; nothing falls back silently.
 
 :func:`make_shapes` generates images of coloured shapes on real-photo, noise
 and gradient backgrounds, with exact boxes and per-pixel masks, for
-localization, detection and segmentation.
+localization, detection and segmentation; :func:`make_ood_images` gives
+images from elsewhere (digits, textures, noise) to test a shapes model on.
 
 :func:`make_moving_shapes` makes a clip of the same shapes moving at constant velocity, with
 their identities, for tracking (05).
@@ -58,6 +59,8 @@ __all__ = [
     "ImageSplits",
     "MNIST_SUBDIR",
     "MNIST_URL",
+    "OODImages",
+    "OOD_KINDS",
     "SAMPLE_PHOTOS",
     "SHAPE_CLASSES",
     "ShapesData",
@@ -73,6 +76,7 @@ __all__ = [
     "load_sample_images",
     "MovingShapes",
     "make_moving_shapes",
+    "make_ood_images",
     "make_shapes",
     "mnist_file",
     "photo_dataset",
@@ -1058,3 +1062,73 @@ def make_moving_shapes(num_frames: int = 36, num_objects: int = 4, image_size: i
         frames[t] = np.clip(image + rng.normal(0, 0.02, image.shape), 0, 1)
     ids = np.tile(np.arange(num_objects, dtype=np.int32), (num_frames, 1))
     return MovingShapes(frames, boxes, ids, classes, velocities, colors, fills, SHAPE_CLASSES[:num_classes])
+
+
+# --------------------------------------------------------------------------- out-of-distribution images
+OOD_KINDS = ("digits", "texture", "noise")
+_TEXTURES = ("brick", "grass", "gravel")  # scikit-image's bundled 512x512 grey textures
+
+
+@dataclasses.dataclass(frozen=True)
+class OODImages:
+    """Images from outside the shapes' distribution, for out-of-distribution tests.
+
+    Attributes:
+        images: float32 (N, S, S, 3) in [0, 1] (grey: the three channels are equal).
+        kinds: int32 (N,), index into ``kind_names``.
+        kind_names: :data:`OOD_KINDS`.
+    """
+
+    images: np.ndarray
+    kinds: np.ndarray
+    kind_names: tuple = OOD_KINDS
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+def make_ood_images(per_kind: int = 100, image_size: int = 48, seed: int = 0) -> OODImages:
+    """Images no shapes model has seen: handwritten digits, textures, noise (offline).
+
+    - ``digits``: scikit-learn's real 8x8 handwritten digits, upscaled
+      (nearest neighbour) to ``image_size``: white strokes on black;
+    - ``texture``: random square crops (1/8 to 1/2 of the side) of
+      scikit-image's brick, grass and gravel photos, resized;
+    - ``noise``: every pixel and channel uniform in [0, 1].
+
+    Args:
+        per_kind: images of each kind.
+        image_size: side of the square images, at least 8.
+        seed: random seed (which digits, which crops, the noise).
+
+    Returns:
+        An :class:`OODImages` of ``3 * per_kind`` images, kind by kind.
+
+    Example:
+        >>> ood = make_ood_images(per_kind=2, image_size=16)
+        >>> ood.images.shape, ood.kinds.tolist()
+        ((6, 16, 16, 3), [0, 0, 1, 1, 2, 2])
+    """
+    from skimage import data as skdata
+    from skimage.transform import resize
+    from sklearn.datasets import load_digits
+
+    per_kind = checks.positive_int(per_kind, "per_kind")
+    image_size = checks.int_at_least(image_size, "image_size", 8, "pixels per side")
+    rng = np.random.default_rng(seed)
+    digits = load_digits().images
+    chosen = digits[rng.choice(len(digits), per_kind, replace=per_kind > len(digits))] / 16.0
+    grey = [np.stack([resize(d, (image_size, image_size), order=0) for d in chosen])]
+    photos = [getattr(skdata, name)().astype(np.float32) / 255.0 for name in _TEXTURES]
+    crops = []
+    for k in range(per_kind):
+        photo = photos[k % len(photos)]
+        side = int(rng.integers(photo.shape[0] // 8, photo.shape[0] // 2 + 1))
+        y, x = rng.integers(0, photo.shape[0] - side + 1), rng.integers(0, photo.shape[1] - side + 1)
+        crops.append(resize(photo[y:y + side, x:x + side], (image_size, image_size), anti_aliasing=True))
+    grey.append(np.stack(crops))
+    grey = np.clip(np.concatenate(grey), 0, 1)[..., None].repeat(3, axis=-1)
+    noise = rng.random((per_kind, image_size, image_size, 3))
+    images = np.concatenate([grey, noise]).astype(np.float32)
+    kinds = np.repeat(np.arange(len(OOD_KINDS), dtype=np.int32), per_kind)
+    return OODImages(images, kinds)

@@ -29,7 +29,7 @@ LAYERS = (
     ("data", {"pretrained", "data"}, True),
     ("models", {"models", "training"}, False),
     ("topics", {"localization", "detection", "rcnn", "ssd", "segmentation", "instances", "superres",
-                "interpret", "style", "clip", "atrous", "tracking"}, False),
+                "interpret", "failures", "style", "clip", "atrous", "tracking"}, False),
     ("front", {"viz", "bench", "rehearsal", "exercises", "cli", "__main__"}, True),
 )
 # Declared exceptions to "no import within a row without sharing": {(importer, imported): reason}.

@@ -9,7 +9,13 @@ One run measures, on the machine at hand:
 * **training** throughput (images/s) of the transfer model (a
   ``keras.applications`` base with a new head) in float32, mixed precision
   and with XLA. Mixed precision needs a GPU: on a CPU its row says "skipped"
-  instead of showing a number.
+  instead of showing a number;
+* **how close to the machine**: the device's float32 matrix-multiply speed
+  with TensorFlow (:func:`matmul_peak_gflops`, GFLOP/s), and for each
+  training row the GFLOP/s it achieved, ``3 x`` (forward FLOPs per image,
+  :func:`model_flops`) ``x`` images/s (a training step costs about three
+  forward passes: forward, and the two backward products), as a fraction of
+  that peak.
 
 Run it with ``python -m homl_cv.bench`` (quick sizes, about a minute on a
 laptop CPU); ``--full`` uses bigger sizes and Xception at 299 px (for a GPU);
@@ -34,6 +40,7 @@ from homl_cv import data, pretrained, training
 
 __all__ = [
     "FULL",
+    "TRAINING_STEP_FORWARDS",
     "PIPELINE_VARIANTS",
     "QUICK",
     "Result",
@@ -42,10 +49,13 @@ __all__ = [
     "device_description",
     "format_table",
     "main",
+    "matmul_peak_gflops",
+    "model_flops",
     "pipeline_throughput",
     "run_benchmarks",
     "to_markdown",
     "training_throughput",
+    "transfer_model_flops",
 ]
 
 PIPELINE_VARIANTS = (
@@ -55,6 +65,7 @@ PIPELINE_VARIANTS = (
     ("parallel map + prefetch + cache", dict(parallel=True, prefetch=True, cache=True)),
 )
 TRAINING_MODES = ("float32", "mixed precision", "XLA")
+TRAINING_STEP_FORWARDS = 3  # a training step ~ 3 forward passes (forward, input and weight gradients)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,6 +94,7 @@ class Result:
     variant: str
     images_per_s: float | None
     note: str = ""
+    gflop_per_s: float | None = None  # training rows: achieved; the peak row: the matmul peak
 
 
 def device_description() -> str:
@@ -171,8 +183,116 @@ def training_throughput(mode: str = "float32", base: str = "MobileNetV2", image_
         keras.backend.clear_session()
 
 
+def matmul_peak_gflops(size: int = 1024, repeats: int = 20, dtype: str = "float32") -> float:
+    """The device's matrix-multiply speed with TensorFlow, in GFLOP/s.
+
+    ``repeats`` products of two ``size x size`` matrices, each ``2 size^3``
+    floating-point operations (a multiply and an add per term), after one
+    untimed warm-up; the result is read back so the time includes the work.
+    This is what the device's dense kernels reach on the best-shaped problem,
+    the ceiling a training step is compared with.
+
+    Example:
+        >>> matmul_peak_gflops(size=64, repeats=2) > 0  # doctest: +SKIP
+        True
+    """
+    import tensorflow as tf
+
+    if size < 1 or repeats < 1:
+        raise ValueError(f"size={size}, repeats={repeats}: both must be positive integers.")
+    rng = np.random.default_rng(0)
+    a = tf.constant(rng.standard_normal((size, size)), dtype=dtype)
+    b = tf.constant(rng.standard_normal((size, size)), dtype=dtype)
+
+    @tf.function
+    def products(a, b):
+        total = tf.zeros((), dtype)
+        for _ in range(repeats):  # unrolled: one graph, no Python between the products
+            total += tf.reduce_sum(tf.linalg.matmul(a, b))
+            a = a + 1e-6  # a new operand each time, so nothing is computed once and reused
+        return total
+
+    products(a, b).numpy()  # trace and warm up
+    start = time.perf_counter()
+    products(a, b).numpy()
+    return 2 * size ** 3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def _shape(tensor_shape) -> tuple:
+    return tuple(int(d) for d in tensor_shape[1:])
+
+
+def model_flops(model) -> int:
+    """Floating-point operations of one forward pass of one example (2 per multiply-add).
+
+    Counts the layers that hold nearly all the work: ``Conv2D`` (grouped too),
+    ``Conv2DTranspose``, ``DepthwiseConv2D``, ``SeparableConv2D`` and
+    ``Dense`` (applied at every position of its input), inside nested models
+    too. Normalization, activations and pooling (a few operations per value)
+    are left out, so the figure is a slight undercount. For a convolution
+    with a ``kh x kw`` kernel, ``C_in`` input and ``C_out`` output channels
+    in ``g`` groups and an ``H x W`` output: ``2 H W C_out kh kw C_in / g``.
+
+    Args:
+        model: a built Keras model (functional or sequential).
+
+    Returns:
+        The FLOPs per example (an int).
+
+    Example:
+        >>> import keras
+        >>> m = keras.Sequential([keras.Input((8, 8, 2)), keras.layers.Conv2D(4, 3),
+        ...                       keras.layers.Flatten(), keras.layers.Dense(3)])
+        >>> model_flops(m)  # conv: 2 * (6*6*4 outputs) * (3*3*2 taps); dense: 2 * 144 * 3
+        6048
+    """
+    import keras
+
+    layers = keras.layers
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            total += model_flops(layer)
+            continue
+        if not isinstance(layer, (layers.Conv2D, layers.Conv2DTranspose, layers.DepthwiseConv2D,
+                                  layers.SeparableConv2D, layers.Dense)):
+            continue
+        inputs, outputs = _shape(layer.input.shape), _shape(layer.output.shape)
+        if isinstance(layer, layers.Dense):
+            positions = int(np.prod(inputs[:-1])) if len(inputs) > 1 else 1
+            total += 2 * positions * inputs[-1] * layer.units
+            continue
+        kh, kw = layer.kernel_size
+        c_in = inputs[-1]
+        if isinstance(layer, layers.DepthwiseConv2D):
+            total += 2 * int(np.prod(outputs)) * kh * kw
+        elif isinstance(layer, layers.SeparableConv2D):
+            depthwise = 2 * int(np.prod(outputs[:-1])) * c_in * layer.depth_multiplier * kh * kw
+            total += depthwise + 2 * int(np.prod(outputs[:-1])) * c_in * layer.depth_multiplier * outputs[-1]
+        elif isinstance(layer, layers.Conv2DTranspose):
+            total += 2 * int(np.prod(inputs)) * kh * kw * outputs[-1]
+        else:
+            total += 2 * int(np.prod(outputs)) * kh * kw * c_in // layer.groups
+    return int(total)
+
+
+def transfer_model_flops(base: str = "MobileNetV2", image_size: int = 96) -> int:
+    """:func:`model_flops` of the transfer model :func:`training_throughput` trains."""
+    import keras
+
+    built = pretrained.build_base(base, weights=None, input_size=image_size, verbose=False)
+    flops = model_flops(training.build_transfer_model(built.model, 5))
+    keras.backend.clear_session()
+    return flops
+
+
 def run_benchmarks(quick: bool = True, sizes: Sizes | None = None, progress: bool = True) -> list:
-    """Run every benchmark once; returns a list of :class:`Result` rows."""
+    """Run every benchmark once; returns a list of :class:`Result` rows.
+
+    The last row is the float32 matmul peak; each training row carries its
+    achieved GFLOP/s (``TRAINING_STEP_FORWARDS x`` forward FLOPs x images/s)
+    and its note says which fraction of that peak it is.
+    """
     import tensorflow as tf
     from tqdm.auto import tqdm
 
@@ -181,6 +301,9 @@ def run_benchmarks(quick: bool = True, sizes: Sizes | None = None, progress: boo
     jobs = [("input pipeline", name) for name, _ in PIPELINE_VARIANTS]
     jobs += [("training", mode) for mode in TRAINING_MODES]
     pipeline_batch = min(32, sizes.pipeline_images)
+    peak_size = 2048 if has_gpu or not quick else 1024
+    peak = matmul_peak_gflops(peak_size, repeats=20 if quick else 50)
+    flops = transfer_model_flops(sizes.base, sizes.train_size)
     rows = []
     for part, variant in tqdm(jobs, desc="benchmarks", disable=not progress, leave=False):
         if part == "input pipeline":
@@ -188,16 +311,21 @@ def run_benchmarks(quick: bool = True, sizes: Sizes | None = None, progress: boo
             speed = pipeline_throughput(sizes.pipeline_images, sizes.pipeline_size,
                                         pipeline_batch, **switches)
             note = f"{sizes.pipeline_images} JPEGs x 2 passes -> {sizes.pipeline_size} px"
-        elif variant == "mixed precision" and not has_gpu:
+            rows.append(Result(part, variant, speed, note))
+            continue
+        if variant == "mixed precision" and not has_gpu:
             rows.append(Result(part, variant, None,
                                "skipped: float16 needs a GPU (slower than float32 on CPUs)"))
             continue
-        else:
-            speed = training_throughput(variant, sizes.base, sizes.train_size,
-                                        sizes.batch_size, sizes.train_steps)
-            note = (f"{sizes.base} {sizes.train_size} px + head, batch {sizes.batch_size}, "
-                    f"{sizes.train_steps} steps")
-        rows.append(Result(part, variant, speed, note))
+        speed = training_throughput(variant, sizes.base, sizes.train_size,
+                                    sizes.batch_size, sizes.train_steps)
+        achieved = TRAINING_STEP_FORWARDS * flops * speed / 1e9
+        note = (f"{sizes.base} {sizes.train_size} px + head, batch {sizes.batch_size}, "
+                f"{sizes.train_steps} steps; {achieved:.1f} GFLOP/s = {achieved / peak:.0%} of the float32 "
+                f"matmul peak ({flops / 1e6:.0f} MFLOP per image forward)")
+        rows.append(Result(part, variant, speed, note, gflop_per_s=achieved))
+    rows.append(Result("peak", "float32 matmul", None,
+                       f"{peak_size}x{peak_size} products: {peak:.1f} GFLOP/s", gflop_per_s=peak))
     return rows
 
 
@@ -227,7 +355,8 @@ def to_markdown(rows, device: str | None = None, command: str = "python -m homl_
         "|------|---------|---------:|------|",
     ]
     for row in rows:
-        speed = "skipped" if row.images_per_s is None else f"{row.images_per_s:.1f}"
+        speed = f"{row.images_per_s:.1f}" if row.images_per_s is not None else (
+            "skipped" if row.note.startswith("skipped") else "-")
         out.append(f"| {row.part} | {row.variant} | {speed} | {row.note} |")
     return "\n".join(out) + "\n"
 

@@ -19,8 +19,15 @@ def test_every_variant_has_a_row(rows):
     assert [(r.part, r.variant) for r in rows] == (
         [("input pipeline", name) for name, _ in bench.PIPELINE_VARIANTS]
         + [("training", mode) for mode in bench.TRAINING_MODES]
+        + [("peak", "float32 matmul")]
     )
-    for row in rows:
+    peak = rows[-1].gflop_per_s
+    assert peak > 0 and f"{peak:.1f} GFLOP/s" in rows[-1].note
+    for row in rows[:-1]:
+        if row.part == "training" and row.images_per_s is not None:   # achieved = 3 x FLOPs x images/s
+            flops = bench.transfer_model_flops(TINY.base, TINY.train_size)
+            assert row.gflop_per_s == pytest.approx(3 * flops * row.images_per_s / 1e9)
+            assert f"{row.gflop_per_s / peak:.0%} of the float32 matmul peak" in row.note
         if row.variant == "mixed precision" and row.images_per_s is None:
             assert row.note.startswith("skipped")  # CPU: no fake number
         else:
@@ -63,3 +70,32 @@ def test_bad_arguments():
         bench.training_throughput("fp8")
     with pytest.raises(ValueError, match="num_images=2"):
         bench.pipeline_throughput(num_images=2, batch_size=4)
+
+
+def test_model_flops_by_hand_for_each_layer_kind():
+    import keras
+
+    L = keras.layers
+    inputs = keras.Input((8, 8, 4))
+    x = L.Conv2D(6, 3)(inputs)                                   # 6x6x6 out: 2*36*6*9*4 = 15,552
+    x = L.Conv2D(6, 1, groups=3)(x)                              # 2*36*6*1*6/3 = 864
+    x = L.DepthwiseConv2D(3, padding="same")(x)                  # 2*36*6*9 = 3,888
+    x = L.SeparableConv2D(5, 3, padding="same")(x)               # 2*36*6*9 + 2*36*6*5 = 3,888 + 2,160
+    x = L.Conv2DTranspose(2, 2, strides=2)(x)                    # input 6x6x5: 2*180*4*2 = 2,880
+    x = L.Dense(3)(x)                                            # at 12x12 positions: 2*144*2*3 = 1,728
+    inner = keras.Model(inputs, x)
+    outer = keras.Sequential([keras.Input((8, 8, 4)), inner, L.Flatten(), L.Dense(2)])  # 2*432*2 = 1,728
+    assert bench.model_flops(inner) == 15552 + 864 + 3888 + 3888 + 2160 + 2880 + 1728
+    assert bench.model_flops(outer) == bench.model_flops(inner) + 1728    # nested models counted
+    plain = keras.Sequential([keras.Input((8, 8, 4)), L.Conv2D(6, 1)])   # groups=1: 2*64*6*4
+    grouped = keras.Sequential([keras.Input((8, 8, 4)), L.Conv2D(6, 1, groups=2)])
+    assert bench.model_flops(plain) == 3072 and bench.model_flops(grouped) == 1536
+
+
+def test_matmul_peak_is_two_n_cubed_per_product_over_seconds(monkeypatch):
+    # fake clock: the timed call took 0.5 s, for 4 products of 64x64: 4 * 2 * 64**3 / 0.5 s
+    ticks = iter([3.0, 3.5])
+    monkeypatch.setattr(bench, "time", types.SimpleNamespace(perf_counter=lambda: next(ticks)))
+    assert bench.matmul_peak_gflops(size=64, repeats=4) == pytest.approx(4 * 2 * 64 ** 3 / 0.5 / 1e9)
+    with pytest.raises(ValueError, match=r"size=0, repeats=4: both must be positive integers"):
+        bench.matmul_peak_gflops(size=0, repeats=4)

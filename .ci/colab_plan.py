@@ -73,6 +73,11 @@ def plan_changes(report: dict, colab: dict, keep=(), allowed=()) -> list:
 
 def main(argv=None) -> int:
     cell = _tool("set_colab_cell")
+    if not FREEZE.is_file():
+        print(f"colab_plan.py: Colab's package list is not at {FREEZE}: the checkout must sit beside "
+              "the project's shared/ folder (shared/colab/pip-freeze.txt, googlecolab/backend-info's "
+              "list); clone it there or copy the list.", file=sys.stderr)
+        return 2
     colab = freeze_versions(FREEZE.read_text())
     keep = [_norm(name) for name in cell.KEEP]
     extra = cell.extra_pins()

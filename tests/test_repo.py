@@ -256,6 +256,14 @@ def test_plan_check_names_each_change_of_what_colab_ships(pin, expected):
     assert changes == ([expected] if expected else [])
 
 
+
+def test_plan_check_without_colabs_list_says_where_it_looked(monkeypatch, tmp_path, capsys):
+    plan = _plan_tool()
+    monkeypatch.setattr(plan, "FREEZE", tmp_path / "shared" / "colab" / "pip-freeze.txt")
+    assert plan.main([]) == 2
+    err = capsys.readouterr().err
+    assert str(tmp_path / "shared" / "colab" / "pip-freeze.txt") in err and "beside" in err
+
 MAX_NOTEBOOK_BYTES = 1_000_000
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 

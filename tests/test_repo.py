@@ -317,3 +317,13 @@ def test_only_noisy_cells_skip_the_output_comparison(path):
             f"cell {index} skips the output comparison without saying why: start it with "
             "'# not compared: <why its output varies>' or remove the nbval-ignore-output tag"
         )
+
+
+def test_the_notebooks_run_first_exist():
+    # conftest.HEAVIEST_FIRST orders pytest's work; a renamed chapter must not silently drop out
+    import ast
+
+    tree = ast.parse((ROOT / "conftest.py").read_text())
+    heavy = next(ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
+                 and getattr(node.targets[0], "id", "") == "HEAVIEST_FIRST")
+    assert heavy and all((ROOT / path).is_file() for path in heavy), heavy

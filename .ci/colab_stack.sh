@@ -36,9 +36,9 @@ if [ "$MODE" != --no-build ]; then
   # project itself is installed below, so that a build running beside .ci/run's own
   # `pip install -e .` of this checkout never writes into the source tree at the same time.
   "$VENV/bin/python" -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + p['optional-dependencies']['test']))" >"$VENV/deps.txt"
-  # --no-compile: no byte-compiling of every installed file (TensorFlow's thousands) while the
-  # first stack's tests share the cores; Python compiles what is imported, once, on first use.
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-compile -c .ci/colab-constraints.txt -r "$VENV/deps.txt"
+  # (byte-compiled here, in the background of .ci/run: with --no-compile each pytest worker
+  # compiled TensorFlow's modules itself at first import, 83 s more for the 3.12 stage)
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c .ci/colab-constraints.txt -r "$VENV/deps.txt"
 fi
 [ "$MODE" = --build-only ] && exit 0
 [ -x "$VENV/bin/python" ] || { echo "colab_stack.sh --no-build: no venv at $VENV; run it without --no-build first"; exit 2; }

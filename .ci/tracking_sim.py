@@ -1,24 +1,45 @@
-"""Trackers on simulated detections of chapter 05's clips (BENCHMARKS.md, chapter 05 tracking): no TensorFlow, the same on every CPU."""
-import numpy as np, time
-from homl_cv import data, tracking, boxes
-t0=time.time()
-clips = [data.make_moving_shapes(36, num_objects=3, image_size=64, seed=k) for k in range(10)]
-def simulated(clip, seed, sigma=1.0, hide=0.3, drop=0.1):
-    rng = np.random.default_rng(seed); out = []
-    for b in clip.boxes:
-        iou = boxes.iou(b, b); np.fill_diagonal(iou, 0)
-        keep = (rng.random(len(b)) >= drop)
-        # the object drawn earlier (lower index) is hidden when it overlaps a later one
-        for k in range(len(b)):
-            if (iou[k, k+1:] > hide).any(): keep[k] = False
-        out.append((b + rng.normal(0, sigma, b.shape)).astype(np.float32)[keep])
+"""Chapter 05's trackers on simulated detections of its clips: no TensorFlow, the same on every CPU.
+
+    PYTHONPATH=. python .ci/tracking_sim.py
+
+The ten clips of chapter 05 (``data.make_moving_shapes``, seeds 0-9). The detections are the true
+boxes with Gaussian noise (``sigma`` pixels); each box is dropped at random (``drop``), and every
+object hidden behind one drawn after it (box IoU > ``hide``) is dropped too. Prints, per setting,
+the pooled (misses, false positives, identity switches, MOTA) of the four trackers of the chapter
+(BENCHMARKS.md, chapter 05 tracking).
+"""
+import numpy as np
+
+from homl_cv import boxes, data, tracking
+
+TRACKERS = {"sort": ("hungarian", "constant_velocity"), "greedy": ("greedy", "none"),
+            "hung_last": ("hungarian", "none"), "greedy_vel": ("greedy", "constant_velocity")}
+SETTINGS = [(1.0, 0.3, 0.1), (1.5, 0.3, 0.1), (1.0, 0.2, 0.1), (1.0, 0.3, 0.2)]  # sigma, hide, drop
+
+
+def simulated(clip, seed, sigma, hide, drop):
+    """Per frame, the (K, 4) boxes a detector with these errors would give."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for frame_boxes in clip.boxes:
+        overlap = np.triu(boxes.iou(frame_boxes, frame_boxes), 1)  # [k, j]: k is drawn before j
+        keep = (rng.random(len(frame_boxes)) >= drop) & ~(overlap > hide).any(axis=1)
+        noisy = frame_boxes + rng.normal(0, sigma, frame_boxes.shape)
+        out.append(noisy.astype(np.float32)[keep])
     return out
-for sigma, hide, drop in [(1.0,0.3,0.1),(1.5,0.3,0.1),(1.0,0.2,0.1),(1.0,0.3,0.2)]:
-    dets = [simulated(c, k, sigma, hide, drop) for k, c in enumerate(clips)]
-    res = {}
-    for name,(m,mo) in {"sort":("hungarian","constant_velocity"),"greedy":("greedy","none"),"hung_last":("hungarian","none"),"greedy_vel":("greedy","constant_velocity")}.items():
-        tr=[tracking.track_detections(d, method=m, motion=mo) for d in dets]
-        s=tracking.pooled(tracking.evaluate_tracking(c,t) for c,t in zip(clips,tr))
-        res[name]=(s.misses,s.false_positives,s.id_switches,round(s.mota,3))
-    print(sigma,hide,drop,res)
-print(time.time()-t0)
+
+
+def main():
+    clips = [data.make_moving_shapes(36, num_objects=3, image_size=64, seed=k) for k in range(10)]
+    for sigma, hide, drop in SETTINGS:
+        detections = [simulated(clip, k, sigma, hide, drop) for k, clip in enumerate(clips)]
+        results = {}
+        for name, (method, motion) in TRACKERS.items():
+            tracks = [tracking.track_detections(d, method=method, motion=motion) for d in detections]
+            s = tracking.pooled(tracking.evaluate_tracking(c, t) for c, t in zip(clips, tracks))
+            results[name] = (s.misses, s.false_positives, s.id_switches, round(s.mota, 3))
+        print(sigma, hide, drop, results)
+
+
+if __name__ == "__main__":
+    main()

@@ -36,7 +36,7 @@ import time
 
 import numpy as np
 
-from homl_cv import data, pretrained, training
+from homl_cv import checks, data, pretrained, training
 
 __all__ = [
     "FULL",
@@ -198,8 +198,7 @@ def matmul_peak_gflops(size: int = 1024, repeats: int = 20, dtype: str = "float3
     """
     import tensorflow as tf
 
-    if size < 1 or repeats < 1:
-        raise ValueError(f"size={size}, repeats={repeats}: both must be positive integers.")
+    size, repeats = checks.positive_int(size, "size"), checks.positive_int(repeats, "repeats")
     rng = np.random.default_rng(0)
     a = tf.constant(rng.standard_normal((size, size)), dtype=dtype)
     b = tf.constant(rng.standard_normal((size, size)), dtype=dtype)
@@ -263,16 +262,17 @@ def model_flops(model) -> int:
             total += 2 * positions * inputs[-1] * layer.units
             continue
         kh, kw = layer.kernel_size
-        c_in = inputs[-1]
+        c_in, c_out = inputs[-1], outputs[-1]
+        positions = int(np.prod(outputs[:-1]))  # output pixels
         if isinstance(layer, layers.DepthwiseConv2D):
-            total += 2 * int(np.prod(outputs)) * kh * kw
-        elif isinstance(layer, layers.SeparableConv2D):
-            depthwise = 2 * int(np.prod(outputs[:-1])) * c_in * layer.depth_multiplier * kh * kw
-            total += depthwise + 2 * int(np.prod(outputs[:-1])) * c_in * layer.depth_multiplier * outputs[-1]
-        elif isinstance(layer, layers.Conv2DTranspose):
-            total += 2 * int(np.prod(inputs)) * kh * kw * outputs[-1]
+            total += 2 * positions * c_out * kh * kw
+        elif isinstance(layer, layers.SeparableConv2D):  # depthwise, then a 1x1 convolution
+            middle = c_in * layer.depth_multiplier
+            total += 2 * positions * middle * (kh * kw + c_out)
+        elif isinstance(layer, layers.Conv2DTranspose):  # each input pixel scatters a kernel
+            total += 2 * int(np.prod(inputs)) * kh * kw * c_out
         else:
-            total += 2 * int(np.prod(outputs)) * kh * kw * c_in // layer.groups
+            total += 2 * positions * c_out * kh * kw * c_in // layer.groups
     return int(total)
 
 

@@ -601,7 +601,7 @@ class DiceLoss(keras.losses.Loss):
         dice = (2 * inter + self.smooth) / (total + self.smooth)   # (batch, classes) or (classes,)
         loss = 1 - ops.mean(dice, axis=-1)
         if not self.per_image:                                  # the batch's Dice, for each example
-            loss = loss + ops.zeros_like(probs[:, 0, 0, 0])
+            loss = ops.broadcast_to(loss, ops.shape(probs)[:1])
         if self.cross_entropy:
             per_pixel = keras.losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=self.from_logits)
             loss = loss + self.cross_entropy * ops.mean(per_pixel, axis=axes)

@@ -97,5 +97,7 @@ def test_matmul_peak_is_two_n_cubed_per_product_over_seconds(monkeypatch):
     ticks = iter([3.0, 3.5])
     monkeypatch.setattr(bench, "time", types.SimpleNamespace(perf_counter=lambda: next(ticks)))
     assert bench.matmul_peak_gflops(size=64, repeats=4) == pytest.approx(4 * 2 * 64 ** 3 / 0.5 / 1e9)
-    with pytest.raises(ValueError, match=r"size=0, repeats=4: both must be positive integers"):
+    with pytest.raises(ValueError, match=r"size=0 must be a positive integer"):
         bench.matmul_peak_gflops(size=0, repeats=4)
+    with pytest.raises(ValueError, match=r"repeats=0 must be a positive integer"):
+        bench.matmul_peak_gflops(size=64, repeats=0)

@@ -30,10 +30,16 @@ __all__ = [
     "is_int",
     "model_images",
     "number_in",
+    "non_empty",
+    "number_at_least",
     "one_of",
+    "ordered_range",
     "padding",
     "pair",
     "positive_int",
+    "positive_number",
+    "same_length",
+    "shaped",
 ]
 
 PADDINGS = ("valid", "same")
@@ -221,3 +227,126 @@ def input_shape(value, name: str = "input_shape", multiple_of: int = 1, model: s
                 f"(e.g. to {fixed})."
             )
     return shape
+
+
+def _shape_text(shape) -> str:
+    items = [str(s) for s in shape]
+    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+
+
+def shaped(values, name: str, shape, what: str = "", dtype=None, hint: str = "") -> np.ndarray:
+    """``values`` as an array whose shape matches ``shape``.
+
+    ``shape`` lists one entry per axis: an int is a fixed size, a string
+    (``"N"``, ``"H"``) any size; a leading ``"..."`` allows any number of
+    leading axes. ``what`` says what the array holds; ``hint`` how to fix
+    a common mistake.
+
+    Example:
+        >>> shaped([[0, 0, 4, 4]], "boxes", ("N", 4)).shape
+        (1, 4)
+        >>> shaped([0, 0, 4, 4], "boxes", ("N", 4), "'xyxy' boxes of one image", hint="Pass boxes[None] for one box.")
+        Traceback (most recent call last):
+        ...
+        ValueError: boxes must have shape (N, 4) ('xyxy' boxes of one image); got shape (4,). Pass boxes[None] for one box.
+    """
+    try:
+        arr = np.asarray(values) if dtype is None else np.asarray(values, dtype=dtype)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} must be an array of shape {_shape_text(shape)}; got "
+                         f"{type(values).__name__} ({error}).") from None
+    spec = tuple(shape)
+    leading = bool(spec) and spec[0] == "..."
+    fixed = spec[1:] if leading else spec
+    have = arr.shape[arr.ndim - len(fixed):] if leading else arr.shape
+    ok = (arr.ndim >= len(fixed)) if leading else (arr.ndim == len(fixed))
+    ok = ok and all(not is_int(want) or want == got for want, got in zip(fixed, have))
+    if not ok:
+        about = f" ({what})" if what else ""
+        tail = f" {hint}" if hint else ""
+        raise ValueError(f"{name} must have shape {_shape_text(spec)}{about}; got shape {arr.shape}.{tail}")
+    return arr
+
+
+def same_length(*named, why: str = "") -> int:
+    """The common length of several ``(name, sequence)`` pairs.
+
+    Example:
+        >>> same_length(("boxes", [[0, 0, 1, 1]]), ("classes", [2, 3]), why="one class per box")
+        Traceback (most recent call last):
+        ...
+        ValueError: boxes (1) and classes (2) must have the same length (one class per box).
+    """
+    lengths = [(name, len(values)) for name, values in named]
+    if len({n for _, n in lengths}) > 1:
+        listed = [f"{name} ({n})" for name, n in lengths]
+        joined = listed[0] if len(listed) == 1 else ", ".join(listed[:-1]) + " and " + listed[-1]
+        reason = f" ({why})" if why else ""
+        raise ValueError(f"{joined} must have the same length{reason}.")
+    return lengths[0][1] if lengths else 0
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def positive_number(value, name: str, why: str = "") -> float:
+    """``value`` as a float > 0 (finite); ``why`` says what the number means.
+
+    Example:
+        >>> positive_number(0.0, "spatial_scale", "1 / the map's stride, e.g. 0.125")
+        Traceback (most recent call last):
+        ...
+        ValueError: spatial_scale=0.0 must be a positive number (1 / the map's stride, e.g. 0.125).
+    """
+    if not _is_number(value) or not np.isfinite(value) or value <= 0:
+        reason = f" ({why})" if why else ""
+        raise ValueError(f"{name}={value!r} must be a positive number{reason}.")
+    return float(value)
+
+
+def number_at_least(value, name: str, minimum: float, why: str = "") -> float:
+    """``value`` as a finite float >= ``minimum``."""
+    if not _is_number(value) or not np.isfinite(value) or value < minimum:
+        reason = f" ({why})" if why else ""
+        raise ValueError(f"{name}={value!r} must be a number of at least {minimum:g}{reason}.")
+    return float(value)
+
+
+def ordered_range(value, name: str, low: float, high: float = float("inf"), low_open: bool = False,
+                  unit: str = "") -> tuple:
+    """A ``(min, max)`` pair with ``low <= min <= max <= high`` (``low < min`` if ``low_open``).
+
+    Example:
+        >>> ordered_range((0.2, 0.5), "size_range", 0, 1, low_open=True)
+        (0.2, 0.5)
+        >>> ordered_range((0.5, 0.2), "size_range", 0, 1, low_open=True)
+        Traceback (most recent call last):
+        ...
+        ValueError: size_range=(0.5, 0.2) must be (min, max) with 0 < min <= max <= 1.
+    """
+    ok = isinstance(value, (tuple, list)) and len(value) == 2 and all(_is_number(v) for v in value)
+    if ok:
+        lo, hi = (float(v) for v in value)
+        ok = (low < lo if low_open else low <= lo) and lo <= hi <= high
+    if not ok:
+        bound = "" if high == float("inf") else f" <= {high:g}"
+        per = f" ({unit})" if unit else ""
+        raise ValueError(f"{name}={value!r} must be (min, max) with {low:g} {'<' if low_open else '<='} "
+                         f"min <= max{bound}{per}.")
+    return lo, hi
+
+
+def non_empty(values, name: str, example: str = ""):
+    """``values`` if it holds at least one item.
+
+    Example:
+        >>> non_empty((), "rates", "e.g. (6, 12, 18)")
+        Traceback (most recent call last):
+        ...
+        ValueError: rates=() is empty: pass at least one item, e.g. (6, 12, 18).
+    """
+    if len(values) == 0:
+        tail = f", {example}" if example else ""
+        raise ValueError(f"{name}={values!r} is empty: pass at least one item{tail}.")
+    return values

@@ -63,3 +63,49 @@ def test_input_shape_and_multiples_of_the_stride():
     with pytest.raises(ValueError, match=r"U-Net downsamples by 8, so the image width must be a positive "
                                          r"multiple of 8; resize or pad the images \(e.g. to 56\)"):
         checks.input_shape((64, 50, 3), multiple_of=8, model="U-Net")
+
+
+def test_shaped_fixed_and_free_axes_and_leading_ellipsis():
+    assert checks.shaped(np.zeros((3, 4)), "boxes", ("N", 4)).shape == (3, 4)
+    assert checks.shaped(np.zeros((2, 5, 4)), "boxes", ("...", 4)).shape == (2, 5, 4)
+    assert checks.shaped([1, 2], "x", ("N",), dtype=np.float32).dtype == np.float32
+    for bad in (np.zeros((3, 5)), np.zeros(4), np.zeros((1, 3, 4))):
+        with pytest.raises(ValueError, match=rf"boxes must have shape \(N, 4\); got shape \{bad.shape}"[:-1]):
+            checks.shaped(bad, "boxes", ("N", 4))
+    with pytest.raises(ValueError, match=r"x must have shape \(N,\) \(one per box\); got shape \(2, 2\)\. Flatten"):
+        checks.shaped(np.zeros((2, 2)), "x", ("N",), "one per box", hint="Flatten it.")
+    with pytest.raises(ValueError, match=r"must have shape \(\.\.\., 4\); got shape \(3,\)"):
+        checks.shaped(np.zeros(3), "boxes", ("...", 4))
+
+
+def test_same_length_names_every_length():
+    assert checks.same_length(("a", [1, 2]), ("b", (3, 4)), ("c", "xy")) == 2
+    with pytest.raises(ValueError, match=r"^a \(2\), b \(2\) and c \(1\) must have the same length\.$"):
+        checks.same_length(("a", [1, 2]), ("b", [3, 4]), ("c", [5]))
+
+
+def test_positive_number_and_number_at_least_at_the_bound():
+    assert checks.positive_number(1e-9, "lr") == 1e-9
+    assert checks.number_at_least(0, "margin", 0) == 0.0
+    for bad in (0, -1.0, float("nan"), float("inf"), True, "1"):
+        with pytest.raises(ValueError, match=r"lr=.* must be a positive number"):
+            checks.positive_number(bad, "lr")
+    with pytest.raises(ValueError, match=r"margin=-0\.1 must be a number of at least 0 \(a tolerance\)\."):
+        checks.number_at_least(-0.1, "margin", 0, "a tolerance")
+
+
+def test_ordered_range_at_both_ends():
+    assert checks.ordered_range((0.3, 0.3), "r", 0, 1, low_open=True) == (0.3, 0.3)
+    assert checks.ordered_range([0, 1], "r", 0, 1) == (0.0, 1.0)
+    assert checks.ordered_range((0, 5), "speed_range", 0) == (0.0, 5.0)
+    for bad in ((0, 0.5), (0.6, 0.5), (0.5, 1.01), (0.5,), "ab"):
+        with pytest.raises(ValueError, match=r"must be \(min, max\) with 0 < min <= max <= 1\.$"):
+            checks.ordered_range(bad, "r", 0, 1, low_open=True)
+    with pytest.raises(ValueError, match=r"speed_range=\(-1, 2\) must be \(min, max\) with 0 <= min <= max \(pixels per frame\)\."):
+        checks.ordered_range((-1, 2), "speed_range", 0, unit="pixels per frame")
+
+
+def test_non_empty():
+    assert checks.non_empty([1], "rates") == [1]
+    with pytest.raises(ValueError, match=r"^names=\(\) is empty: pass at least one item\.$"):
+        checks.non_empty((), "names")

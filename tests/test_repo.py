@@ -304,6 +304,34 @@ def test_no_cell_echoes_a_claims_float(path):
             "write `_ = claim(...)`")
 
 
+def _claim_calls(source: str):
+    """The claim(...) calls of a cell's source (IPython magics skipped)."""
+    code = "\n".join(line for line in source.split("\n") if not line.lstrip().startswith(("%", "!")))
+    return [node for node in ast.walk(ast.parse(code))
+            if isinstance(node, ast.Call) and ast.unparse(node.func).endswith("claim")]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS + SOLUTIONS, ids=lambda p: p.stem)
+def test_every_claim_names_its_full_mode_bound(path):
+    # A claim's at_least=/at_most=/near= are quick mode's bound, measured on the quick data; full
+    # mode (the learner's default) runs on other data. Each claim says what holds there
+    # (homl_cv.claims): full=measured(...) from an uncapped run, published(...) with a source,
+    # SAME for what does not depend on the data, or full=None written out where neither exists.
+    for index, cell in enumerate(_cells(path)):
+        if cell["cell_type"] != "code":
+            continue
+        for call in _claim_calls("".join(cell["source"])):
+            name = ast.unparse(call.args[0]) if call.args else "?"
+            assert "full" in {k.arg for k in call.keywords}, (
+                f"cell {index}: claim({name}, ...) has no full= bound: pass full=measured(...), "
+                "published(...), SAME, or full=None with a comment saying why nothing can be checked")
+
+
+def test_the_claim_scan_finds_a_claim_without_a_full_bound():
+    calls = _claim_calls('%env X=1\n_ = claim("a", 1, at_least=0)\nclaims.claim("b", 1, at_least=0, full=SAME)')
+    assert [{k.arg for k in c.keywords} for c in calls] == [{"at_least"}, {"at_least", "full"}]
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS + SOLUTIONS, ids=lambda p: p.stem)
 def test_only_noisy_cells_skip_the_output_comparison(path):
     # nbval-ignore-output hides a cell's output from the comparison, so a result printed

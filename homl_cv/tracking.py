@@ -232,14 +232,19 @@ def predict_states(states) -> np.ndarray:
     return predicted
 
 
-def update_states(predicted, boxes, alpha: float = 0.5, beta: float = 0.3) -> np.ndarray:
+def update_states(predicted, boxes, alpha: float = 0.7, beta: float = 0.5) -> np.ndarray:
     """Correct predicted states with their matched boxes (the alpha-beta filter).
 
     With the residual ``r = z - x_pred`` between the measured centre ``z`` and
     the predicted one: ``x = x_pred + alpha r`` and ``v = v + beta r``; the
     size moves towards the measured size by ``alpha`` of the difference.
     ``alpha = 1, beta = 0`` trusts the detections alone (no smoothing, no
-    velocity learned).
+    velocity learned). The defaults 0.7 and 0.5 suit detections that are off
+    by a pixel or two: the position mostly follows them, and a new track's
+    velocity is learned within two or three frames. With 0.5 and 0.3 the
+    filter lagged so far behind objects moving 3-6 px per frame that it made
+    as many identity switches as no motion model at all (BENCHMARKS.md,
+    chapter 05 tracking).
 
     Args:
         predicted: (N, 6) states from :func:`predict_states`.
@@ -289,7 +294,7 @@ def states_to_boxes(states) -> np.ndarray:
 
 def track_detections(detections, iou_threshold: float = 0.3, method: str = "hungarian",
                      motion: str = "constant_velocity", min_hits: int = 2, max_age: int = 3,
-                     alpha: float = 0.5, beta: float = 0.3) -> Tracks:
+                     alpha: float = 0.7, beta: float = 0.5) -> Tracks:
     """Link per-frame detections into tracks, SORT-style.
 
     Each frame: predict every live track's box (``motion``), match the

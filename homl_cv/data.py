@@ -45,20 +45,15 @@ from pathlib import Path
 import numpy as np
 
 from homl_cv import boxes as boxes_lib
-from homl_cv import checks, config, pretrained, sources
+from homl_cv import checks, config, datasets, pretrained, sources
 
 __all__ = [
     "BOX_FORMATS",
     "DataMismatch",
-    "FASHION_MNIST_URL",
     "FLOWERS_SPLITS",
-    "FLOWERS_URL",
-    "FLOWER_CLASSES",
     "FlowerPipelines",
     "FlowerSplits",
     "ImageSplits",
-    "MNIST_SUBDIR",
-    "MNIST_URL",
     "OODImages",
     "OOD_KINDS",
     "SAMPLE_PHOTOS",
@@ -83,12 +78,7 @@ __all__ = [
     "write_image_folder",
 ]
 
-MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
-FLOWERS_URL = "http://download.tensorflow.org/example_images/flower_photos.tgz"  # tfds' source
-FASHION_MNIST_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"  # tfds' source
-MNIST_SUBDIR = "mnist"  # load_mnist keeps mnist.npz in <data dir>/mnist/
 FLOWERS_SPLITS = ("train[25%:]", "train[10%:25%]", "train[:10%]")  # train, valid, test
-FLOWER_CLASSES = ("dandelion", "daisy", "tulips", "sunflowers", "roses")
 
 
 # --------------------------------------------------------------------------- photos
@@ -282,11 +272,12 @@ def load_digits_28x28(seed: int = 42) -> ImageSplits:
 def mnist_file(data_dir=None) -> Path:
     """Where :func:`load_mnist` keeps (and first looks for) ``mnist.npz``.
 
-    ``<data_dir>/mnist/mnist.npz``, ``data_dir`` defaulting to
+    ``<data_dir>/mnist/mnist.npz`` (the registry's file, see
+    :mod:`homl_cv.datasets`), ``data_dir`` defaulting to
     ``HOML_CV_DATA_DIR`` or ``~/tensorflow_datasets``.
     """
     folder = config.data_dir() if data_dir is None else Path(data_dir).expanduser()
-    return folder / MNIST_SUBDIR / "mnist.npz"
+    return datasets.location("mnist", folder)
 
 
 def load_mnist(kind: str = "mnist", offline: bool | None = None, data_dir=None) -> ImageSplits:
@@ -301,31 +292,28 @@ def load_mnist(kind: str = "mnist", offline: bool | None = None, data_dir=None) 
     Raises:
         DownloadError: online, when the download fails.
     """
-    if kind not in ("mnist", "fashion_mnist"):
-        raise ValueError(f"kind={kind!r}: use 'mnist' or 'fashion_mnist'.")
+    checks.one_of(kind, "kind", ("mnist", "fashion_mnist"))
     if sources.resolve_offline(offline):
         sources.announce_stand_in(f"scikit-learn's digits upscaled to 28x28 instead of {kind}", "Offline")
         return load_digits_28x28()
     data_dir = sources.resolve_data_dir(data_dir)
+    entry = datasets.get(kind)
+    datasets.require_download(kind, data_dir)
     if kind == "mnist":
         import keras
 
-        if not mnist_file(data_dir).is_file():
-            sources.require_network("mnist", MNIST_URL, data_dir)
+        file = Path(entry.file)
         try:
             path = keras.utils.get_file(
-                "mnist.npz", origin=MNIST_URL, cache_dir=str(data_dir), cache_subdir=MNIST_SUBDIR
+                file.name, origin=entry.url, cache_dir=str(data_dir), cache_subdir=str(file.parent)
             )
         except Exception as exc:  # noqa: BLE001 - any failure becomes one clear error
             raise sources.download_error("mnist", exc, data_dir) from exc
         with np.load(path) as f:
             x_full, y_full, x_test, y_test = f["x_train"], f["y_train"], f["x_test"], f["y_test"]
-        names = tuple(str(d) for d in range(10))
     else:
         import tensorflow_datasets as tfds
 
-        if not sources.tfds_prepared("fashion_mnist", data_dir):
-            sources.require_network("fashion_mnist", FASHION_MNIST_URL, data_dir)
         try:
             (x_full, y_full), (x_test, y_test) = tfds.as_numpy(
                 tfds.load("fashion_mnist", split=["train", "test"], batch_size=-1,
@@ -334,8 +322,7 @@ def load_mnist(kind: str = "mnist", offline: bool | None = None, data_dir=None) 
         except Exception as exc:  # noqa: BLE001
             raise sources.download_error("fashion_mnist", exc, data_dir) from exc
         x_full, x_test = x_full[..., 0], x_test[..., 0]
-        names = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                 "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+    names = entry.class_names
     splits = ImageSplits(
         x_full[:-5000], y_full[:-5000].astype(np.int64), x_full[-5000:],
         y_full[-5000:].astype(np.int64), x_test, y_test.astype(np.int64),
@@ -343,7 +330,7 @@ def load_mnist(kind: str = "mnist", offline: bool | None = None, data_dir=None) 
     )
     if config.is_rehearsal():  # on the stand-in, check what the chapters rely on
         for x, y in ((splits.x_train, splits.y_train), (splits.x_test, splits.y_test)):
-            expect_dataset(f"{kind} (load_mnist)", class_names=names, num_classes=10, labels=y,
+            expect_dataset(f"{kind} (load_mnist)", class_names=names, num_classes=entry.num_classes, labels=y,
                            images=x, image_shape=(28, 28))
     return splits
 
@@ -431,7 +418,8 @@ def load_flowers(offline: bool | None = None, data_dir=None, mock_examples: int 
 
     data_dir = sources.resolve_data_dir(data_dir)
     offline = sources.resolve_offline(offline)
-    if offline and not sources.tfds_prepared("tf_flowers", data_dir):
+    flower_classes = datasets.get("tf_flowers").class_names
+    if offline and not datasets.prepared("tf_flowers", data_dir):
         sources.announce_stand_in(
             f"tfds mock data ({mock_examples} random images per split)",
             f"Offline and no prepared tf_flowers in {sources.shown_path(data_dir)}",
@@ -441,10 +429,10 @@ def load_flowers(offline: bool | None = None, data_dir=None, mock_examples: int 
             # materialize while the mock is active
             splits = [_materialize(ds) for ds in splits]
         counts = {"train": mock_examples, "valid": mock_examples, "test": mock_examples}
-        return FlowerSplits(*splits, class_names=FLOWER_CLASSES, num_examples=counts,
+        return FlowerSplits(*splits, class_names=flower_classes, num_examples=counts,
                             source="tfds mock data")
-    if not offline and not sources.tfds_prepared("tf_flowers", data_dir):
-        sources.require_network("tf_flowers", FLOWERS_URL, data_dir)  # seconds, not tfds' retries
+    if not offline:
+        datasets.require_download("tf_flowers", data_dir)  # seconds, not tfds' retries
     try:
         splits, info = tfds.load(
             "tf_flowers", split=list(FLOWERS_SPLITS), as_supervised=True, with_info=True,
@@ -460,7 +448,7 @@ def load_flowers(offline: bool | None = None, data_dir=None, mock_examples: int 
     if config.is_rehearsal():  # on the stand-in, check what the chapter relies on
         sample = list(flowers.train.take(8))
         expect_dataset("tf_flowers (load_flowers)", class_names=flowers.class_names,
-                       expected_class_names=FLOWER_CLASSES, labels=[int(label) for _, label in sample])
+                       expected_class_names=flower_classes, labels=[int(label) for _, label in sample])
         for image, _ in sample:
             expect_dataset("tf_flowers (load_flowers)", images=np.asarray(image)[None],
                            image_shape=(None, None, 3))

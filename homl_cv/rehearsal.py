@@ -48,13 +48,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from homl_cv import config, data, sources
+from homl_cv import config, data, datasets, sources
 
 __all__ = [
     "FLOWERS_IMAGES",
     "PETS_TEST_IMAGES",
     "PETS_TRAIN_IMAGES",
     "STAND_INS",
+    "WRITERS",
     "jpeg_bytes",
     "rehearsal_environment",
     "shape_photo",
@@ -67,7 +68,7 @@ __all__ = [
 FLOWERS_IMAGES = 120  # 90 train / 18 valid / 12 test with the book's 75/15/10 % split
 PETS_TRAIN_IMAGES = 48  # tfds "train" (the real trainval list): 43 train / 5 valid at 90/10 %
 PETS_TEST_IMAGES = 24
-STAND_INS = ("tf_flowers", "oxford_iiit_pet", "mnist")
+STAND_INS = datasets.names(stand_in=True)  # the registry's datasets with a stand-in (WRITERS below)
 
 
 # ----------------------------------------------------------------------------- pictures
@@ -147,15 +148,16 @@ def write_flowers(data_dir, num_images: int = FLOWERS_IMAGES, seed: int = 0) -> 
     """
     import tensorflow_datasets as tfds  # heavy optional package: imported when used
 
-    if num_images < len(data.FLOWER_CLASSES):
-        raise ValueError(f"num_images={num_images}: use at least {len(data.FLOWER_CLASSES)} "
+    classes = datasets.get("tf_flowers").class_names
+    if num_images < len(classes):
+        raise ValueError(f"num_images={num_images}: use at least {len(classes)} "
                          f"(one per class).")
     rng = np.random.default_rng(seed)
     files = []
     for i in range(num_images):
-        label = i % len(data.FLOWER_CLASSES)
+        label = i % len(classes)
         image, _ = shape_photo(*_photo_size(rng), seed=seed * 100_003 + i, kind=label)
-        name = f"flower_photos/{data.FLOWER_CLASSES[label]}/standin_{i:04d}.jpg"
+        name = f"flower_photos/{classes[label]}/standin_{i:04d}.jpg"
         files.append((name, jpeg_bytes(image)))
 
     real = tfds.builder_cls("tf_flowers")
@@ -291,19 +293,22 @@ def write_mnist(data_dir, num_train: int = 60_000, num_test: int = 10_000, seed:
 
 
 # ----------------------------------------------------------------------------- all
+# One writer per registry entry with ``stand_in=True`` (tests/test_rehearsal.py checks the match).
+WRITERS = {"tf_flowers": write_flowers, "oxford_iiit_pet": write_pets, "mnist": write_mnist}
+
+
 def write_stand_ins(data_dir, datasets=STAND_INS) -> dict:
     """Write the stand-ins named in ``datasets`` (default: all) into ``data_dir``.
 
     Returns:
         ``{dataset name: path written}``.
     """
-    writers = {"tf_flowers": write_flowers, "oxford_iiit_pet": write_pets, "mnist": write_mnist}
-    unknown = [name for name in datasets if name not in writers]
+    unknown = [name for name in datasets if name not in WRITERS]
     if unknown:
         raise ValueError(f"datasets={tuple(datasets)!r}: no stand-in for {unknown}; "
                          f"choose from {STAND_INS}.")
     Path(data_dir).mkdir(parents=True, exist_ok=True)
-    return {name: writers[name](data_dir) for name in datasets}
+    return {name: WRITERS[name](data_dir) for name in datasets}
 
 
 def rehearsal_environment(root, datasets=STAND_INS) -> dict:

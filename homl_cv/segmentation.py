@@ -45,7 +45,7 @@ import dataclasses
 import keras
 import numpy as np
 
-from homl_cv import checks, config, distribute, sources, training
+from homl_cv import checks, config, datasets, distribute, sources, training
 from homl_cv import data as data_lib
 
 __all__ = [
@@ -54,8 +54,6 @@ __all__ = [
     "FCN_VARIANTS",
     "MaxPoolingWithArgmax2D",
     "MaxUnpooling2D",
-    "PETS_CLASSES",
-    "PETS_URL",
     "SegmentationScores",
     "SegmentationSplits",
     "bilinear_kernel",
@@ -721,10 +719,6 @@ def train_segmentation(model, train, valid=None, num_classes=None, epochs: int =
 
 
 # ============================================================ data
-PETS_CLASSES = ("background", "pet", "border")
-PETS_URL = "https://thor.robots.ox.ac.uk/~vgg/data/pets/images.tar.gz"  # tfds' source
-
-
 @dataclasses.dataclass(frozen=True)
 class SegmentationSplits:
     """Images with per-pixel labels, as train / valid / test ``tf.data`` datasets.
@@ -795,10 +789,9 @@ def load_segmentation_data(image_size=None, offline: bool | None = None, data_di
     data_dir = sources.resolve_data_dir(data_dir)
     splits = config.pick(quick=("train[:22%]", "train[22%:25%]", "test[:25%]"),
                          full=("train[:90%]", "train[90%:]", "test"))
-    if not sources.tfds_prepared("oxford_iiit_pet", data_dir):
-        sources.require_network("oxford_iiit_pet", PETS_URL, data_dir)  # seconds, not tfds' retries
+    datasets.require_download("oxford_iiit_pet", data_dir)  # seconds, not tfds' retries
     try:
-        datasets = tfds.load("oxford_iiit_pet", split=list(splits), data_dir=str(data_dir))
+        loaded = tfds.load("oxford_iiit_pet", split=list(splits), data_dir=str(data_dir))
     except Exception as exc:  # noqa: BLE001 - any failure becomes one clear error
         raise sources.download_error("oxford_iiit_pet", exc, data_dir) from exc
     relabel = tf.constant([0, 1, 0, 2], tf.int32)  # tfds trimap: 1 pet, 2 background, 3 border
@@ -808,8 +801,9 @@ def load_segmentation_data(image_size=None, offline: bool | None = None, data_di
         mask = tf.image.resize(example["segmentation_mask"], (image_size, image_size), method="nearest")
         return image, tf.gather(relabel, tf.cast(mask[..., 0], tf.int32))
 
-    train, valid, test = (ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE) for ds in datasets)
-    pets = SegmentationSplits(train, valid, test, class_names=PETS_CLASSES, image_size=image_size,
+    train, valid, test = (ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE) for ds in loaded)
+    pets = SegmentationSplits(train, valid, test, class_names=datasets.get("oxford_iiit_pet").class_names,
+                              image_size=image_size,
                               source="tfds oxford_iiit_pet")
     if config.is_rehearsal():  # on the stand-in, check what the chapter relies on
         images, masks = dataset_arrays(pets.test, limit=4)

@@ -26,7 +26,7 @@ MAX_SHARE = 0.12
 LAYERS = (
     ("foundation", {"__init__", "config", "checks", "sources", "listing", "claims"}, True),
     ("ops", {"boxes", "conv", "regions", "distribute", "rle", "roc"}, True),
-    ("data", {"pretrained", "data"}, True),
+    ("data", {"datasets", "pretrained", "data"}, True),
     ("models", {"models", "training"}, False),
     ("topics", {"localization", "detection", "rcnn", "ssd", "segmentation", "instances", "superres",
                 "interpret", "failures", "style", "clip", "atrous", "tracking"}, False),

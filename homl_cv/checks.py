@@ -22,13 +22,17 @@ import numpy as np
 
 __all__ = [
     "PADDINGS",
+    "binary",
     "class_ids",
     "finite",
     "image_batch",
     "input_shape",
     "int_at_least",
+    "int_in",
+    "integers",
     "is_int",
     "model_images",
+    "multiple_of",
     "number_in",
     "non_empty",
     "number_at_least",
@@ -39,6 +43,7 @@ __all__ = [
     "positive_int",
     "positive_number",
     "same_length",
+    "same_shape",
     "shaped",
 ]
 
@@ -350,3 +355,88 @@ def non_empty(values, name: str, example: str = ""):
         tail = f", {example}" if example else ""
         raise ValueError(f"{name}={values!r} is empty: pass at least one item{tail}.")
     return values
+
+
+def int_in(value, name: str, low: int, high: int, why: str = "") -> int:
+    """``value`` as an int with ``low <= value <= high``; ``why`` says what bounds it.
+
+    Example:
+        >>> int_in(5, "num_classes", 1, 4, "the shape classes")
+        Traceback (most recent call last):
+        ...
+        ValueError: num_classes=5 must be an integer from 1 to 4 (the shape classes).
+    """
+    if not is_int(value) or not low <= value <= high:
+        reason = f" ({why})" if why else ""
+        raise ValueError(f"{name}={value!r} must be an integer from {low} to {high}{reason}.")
+    return int(value)
+
+
+def multiple_of(value, name: str, factor: int, why: str = "") -> int:
+    """``value`` as a positive int that ``factor`` divides; ``why`` says where the factor comes from.
+
+    Example:
+        >>> multiple_of(64, "image_size", 8)
+        64
+        >>> multiple_of(60, "image_size", 8, "the output stride")
+        Traceback (most recent call last):
+        ...
+        ValueError: image_size=60 must be a positive multiple of 8 (the output stride), e.g. 64.
+    """
+    if not is_int(value) or value < 1 or value % factor:
+        reason = f" ({why})" if why else ""
+        example = max(factor, -(-int(value) // factor) * factor) if is_int(value) else factor
+        raise ValueError(f"{name}={value!r} must be a positive multiple of {factor}{reason}, e.g. {example}.")
+    return int(value)
+
+
+def same_shape(*named, why: str = "") -> tuple:
+    """The common shape of several ``(name, array)`` pairs.
+
+    Example:
+        >>> same_shape(("pred_masks", np.zeros((2, 4, 4))), ("true_masks", np.zeros((2, 4, 5))))
+        Traceback (most recent call last):
+        ...
+        ValueError: pred_masks (2, 4, 4) and true_masks (2, 4, 5) must have the same shape.
+    """
+    shapes = [(name, tuple(np.shape(values))) for name, values in named]
+    if len({shape for _, shape in shapes}) > 1:
+        listed = [f"{name} {_shape_text(shape)}" for name, shape in shapes]
+        joined = ", ".join(listed[:-1]) + " and " + listed[-1]
+        reason = f" ({why})" if why else ""
+        raise ValueError(f"{joined} must have the same shape{reason}.")
+    return shapes[0][1] if shapes else ()
+
+
+def integers(values, name: str, hint: str = "") -> np.ndarray:
+    """``values`` as an array of an integer dtype; ``hint`` says how to get integers.
+
+    Example:
+        >>> integers(np.zeros(3), "labels", "use argmax on logits first")
+        Traceback (most recent call last):
+        ...
+        ValueError: labels must hold integers (use argmax on logits first); got dtype float64.
+    """
+    arr = np.asarray(values)
+    if not np.issubdtype(arr.dtype, np.integer):
+        reason = f" ({hint})" if hint else ""
+        raise ValueError(f"{name} must hold integers{reason}; got dtype {arr.dtype}.")
+    return arr
+
+
+def binary(values, name: str, hint: str = "") -> np.ndarray:
+    """``values`` as an array holding only 0 and 1 (or booleans); ``hint`` says how to get there.
+
+    Example:
+        >>> binary([0, 1, 1], "y_true").tolist()
+        [0, 1, 1]
+        >>> binary([0.2, 0.7], "mask", "threshold it first, e.g. mask > 0.5")
+        Traceback (most recent call last):
+        ...
+        ValueError: mask must hold only 0 and 1 (or booleans); threshold it first, e.g. mask > 0.5.
+    """
+    arr = np.asarray(values)
+    if arr.dtype != bool and not np.isin(arr, (0, 1)).all():
+        tail = f"; {hint}" if hint else ""
+        raise ValueError(f"{name} must hold only 0 and 1 (or booleans){tail}.")
+    return arr

@@ -105,8 +105,7 @@ def load_sample_image(name: str) -> np.ndarray:
             scikit-learn), "astronaut", "coffee", "chelsea" (a cat) and
             "rocket" (from scikit-image).
     """
-    if name not in SAMPLE_PHOTOS:
-        raise ValueError(f"name={name!r} is not a sample photo; choose one of {SAMPLE_PHOTOS}.")
+    checks.one_of(name, "name", SAMPLE_PHOTOS)
     photo = _load_photo(name)
     photo.setflags(write=False)  # cached: callers must copy before editing
     return photo
@@ -364,11 +363,9 @@ def jitter_images(images, seed: int = 0, shift: float = 0.15, zoom_out: float = 
             f"images of shape {images.shape} and dtype {images.dtype}: expected uint8 "
             f"(N, H, W) or (N, H, W, C)."
         )
-    if not (0 <= shift < 0.5 and 0 <= zoom_out < 1 and 0 <= rotation <= 0.5):
-        raise ValueError(
-            f"shift={shift}, zoom_out={zoom_out}, rotation={rotation}: use 0 <= shift < 0.5, "
-            f"0 <= zoom_out < 1 and 0 <= rotation <= 0.5 (fractions of the side, of a turn)."
-        )
+    checks.number_in(shift, "shift", 0, 0.5, high_open=True)  # a fraction of the side
+    checks.number_in(zoom_out, "zoom_out", 0, 1, high_open=True)
+    checks.number_in(rotation, "rotation", 0, 0.5)  # a fraction of a full turn
     x = images[..., None] if images.ndim == 3 else images
     layers = keras.Sequential([
         keras.layers.RandomZoom((0.0, zoom_out), fill_mode="constant", seed=seed),
@@ -477,9 +474,7 @@ def photo_dataset(names=SAMPLE_PHOTOS):
     """
     import tensorflow as tf
 
-    names = tuple(names)
-    if not names:
-        raise ValueError("names=() is empty: pass one or more of data.SAMPLE_PHOTOS.")
+    names = checks.non_empty(tuple(names), "names", "e.g. data.SAMPLE_PHOTOS")
     encoded = [tf.io.encode_jpeg(load_sample_image(name), quality=95).numpy() for name in names]
     ds = tf.data.Dataset.from_tensor_slices((encoded, np.arange(len(names), dtype=np.int64)))
     return ds, names
@@ -876,19 +871,12 @@ def make_shapes(
         >>> shapes.images.shape, shapes.boxes.shape, shapes.masks.shape
         ((8, 32, 32, 3), (8, 1, 4), (8, 32, 32))
     """
-    if num_images < 1:
-        raise ValueError(f"num_images={num_images} must be at least 1.")
-    if image_size < 16:
-        raise ValueError(f"image_size={image_size} is too small: use 16 or more pixels.")
-    if not 1 <= min_objects <= max_objects:
-        raise ValueError(
-            f"min_objects={min_objects}, max_objects={max_objects}: need 1 <= min_objects <= max_objects."
-        )
-    if not 1 <= num_classes <= len(SHAPE_CLASSES):
-        raise ValueError(f"num_classes={num_classes} must be between 1 and {len(SHAPE_CLASSES)}.")
+    checks.positive_int(num_images, "num_images")
+    checks.int_at_least(image_size, "image_size", 16, "pixels per side")
+    checks.ordered_range((min_objects, max_objects), "(min_objects, max_objects)", 1)
+    checks.int_in(num_classes, "num_classes", 1, len(SHAPE_CLASSES), "one per shape class")
+    checks.ordered_range(size_range, "size_range", 0, 1, low_open=True, unit="fractions of the image side")
     lo, hi = size_range
-    if not 0 < lo <= hi <= 1:
-        raise ValueError(f"size_range={size_range} must satisfy 0 < min <= max <= 1.")
 
     rng = np.random.default_rng(seed)
     bank = _photo_bank(image_size)
@@ -999,15 +987,11 @@ def make_moving_shapes(num_frames: int = 36, num_objects: int = 4, image_size: i
     num_frames = checks.int_at_least(num_frames, "num_frames", 2, "a clip needs two frames to move")
     num_objects = checks.positive_int(num_objects, "num_objects")
     image_size = checks.int_at_least(image_size, "image_size", 16, "pixels per side")
-    num_classes = checks.positive_int(num_classes, "num_classes")
-    if num_classes > len(SHAPE_CLASSES):
-        raise ValueError(f"num_classes={num_classes} must be between 1 and {len(SHAPE_CLASSES)}.")
+    num_classes = checks.int_in(num_classes, "num_classes", 1, len(SHAPE_CLASSES), "one per shape class")
+    checks.ordered_range(size_range, "size_range", 0, 1, low_open=True, unit="fractions of the image side")
     lo, hi = size_range
-    if not 0 < lo <= hi <= 1:
-        raise ValueError(f"size_range={size_range} must satisfy 0 < min <= max <= 1.")
+    checks.ordered_range(speed_range, "speed_range", 0, unit="pixels per frame")
     slow, fast = speed_range
-    if not 0 <= slow <= fast:
-        raise ValueError(f"speed_range={speed_range} must satisfy 0 <= min <= max (pixels per frame).")
     jitter = checks.number_in(jitter, "jitter", 0.0, float(image_size))
 
     rng = np.random.default_rng(seed)

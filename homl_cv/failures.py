@@ -43,12 +43,9 @@ __all__ = [
 
 
 def _int_vector(values, name: str) -> np.ndarray:
-    values = np.asarray(values)
-    if values.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D array of integer ids, one per example; got shape {values.shape}.")
-    if values.size and not np.issubdtype(values.dtype, np.integer):
-        raise ValueError(f"{name} must hold integer ids (use argmax on probabilities first); got dtype "
-                         f"{values.dtype}.")
+    values = checks.shaped(values, name, ("N",), "integer ids, one per example")
+    if values.size:
+        checks.integers(values, name, "ids: use argmax on probabilities first")
     return values
 
 
@@ -227,8 +224,7 @@ def ood_detection(in_confidence, out_confidence, threshold: float = 0.9) -> OODD
     scores = []
     for values, name in ((in_confidence, "in_confidence"), (out_confidence, "out_confidence")):
         values = checks.finite(values, name, dtype=np.float64)
-        if values.ndim != 1 or not len(values):
-            raise ValueError(f"{name} must be a non-empty 1-D array of confidences; got shape {values.shape}.")
+        checks.non_empty(checks.shaped(values, name, ("N",), "confidences, one per image"), name)
         scores.append(values)
     inside, outside = scores
     y_true = np.r_[np.ones(len(inside), int), np.zeros(len(outside), int)]
@@ -262,9 +258,8 @@ def occlude(images, boxes, fraction: float, value: float = 0.5) -> np.ndarray:
     images = checks.image_batch(images, "images", dtype=np.float32).copy()
     fraction = checks.number_in(fraction, "fraction", 0.0, 1.0)
     boxes = checks.finite(boxes, "boxes")
-    if boxes.shape != (len(images), 4):
-        raise ValueError(f"boxes must have shape (N, 4), one 'xyxy' box per image (N={len(images)}); got "
-                         f"{boxes.shape}. For a ShapesData with one object each, pass shapes.boxes[:, 0].")
+    checks.shaped(boxes, "boxes", (len(images), 4), "one 'xyxy' box per image",
+                  hint="For a ShapesData with one object each, pass shapes.boxes[:, 0].")
     if ((boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])).any():
         raise ValueError("boxes must be 'xyxy' (x1 <= x2, y1 <= y2); convert 'xywh' boxes first.")
     scale = np.sqrt(fraction)

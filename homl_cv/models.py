@@ -44,8 +44,7 @@ def _check_classifier_args(name: str, input_shape, num_classes, width: float = 1
     shape = checks.input_shape(input_shape)
     checks.int_at_least(num_classes, "num_classes", 2,
                         "the number of classes the softmax output chooses among")
-    if not width > 0:
-        raise ValueError(f"{name}: width={width!r} must be a positive factor (1.0 = the published size).")
+    checks.positive_number(width, "width", f"a factor of {name}'s filters and units: 1.0 = the published size")
     return shape
 
 
@@ -818,9 +817,8 @@ def image_patches(images, patch_size: int) -> np.ndarray:
     images = checks.image_batch(images)
     p = checks.positive_int(patch_size, "patch_size")
     n, height, width, channels = images.shape
-    if height % p or width % p:
-        raise ValueError(f"images of {height}x{width} pixels cannot be cut into patches of "
-                         f"patch_size={p}; crop or pad them to multiples of {p}.")
+    for axis, side in (("height", height), ("width", width)):
+        checks.multiple_of(side, f"image {axis}", p, f"to cut patches of patch_size={p}: crop or pad the images")
     grid = images.reshape(n, height // p, p, width // p, p, channels).transpose(0, 1, 3, 2, 4, 5)
     return grid.reshape(n, (height // p) * (width // p), p * p * channels)
 
@@ -851,8 +849,7 @@ def build_gap_cnn(input_shape=(48, 48, 3), num_classes: int = 4, filters=(16, 32
         >>> model.get_layer("last_conv").output.shape  # doctest: +SKIP
         (None, 12, 12, 64)
     """
-    if len(filters) < 1:
-        raise ValueError(f"filters={filters} must list the channels of at least one block.")
+    checks.non_empty(filters, "filters", "the channels of each block, e.g. (16, 32, 64)")
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
     for block, channels in enumerate(filters, start=1):

@@ -50,10 +50,7 @@ __all__ = [
 ]
 
 def _check_feature_map(feature_map) -> np.ndarray:
-    fmap = np.asarray(feature_map, np.float32)
-    if fmap.ndim != 3:
-        raise ValueError(f"feature_map must have shape (H, W, C) (one image); got {fmap.shape}.")
-    return fmap
+    return checks.shaped(feature_map, "feature_map", ("H", "W", "C"), "one image", dtype=np.float32)
 
 
 def _check_output_size(output_size) -> tuple:
@@ -262,8 +259,8 @@ def build_faster_rcnn(image_size: int = 64, num_anchors: int = 3, num_classes: i
         ``"train"``, the joint training model ``[images, rois (N, R, 4)] ->
         {"rpn": (N, S, S, A, 5), "cls": (N, R, num_classes + 1), "box": (N, R, 4)}``.
     """
-    if stride not in (4, 8, 16) or image_size % stride:
-        raise ValueError(f"stride={stride} must be 4, 8 or 16 and divide image_size={image_size}.")
+    checks.one_of(stride, "stride", (4, 8, 16))
+    checks.multiple_of(image_size, "image_size", stride, f"stride={stride} must divide it")
     images = keras.Input((image_size, image_size, 3), name="images")
     x = images
     for k in range(int(np.log2(stride))):
@@ -439,9 +436,7 @@ def propose(rpn_outputs, anchors, image_size: int, top_n: int = 20, pre_nms: int
     """
     outputs = np.asarray(rpn_outputs, np.float32)
     anchors = np.asarray(anchors, np.float32)
-    if outputs.ndim != 5 or outputs.shape[1:4] != anchors.shape[:3] or outputs.shape[-1] != 5:
-        raise ValueError(f"rpn_outputs must have shape (N, {', '.join(map(str, anchors.shape[:3]))}, 5) to match "
-                         f"the anchors; got {outputs.shape}.")
+    checks.shaped(outputs, "rpn_outputs", ("N", *anchors.shape[:3], 5), "to match the anchors")
     flat_anchors = anchors.reshape(-1, 4)
     results = []
     for out in outputs.reshape(len(outputs), -1, 5):

@@ -48,7 +48,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from homl_cv import config, data, datasets, sources
+from homl_cv import checks, config, data, datasets, sources
 
 __all__ = [
     "FLOWERS_IMAGES",
@@ -84,8 +84,8 @@ def shape_photo(height: int, width: int, seed: int, kind: int = 0):
         ``(image, mask)``: uint8 (height, width, 3) and bool (height, width),
         True on the shape.
     """
-    if height < 8 or width < 8:
-        raise ValueError(f"height={height}, width={width}: use 8 pixels or more on each side.")
+    checks.int_at_least(height, "height", 8, "pixels")
+    checks.int_at_least(width, "width", 8, "pixels")
     rng = np.random.default_rng(seed)
     top, bottom = rng.uniform(40, 215, 3), rng.uniform(40, 215, 3)
     ramp = np.linspace(0.0, 1.0, height)[:, None, None]
@@ -149,9 +149,7 @@ def write_flowers(data_dir, num_images: int = FLOWERS_IMAGES, seed: int = 0) -> 
     import tensorflow_datasets as tfds  # heavy optional package: imported when used
 
     classes = datasets.get("tf_flowers").class_names
-    if num_images < len(classes):
-        raise ValueError(f"num_images={num_images}: use at least {len(classes)} "
-                         f"(one per class).")
+    checks.int_at_least(num_images, "num_images", len(classes), "one per class")
     rng = np.random.default_rng(seed)
     files = []
     for i in range(num_images):
@@ -229,8 +227,8 @@ def write_pets(data_dir, num_train: int = PETS_TRAIN_IMAGES, num_test: int = PET
     """
     import tensorflow_datasets as tfds  # heavy optional package: imported when used
 
-    if num_train < 1 or num_test < 1:
-        raise ValueError(f"num_train={num_train}, num_test={num_test}: use at least 1 image each.")
+    checks.positive_int(num_train, "num_train")
+    checks.positive_int(num_test, "num_test")
     real = tfds.builder_cls("oxford_iiit_pet")
     with tempfile.TemporaryDirectory(prefix="pets-standin-") as tmp:
         root = Path(tmp)
@@ -270,9 +268,9 @@ def write_mnist(data_dir, num_train: int = 60_000, num_test: int = 10_000, seed:
     """
     from sklearn.datasets import load_digits  # heavy optional package: imported when used
 
-    if num_train <= 5000 or num_test < 1:
-        raise ValueError(f"num_train={num_train}, num_test={num_test}: load_mnist keeps the last "
-                         f"5,000 training images for validation, so use num_train > 5000.")
+    checks.int_at_least(num_train, "num_train", 5001, "load_mnist keeps the last 5,000 training images "
+                        "for validation")
+    checks.positive_int(num_test, "num_test")
     digits = load_digits()
     big = np.kron(digits.images, np.ones((3, 3))) * (255.0 / 16.0)  # (1797, 24, 24)
     rng = np.random.default_rng(seed)

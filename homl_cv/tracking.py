@@ -442,26 +442,21 @@ def pooled(scores) -> TrackingScores:
 def _box_rows(boxes, name: str) -> np.ndarray:
     arr = boxes_lib.validate_boxes(np.asarray(boxes, np.float32).reshape(-1, 4) if np.size(boxes) == 0
                                    else boxes, name=name)
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be (N, 4) boxes of one frame; got shape {arr.shape}.")
-    return arr
+    return checks.shaped(arr, name, ("N", 4), "the boxes of one frame")
 
 
 def _states(states, name: str = "states") -> np.ndarray:
     arr = checks.finite(states, name, np.float64)
     if arr.size == 0:
         return arr.reshape(0, 6)
-    if arr.ndim != 2 or arr.shape[1] != 6:
-        raise ValueError(f"{name} must be (N, 6) track states (cx, cy, w, h, vx, vy); got shape {arr.shape}.")
-    return arr
+    return checks.shaped(arr, name, ("N", 6), "track states (cx, cy, w, h, vx, vy)")
 
 
 def _detection_frames(detections) -> list:
     if isinstance(detections, boxes_lib.Detections):
         detections = detections.predictions
-    if isinstance(detections, np.ndarray) and detections.ndim != 3:
-        raise ValueError(f"detections must hold one (K, 4) array per frame; got an array of shape "
-                         f"{detections.shape}.")
+    if isinstance(detections, np.ndarray):
+        checks.shaped(detections, "detections", ("frames", "K", 4), "one (K, 4) array per frame")
     try:
         frames = list(detections)
     except TypeError:
@@ -476,11 +471,9 @@ def _frames_of(tracks, name: str) -> tuple:
                          f"data.MovingShapes clip); got {type(tracks).__name__}.")
     frame_boxes = [_box_rows(b, f"{name}.boxes[{t}]") for t, b in enumerate(tracks.boxes)]
     frame_ids = [np.asarray(i).reshape(-1).astype(np.int64) for i in tracks.ids]
-    if len(frame_ids) != len(frame_boxes):
-        raise ValueError(f"{name} has {len(frame_boxes)} frames of boxes but {len(frame_ids)} of ids.")
+    checks.same_length((f"{name}.boxes", frame_boxes), (f"{name}.ids", frame_ids), why="one entry per frame")
     for t, (b, i) in enumerate(zip(frame_boxes, frame_ids)):
-        if len(b) != len(i):
-            raise ValueError(f"{name} frame {t} has {len(b)} boxes but {len(i)} ids: one id per box.")
+        checks.same_length((f"{name}.boxes[{t}]", b), (f"{name}.ids[{t}]", i), why="one id per box")
         if len(set(i.tolist())) != len(i):
             raise ValueError(f"{name} frame {t} has a repeated id in {i.tolist()}: ids must be unique per frame.")
     return frame_boxes, frame_ids

@@ -57,10 +57,7 @@ def scale_images(images) -> np.ndarray:
     images = np.asarray(images)
     if images.ndim == 3:
         images = images[..., None]
-    if images.ndim != 4:
-        raise ValueError(
-            f"images has shape {images.shape}: expected (N, H, W) grayscale or (N, H, W, C)."
-        )
+    checks.shaped(images, "images", ("N", "H", "W", "C"), "or (N, H, W) for grayscale")
     return images.astype(np.float32) / 255.0
 
 
@@ -87,8 +84,7 @@ def fit_classifier(model, splits, epochs: int, batch_size: int = 32, learning_ra
     Returns:
         The Keras ``History`` (``history.history["val_accuracy"]`` etc.).
     """
-    if not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs={epochs!r} must be a positive integer.")
+    checks.positive_int(epochs, "epochs")
     compile_classifier(model, learning_rate, "adam", jit_compile="auto")  # Keras' default
     return model.fit(
         scale_images(splits.x_train), splits.y_train,
@@ -172,11 +168,7 @@ def unfreeze(base, from_layer: int = 0) -> None:
     BatchNormalization layers stay frozen, so they run in inference mode and
     keep their ImageNet statistics.
     """
-    if not 0 <= from_layer < len(base.layers):
-        raise ValueError(
-            f"from_layer={from_layer} must be between 0 and {len(base.layers) - 1} "
-            f"(the base has {len(base.layers)} layers)."
-        )
+    checks.int_in(from_layer, "from_layer", 0, len(base.layers) - 1, f"the base has {len(base.layers)} layers")
     import keras
 
     base.trainable = True
@@ -199,8 +191,7 @@ def compile_classifier(model, learning_rate: float, optimizer: str = "sgd",
     """
     import keras
 
-    if optimizer not in ("sgd", "adam"):
-        raise ValueError(f"optimizer={optimizer!r}: use 'sgd' or 'adam'.")
+    checks.one_of(optimizer, "optimizer", ("sgd", "adam"))
     strategy = distribute.strategy_of(model)
     with strategy.scope():
         if optimizer == "sgd":

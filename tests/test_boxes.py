@@ -116,7 +116,7 @@ def test_validate_boxes_accepts_and_returns_float32():
 
 @pytest.mark.parametrize("bad_shape", [(3,), (2, 3), (2, 5), ()])
 def test_validate_boxes_wrong_last_axis(bad_shape):
-    with pytest.raises(ValueError, match="4 coordinates on its last axis"):
+    with pytest.raises(ValueError, match=r"boxes must have shape \(\.\.\., 4\) \(.xyxy. boxes: 4 coordinates on the last axis\)"):
         boxes.validate_boxes(np.ones(bad_shape))
 
 
@@ -146,9 +146,9 @@ def test_validate_boxes_outside_the_image():
 
 
 def test_validate_boxes_unknown_format():
-    with pytest.raises(ValueError, match="box_format='xyzw' is unknown"):
+    with pytest.raises(ValueError, match=r"box_format=.xyzw. must be .xyxy., "):
         boxes.validate_boxes([[0, 0, 1, 1]], "xyzw")
-    with pytest.raises(ValueError, match="unknown"):
+    with pytest.raises(ValueError, match=r"box_format=.corners. must be .xyxy., "):
         boxes.iou([[0, 0, 1, 1]], [[0, 0, 1, 1]], box_format="corners")
 
 

@@ -109,3 +109,41 @@ def test_non_empty():
     assert checks.non_empty([1], "rates") == [1]
     with pytest.raises(ValueError, match=r"^names=\(\) is empty: pass at least one item\.$"):
         checks.non_empty((), "names")
+
+
+def test_int_in_at_both_bounds():
+    assert checks.int_in(1, "k", 1, 4) == 1 and checks.int_in(np.int64(4), "k", 1, 4) == 4
+    for bad in (0, 5, 2.0, True):
+        with pytest.raises(ValueError, match=r"^k=.* must be an integer from 1 to 4 \(one per box\)\.$"):
+            checks.int_in(bad, "k", 1, 4, "one per box")
+
+
+def test_multiple_of_at_the_bound_and_its_example():
+    assert checks.multiple_of(8, "size", 8) == 8 and checks.multiple_of(np.int32(16), "size", 8) == 16
+    for bad, example in ((0, 8), (9, 16), (-8, 8), (8.0, 8), (True, 8)):
+        with pytest.raises(ValueError, match=rf"^size={bad!r} must be a positive multiple of 8, e\.g\. {example}\.$"):
+            checks.multiple_of(bad, "size", 8)
+
+
+def test_same_shape_names_every_shape():
+    assert checks.same_shape(("a", np.zeros((2, 3))), ("b", [[0, 0, 0]] * 2)) == (2, 3)
+    assert checks.same_shape(("a", np.zeros(1)), ("b", [7])) == (1,)
+    with pytest.raises(ValueError, match=r"^a \(2, 3\), b \(2, 3\) and c \(3,\) must have the same shape \(one per pixel\)\.$"):
+        checks.same_shape(("a", np.zeros((2, 3))), ("b", np.zeros((2, 3))), ("c", np.zeros(3)), why="one per pixel")
+
+
+def test_integers_accepts_every_integer_dtype_only():
+    for dtype in (np.int8, np.uint8, np.int64):
+        assert checks.integers(np.zeros(2, dtype), "ids").dtype == dtype
+    for dtype in (np.float32, bool):
+        with pytest.raises(ValueError, match=rf"^ids must hold integers; got dtype {np.dtype(dtype).name}\.$"):
+            checks.integers(np.zeros(2, dtype), "ids")
+
+
+def test_binary_accepts_bools_and_0_1_only():
+    assert checks.binary(np.array([True, False]), "m").dtype == bool
+    assert checks.binary(np.zeros((2, 2), np.uint8), "m").shape == (2, 2)
+    assert checks.binary([], "m").size == 0
+    for bad in ([0, 2], [-1, 0], [0.5]):
+        with pytest.raises(ValueError, match=r"^m must hold only 0 and 1 \(or booleans\); threshold it\.$"):
+            checks.binary(bad, "m", "threshold it")

@@ -304,9 +304,7 @@ def anchor_iou(sizes, anchors) -> np.ndarray:
 def validate_sizes(sizes, name: str) -> np.ndarray:
     """Check box or anchor sizes: float32 (N, 2) of finite, positive (width, height)."""
     arr = checks.shaped(sizes, name, ("N", 2), "(width, height) rows", dtype=np.float32)
-    if not np.all(np.isfinite(arr)) or (arr <= 0).any():
-        raise ValueError(f"{name} must be finite and positive (widths and heights); drop padding rows first.")
-    return arr
+    return checks.positive_values(arr, name, "widths and heights", "drop padding rows first")
 
 
 def kmeans_anchors(sizes, k: int, iterations: int = 100, seed: int = 0) -> np.ndarray:
@@ -378,8 +376,8 @@ def encode_deltas(anchors, target_boxes) -> np.ndarray:
     checks.shaped(a, "anchors", ("...", 4), "'xyxy' boxes")
     aw, ah = a[..., 2] - a[..., 0], a[..., 3] - a[..., 1]
     bw, bh = b[..., 2] - b[..., 0], b[..., 3] - b[..., 1]
-    if (aw <= 0).any() or (ah <= 0).any() or (bw <= 0).any() or (bh <= 0).any():
-        raise ValueError("anchors and target_boxes must have positive widths and heights.")
+    checks.positive_values(np.stack([aw, ah], -1), "anchors' (width, height)", dtype=np.float64)
+    checks.positive_values(np.stack([bw, bh], -1), "target_boxes' (width, height)", dtype=np.float64)
     tx = ((b[..., 0] + b[..., 2]) - (a[..., 0] + a[..., 2])) / 2 / aw
     ty = ((b[..., 1] + b[..., 3]) - (a[..., 1] + a[..., 3])) / 2 / ah
     return np.stack([tx, ty, np.log(bw / aw), np.log(bh / ah)], axis=-1).astype(np.float32)

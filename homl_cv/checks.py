@@ -25,6 +25,7 @@ __all__ = [
     "binary",
     "class_ids",
     "finite",
+    "has_attributes",
     "image_batch",
     "input_shape",
     "int_at_least",
@@ -36,15 +37,18 @@ __all__ = [
     "number_in",
     "non_empty",
     "number_at_least",
+    "odd",
     "one_of",
     "ordered_range",
     "padding",
     "pair",
     "positive_int",
     "positive_number",
+    "positive_values",
     "same_length",
     "same_shape",
     "shaped",
+    "unique",
 ]
 
 PADDINGS = ("valid", "same")
@@ -244,8 +248,8 @@ def shaped(values, name: str, shape, what: str = "", dtype=None, hint: str = "")
 
     ``shape`` lists one entry per axis: an int is a fixed size, a string
     (``"N"``, ``"H"``) any size; a leading ``"..."`` allows any number of
-    leading axes. ``what`` says what the array holds; ``hint`` how to fix
-    a common mistake.
+    leading axes. A list of such tuples accepts any one of them. ``what``
+    says what the array holds; ``hint`` how to fix a common mistake.
 
     Example:
         >>> shaped([[0, 0, 4, 4]], "boxes", ("N", 4)).shape
@@ -254,23 +258,31 @@ def shaped(values, name: str, shape, what: str = "", dtype=None, hint: str = "")
         Traceback (most recent call last):
         ...
         ValueError: boxes must have shape (N, 4) ('xyxy' boxes of one image); got shape (4,). Pass boxes[None] for one box.
+        >>> shaped(np.zeros((2, 3, 4, 5)), "masks", [("H", "W"), ("N", "H", "W")])
+        Traceback (most recent call last):
+        ...
+        ValueError: masks must have shape (H, W) or (N, H, W); got shape (2, 3, 4, 5).
     """
+    specs = [tuple(s) for s in shape] if isinstance(shape, list) else [tuple(shape)]
+    wanted = " or ".join(_shape_text(spec) for spec in specs)
     try:
         arr = np.asarray(values) if dtype is None else np.asarray(values, dtype=dtype)
     except (TypeError, ValueError) as error:
-        raise ValueError(f"{name} must be an array of shape {_shape_text(shape)}; got "
+        raise ValueError(f"{name} must be an array of shape {wanted}; got "
                          f"{type(values).__name__} ({error}).") from None
-    spec = tuple(shape)
-    leading = bool(spec) and spec[0] == "..."
-    fixed = spec[1:] if leading else spec
-    have = arr.shape[arr.ndim - len(fixed):] if leading else arr.shape
-    ok = (arr.ndim >= len(fixed)) if leading else (arr.ndim == len(fixed))
-    ok = ok and all(not is_int(want) or want == got for want, got in zip(fixed, have))
-    if not ok:
+    if not any(_shape_matches(arr.shape, spec) for spec in specs):
         about = f" ({what})" if what else ""
         tail = f" {hint}" if hint else ""
-        raise ValueError(f"{name} must have shape {_shape_text(spec)}{about}; got shape {arr.shape}.{tail}")
+        raise ValueError(f"{name} must have shape {wanted}{about}; got shape {arr.shape}.{tail}")
     return arr
+
+
+def _shape_matches(have: tuple, spec: tuple) -> bool:
+    leading = bool(spec) and spec[0] == "..."
+    fixed = spec[1:] if leading else spec
+    if len(have) < len(fixed) or (not leading and len(have) != len(fixed)):
+        return False
+    return all(not is_int(want) or want == got for want, got in zip(fixed, have[len(have) - len(fixed):]))
 
 
 def same_length(*named, why: str = "") -> int:
@@ -440,3 +452,73 @@ def binary(values, name: str, hint: str = "") -> np.ndarray:
         tail = f"; {hint}" if hint else ""
         raise ValueError(f"{name} must hold only 0 and 1 (or booleans){tail}.")
     return arr
+
+
+def positive_values(values, name: str, what: str = "", hint: str = "", dtype=np.float32) -> np.ndarray:
+    """``values`` as an array of finite numbers > 0 (sizes, ratios, scales).
+
+    Example:
+        >>> positive_values([[4, 2], [0, 3]], "sizes", "widths and heights", "drop padding rows first")
+        Traceback (most recent call last):
+        ...
+        ValueError: sizes must hold finite, positive numbers (widths and heights); got 0.0 at index (1, 0); drop padding rows first.
+    """
+    arr = finite(values, name, dtype)
+    bad = arr <= 0
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        about = f" ({what})" if what else ""
+        tail = f"; {hint}" if hint else ""
+        raise ValueError(f"{name} must hold finite, positive numbers{about}; got {float(arr[where])} at index "
+                         f"{_index_text(where)}{tail}.")
+    return arr
+
+
+def has_attributes(value, name: str, attributes, what: str):
+    """``value`` if it has every one of ``attributes`` (duck typing); ``what`` names what to pass.
+
+    Example:
+        >>> has_attributes([1, 2], "truth", ("boxes", "ids"), "a tracking.Tracks")
+        Traceback (most recent call last):
+        ...
+        ValueError: truth must have boxes and ids (a tracking.Tracks); got list.
+    """
+    if not all(hasattr(value, attribute) for attribute in attributes):
+        listed = list(attributes)
+        joined = listed[0] if len(listed) == 1 else ", ".join(listed[:-1]) + " and " + listed[-1]
+        raise ValueError(f"{name} must have {joined} ({what}); got {type(value).__name__}.")
+    return value
+
+
+def unique(values, name: str, why: str = ""):
+    """``values`` if no item occurs twice.
+
+    Example:
+        >>> unique([3, 5, 3], "ids", "one id per object")
+        Traceback (most recent call last):
+        ...
+        ValueError: ids=[3, 5, 3] repeats 3; its items must be unique (one id per object).
+    """
+    seen = set()
+    for item in values:
+        if item in seen:
+            reason = f" ({why})" if why else ""
+            raise ValueError(f"{name}={values!r} repeats {item!r}; its items must be unique{reason}.")
+        seen.add(item)
+    return values
+
+
+def odd(value, name: str, why: str = "") -> int:
+    """``value`` as an odd positive int (a kernel size with a middle pixel).
+
+    Example:
+        >>> odd(6, "size", "so the line has a middle column and row")
+        Traceback (most recent call last):
+        ...
+        ValueError: size=6 must be an odd positive integer (so the line has a middle column and row), e.g. 7.
+    """
+    if not is_int(value) or value < 1 or value % 2 == 0:
+        reason = f" ({why})" if why else ""
+        example = int(value) + 1 if is_int(value) and value > 0 else 3
+        raise ValueError(f"{name}={value!r} must be an odd positive integer{reason}, e.g. {example}.")
+    return int(value)

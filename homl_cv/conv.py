@@ -368,8 +368,7 @@ def line_filters(size: int = 7, channels: int = 3) -> np.ndarray:
     """
     size = checks.positive_int(size, "size")
     channels = checks.positive_int(channels, "channels")
-    if size % 2 == 0:
-        raise ValueError(f"size={size} must be odd so the line has a middle column and row.")
+    checks.odd(size, "size", "so the line has a middle column and row")
     filters = np.zeros((size, size, channels, 2), np.float32)
     filters[:, size // 2, :, 0] = 1.0
     filters[size // 2, :, :, 1] = 1.0

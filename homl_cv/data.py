@@ -357,12 +357,8 @@ def jitter_images(images, seed: int = 0, shift: float = 0.15, zoom_out: float = 
     """
     import keras
 
-    images = np.asarray(images)
-    if images.dtype != np.uint8 or images.ndim not in (3, 4):
-        raise ValueError(
-            f"images of shape {images.shape} and dtype {images.dtype}: expected uint8 "
-            f"(N, H, W) or (N, H, W, C)."
-        )
+    images = checks.shaped(images, "images", [("N", "H", "W"), ("N", "H", "W", "C")])
+    checks.one_of(images.dtype.name, "images.dtype", ("uint8",))
     checks.number_in(shift, "shift", 0, 0.5, high_open=True)  # a fraction of the side
     checks.number_in(zoom_out, "zoom_out", 0, 1, high_open=True)
     checks.number_in(rotation, "rotation", 0, 0.5)  # a fraction of a full turn
@@ -498,12 +494,10 @@ def write_image_folder(images, labels, class_names, folder) -> Path:
     """
     from PIL import Image
 
-    images, labels = np.asarray(images), np.asarray(labels)
-    if images.dtype != np.uint8 or images.ndim not in (3, 4) or len(images) != len(labels):
-        raise ValueError(
-            f"images of shape {images.shape} and dtype {images.dtype} with {len(labels)} labels: "
-            f"expected uint8 (N, H, W) or (N, H, W, 3) and one label per image."
-        )
+    images = checks.shaped(images, "images", [("N", "H", "W"), ("N", "H", "W", 3)])
+    checks.one_of(images.dtype.name, "images.dtype", ("uint8",))
+    labels = np.asarray(labels)
+    checks.same_length(("images", images), ("labels", labels), why="one label per image")
     if labels.size and not 0 <= labels.min() <= labels.max() < len(class_names):
         raise ValueError(
             f"labels run from {labels.min()} to {labels.max()}: they must index "

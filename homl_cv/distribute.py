@@ -57,12 +57,9 @@ def get_strategy(strategy=None):
     """
     if strategy is None or isinstance(strategy, str):
         return config.pick_strategy(strategy)
-    if not hasattr(strategy, "scope") or not hasattr(strategy, "num_replicas_in_sync"):
-        raise ValueError(
-            f"strategy={strategy!r} is not a tf.distribute strategy: pass None, one of "
-            f"{', '.join(config.STRATEGY_CHOICES)}, or e.g. tf.distribute.MirroredStrategy()."
-        )
-    return strategy
+    return checks.has_attributes(strategy, "strategy", ("scope", "num_replicas_in_sync"),
+                                 f"a tf.distribute strategy: pass None, one of {', '.join(config.STRATEGY_CHOICES)}, "
+                                 f"or e.g. tf.distribute.MirroredStrategy()")
 
 
 def strategy_of(model):

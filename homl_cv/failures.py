@@ -29,6 +29,7 @@ import dataclasses
 
 import numpy as np
 
+from homl_cv import boxes as boxes_lib
 from homl_cv import checks, roc
 
 __all__ = [
@@ -260,8 +261,7 @@ def occlude(images, boxes, fraction: float, value: float = 0.5) -> np.ndarray:
     boxes = checks.finite(boxes, "boxes")
     checks.shaped(boxes, "boxes", (len(images), 4), "one 'xyxy' box per image",
                   hint="For a ShapesData with one object each, pass shapes.boxes[:, 0].")
-    if ((boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])).any():
-        raise ValueError("boxes must be 'xyxy' (x1 <= x2, y1 <= y2); convert 'xywh' boxes first.")
+    boxes_lib.validate_boxes(boxes, "xyxy", "boxes")  # corners in order: convert 'xywh' boxes first
     scale = np.sqrt(fraction)
     centre_x, centre_y = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
     half_w, half_h = scale * (boxes[:, 2] - boxes[:, 0]) / 2, scale * (boxes[:, 3] - boxes[:, 1]) / 2

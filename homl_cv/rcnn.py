@@ -123,9 +123,9 @@ def make_anchors(feature_size, stride: int, sizes=(16, 32), ratios=(1.0,)) -> np
         [0.0, 8.0, 8.0, 16.0]
     """
     rows, cols = (feature_size, feature_size) if np.isscalar(feature_size) else feature_size
+    checks.positive_values(checks.non_empty(sizes, "sizes", "e.g. (16, 32)"), "sizes", "anchor sides in pixels")
+    checks.positive_values(checks.non_empty(ratios, "ratios", "e.g. (0.5, 1, 2)"), "ratios", "width / height")
     shapes = np.array([[a * np.sqrt(r), a / np.sqrt(r)] for a in sizes for r in ratios], np.float32)
-    if not len(shapes) or (shapes <= 0).any():
-        raise ValueError(f"sizes={sizes!r} and ratios={ratios!r} must be non-empty and positive.")
     cy, cx = np.meshgrid((np.arange(rows) + 0.5) * stride, (np.arange(cols) + 0.5) * stride, indexing="ij")
     centres = np.stack([cx, cy], -1)[:, :, None, :]  # (rows, cols, 1, 2)
     return np.concatenate([centres - shapes / 2, centres + shapes / 2], axis=-1).astype(np.float32)

@@ -301,10 +301,8 @@ def write_stand_ins(data_dir, datasets=STAND_INS) -> dict:
     Returns:
         ``{dataset name: path written}``.
     """
-    unknown = [name for name in datasets if name not in WRITERS]
-    if unknown:
-        raise ValueError(f"datasets={tuple(datasets)!r}: no stand-in for {unknown}; "
-                         f"choose from {STAND_INS}.")
+    for name in datasets:
+        checks.one_of(name, "datasets", tuple(WRITERS))  # a dataset with a stand-in
     Path(data_dir).mkdir(parents=True, exist_ok=True)
     return {name: WRITERS[name](data_dir) for name in datasets}
 

@@ -605,8 +605,7 @@ def boundary_mask(masks, width: int = 1) -> np.ndarray:
     from scipy import ndimage
 
     masks = _labels(masks, "masks")
-    if masks.ndim not in (2, 3):
-        raise ValueError(f"masks must have shape (H, W) or (N, H, W); got {masks.shape}.")
+    checks.shaped(masks, "masks", [("H", "W"), ("N", "H", "W")])
     checks.positive_int(width, "width")
     size = (2 * width + 1,) * 2 if masks.ndim == 2 else (1,) + (2 * width + 1,) * 2
     return ndimage.maximum_filter(masks, size=size) != ndimage.minimum_filter(masks, size=size)

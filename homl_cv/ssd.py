@@ -118,14 +118,9 @@ def _ratios_per_map(aspect_ratios, num_maps: int) -> list:
         items = [items] * num_maps
     per_map = []
     for k, ratios in enumerate(items):
-        try:
-            arr = np.asarray(ratios, np.float64).reshape(-1)
-        except (TypeError, ValueError):
-            arr = np.array([np.nan])
-        if not len(arr) or not np.all(np.isfinite(arr)) or (arr <= 0).any():
-            where = f" (map {k})" if any(nested) else ""
-            raise ValueError(f"aspect_ratios={aspect_ratios!r}{where} must be positive width / height ratios.")
-        per_map.append(arr)
+        name = f"aspect_ratios[{k}]" if any(nested) else "aspect_ratios"
+        arr = checks.positive_values(ratios, name, "width / height ratios", dtype=np.float64).reshape(-1)
+        per_map.append(checks.non_empty(arr, name, "e.g. [1, 2, 0.5]"))
     return per_map
 
 

@@ -270,9 +270,8 @@ def build_texture_extractor(kernels=TEXTURE_KERNELS, channels: int = 64,
     """
     import keras
 
-    kernels = tuple(int(k) for k in kernels)
-    if not kernels or min(kernels) < 1 or any(k % 2 == 0 for k in kernels):
-        raise ValueError(f"kernels={kernels} must be odd filter sizes >= 1, e.g. {TEXTURE_KERNELS}.")
+    kernels = checks.non_empty(tuple(kernels), "kernels", f"e.g. {TEXTURE_KERNELS}")
+    kernels = tuple(checks.odd(k, "kernels", "filter sizes with a middle pixel") for k in kernels)
     checks.int_at_least(channels, "channels", 1, "the paper uses 128 or more")
     missing = [k for k in content_kernels if k not in kernels]
     if missing or not content_kernels:

@@ -466,14 +466,11 @@ def _detection_frames(detections) -> list:
 
 
 def _frames_of(tracks, name: str) -> tuple:
-    if not (hasattr(tracks, "boxes") and hasattr(tracks, "ids")):
-        raise ValueError(f"{name} must have per-frame boxes and ids (a tracking.Tracks or a "
-                         f"data.MovingShapes clip); got {type(tracks).__name__}.")
+    checks.has_attributes(tracks, name, ("boxes", "ids"), "per frame: a tracking.Tracks or a data.MovingShapes clip")
     frame_boxes = [_box_rows(b, f"{name}.boxes[{t}]") for t, b in enumerate(tracks.boxes)]
     frame_ids = [np.asarray(i).reshape(-1).astype(np.int64) for i in tracks.ids]
     checks.same_length((f"{name}.boxes", frame_boxes), (f"{name}.ids", frame_ids), why="one entry per frame")
     for t, (b, i) in enumerate(zip(frame_boxes, frame_ids)):
         checks.same_length((f"{name}.boxes[{t}]", b), (f"{name}.ids[{t}]", i), why="one id per box")
-        if len(set(i.tolist())) != len(i):
-            raise ValueError(f"{name} frame {t} has a repeated id in {i.tolist()}: ids must be unique per frame.")
+        checks.unique(i.tolist(), f"{name}.ids[{t}]", "one id per object in a frame")
     return frame_boxes, frame_ids

@@ -537,9 +537,8 @@ def transfer_vs_scratch(seeds=(0, 1, 2), shots_per_class: int = 3, base=None,
         >>> study = transfer_vs_scratch(seeds=(0, 1, 2))  # doctest: +SKIP
         >>> print(study.table())  # doctest: +SKIP
     """
-    seeds = tuple(seeds)
-    if len(seeds) < 2 or len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds={seeds}: give at least 2 different seeds to measure a spread.")
+    seeds = checks.unique(tuple(seeds), "seeds", "different seeds measure a spread")
+    checks.int_at_least(len(seeds), "len(seeds)", 2, "two seeds or more measure a spread")
     base = base or pretrain_digits_base()
     runs = [digits_transfer_experiment(base, shots_per_class, seed, **kwargs) for seed in seeds]
     return TransferStudy(runs, base)

@@ -46,12 +46,12 @@ ROWS = [
     ("iou NaN", lambda: boxes.iou([[0, 0, 1, NAN]], [[0, 0, 1, 1]]), r"boxes1 has a non-finite value nan"),
     ("paired_iou shapes", lambda: boxes.paired_iou(BOXES, BOXES[:2]), r"boxes1 \(3, 4\) and boxes2 \(2, 4\)"),
     ("convert image_size", lambda: boxes.convert(BOXES, "xyxy", "rel_xyxy"), r"needs image_size="),
-    ("anchor sizes", lambda: boxes.anchor_iou([[1, -2]], [[1, 1]]), r"sizes must be finite and positive"),
+    ("anchor sizes", lambda: boxes.anchor_iou([[1, -2]], [[1, 1]]), r"sizes must hold finite, positive numbers \(widths and heights\); got -2.0 at index \(0, 1\); drop padding rows first"),
     ("kmeans k", lambda: boxes.kmeans_anchors([[1, 2], [3, 4]], 0), r"k=0"),
     # ---- SSD
     ("ssd ratios per map count", lambda: ssd.default_boxes((4, 2), 64, [[1.0]]), r"aspect_ratios \(1\) and the feature maps \(2\) must have the same length \(one list of ratios per map"),
     ("ssd ratios ragged mix", lambda: ssd.default_boxes((4, 2), 64, [1.0, [2.0]]), r"aspect_ratios=.*mixes numbers and lists"),
-    ("ssd ratios negative", lambda: ssd.default_boxes((4,), 64, (-1.0,)), r"aspect_ratios=.*must be positive"),
+    ("ssd ratios negative", lambda: ssd.default_boxes((4,), 64, (-1.0,)), r"aspect_ratios must hold finite, positive numbers \(width / height ratios\); got -1.0 at index 0"),
     ("ssd feature sizes", lambda: ssd.default_boxes((0,), 64), r"feature_sizes\[0\]=0 must be a positive integer"),
     ("ssd NaN truth", lambda: ssd.match_default_boxes(BOXES, [[0, 0, NAN, 1]], [0]), r"true_boxes has a non-finite value nan"),
     ("ssd iou_threshold", lambda: ssd.match_default_boxes(BOXES, BOXES, [0, 1, 2], iou_threshold=0), r"iou_threshold=0.0"),
@@ -59,7 +59,7 @@ ROWS = [
     # ---- YOLO decoding and detection matching
     ("yolo NaN raw", lambda: detection.decode_yolo_outputs(np.full((1, 2, 2, 1, 7), NAN), np.ones((1, 2)), 16), r"raw has a non-finite value nan"),
     ("yolo raw shape", lambda: detection.decode_yolo_outputs(np.zeros((1, 2, 2, 2, 7)), np.ones((1, 2)), 16), r"raw must have shape \(N, S, S, 1, 5 \+ classes\)"),
-    ("yolo anchors", lambda: detection.decode_yolo_outputs(np.zeros((1, 2, 2, 1, 7)), np.zeros((1, 2)), 16), r"anchors must be finite and positive"),
+    ("yolo anchors", lambda: detection.decode_yolo_outputs(np.zeros((1, 2, 2, 1, 7)), np.zeros((1, 2)), 16), r"anchors must hold finite, positive numbers \(widths and heights\); got 0.0 at index \(0, 0\)"),
     ("yolo NaN offsets", lambda: detection.decode_yolo_boxes(np.full((2, 2, 1, 4), NAN), 16, np.ones((1, 2))), r"offsets has a non-finite value"),
     ("match NaN scores", lambda: detection.match_detections([[0, 0, 1, 1]], [NAN], [[0, 0, 1, 1]]), r"pred_scores has a non-finite value nan"),
     # ---- segmentation metrics

@@ -264,7 +264,7 @@ def test_deltas_hand_case_and_round_trip():
     np.testing.assert_allclose(huge[0, 2] - huge[0, 0], 10 * 1000 / 16, rtol=1e-4)
     with pytest.raises(ValueError, match="same shape"):
         boxes.encode_deltas([[0, 0, 1, 1]], [[0, 0, 1, 1], [0, 0, 2, 2]])
-    with pytest.raises(ValueError, match="positive widths"):
+    with pytest.raises(ValueError, match=r"anchors. \(width, height\) must hold finite, positive numbers; got 0.0 at index \(0, 0\)"):
         boxes.encode_deltas([[0, 0, 0, 1]], [[0, 0, 1, 1]])
     # the clip is the constant, and only on the log sizes: one step under it is not clipped
     assert boxes.DELTA_CLIP == pytest.approx(np.log(1000 / 16))

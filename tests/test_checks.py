@@ -147,3 +147,38 @@ def test_binary_accepts_bools_and_0_1_only():
     for bad in ([0, 2], [-1, 0], [0.5]):
         with pytest.raises(ValueError, match=r"^m must hold only 0 and 1 \(or booleans\); threshold it\.$"):
             checks.binary(bad, "m", "threshold it")
+
+
+def test_shaped_accepts_any_of_several_shapes():
+    assert checks.shaped(np.zeros((3, 4)), "m", [("H", "W"), ("N", "H", "W")]).shape == (3, 4)
+    assert checks.shaped(np.zeros((2, 3, 4)), "m", [("H", "W"), ("N", "H", "W")]).shape == (2, 3, 4)
+    for bad in (np.zeros(3), np.zeros((1, 2, 3, 4))):
+        with pytest.raises(ValueError, match=r"^m must have shape \(H, W\) or \(N, H, W\); got shape"):
+            checks.shaped(bad, "m", [("H", "W"), ("N", "H", "W")])
+
+
+def test_positive_values_at_zero_and_non_finite():
+    assert checks.positive_values([1e-6, 2], "r").dtype == np.float32
+    with pytest.raises(ValueError, match=r"^r must hold finite, positive numbers; got 0.0 at index 1\.$"):
+        checks.positive_values([1, 0], "r")
+    with pytest.raises(ValueError, match=r"^r has a non-finite value inf"):
+        checks.positive_values([1, np.inf], "r")
+
+
+def test_has_attributes_names_what_is_missing():
+    class Clip:
+        boxes, ids = [], []
+    clip = Clip()
+    assert checks.has_attributes(clip, "truth", ("boxes", "ids"), "a clip") is clip
+    with pytest.raises(ValueError, match=r"^strategy must have scope \(a strategy\); got int\.$"):
+        checks.has_attributes(3, "strategy", ("scope",), "a strategy")
+
+
+def test_unique_and_odd_at_their_bounds():
+    assert checks.unique((1, 2), "seeds") == (1, 2) and checks.unique((), "seeds") == ()
+    with pytest.raises(ValueError, match=r"^seeds=\(1, 1\) repeats 1; its items must be unique\.$"):
+        checks.unique((1, 1), "seeds")
+    assert checks.odd(1, "k") == 1 and checks.odd(np.int64(3), "k") == 3
+    for bad, example in ((0, 3), (2, 3), (-1, 3), (True, 3), (3.0, 3)):
+        with pytest.raises(ValueError, match=rf"^k={bad!r} must be an odd positive integer, e\.g\. {example}\.$"):
+            checks.odd(bad, "k")

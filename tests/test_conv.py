@@ -193,7 +193,7 @@ def test_global_average_pooling_equals_reduce_mean():
     (lambda: conv.conv2d_numpy(np.ones((1, 8, 8, 3)), np.ones((3, 3, 1, 1))), r"kernels must have shape \(kernel_h, kernel_w, 3, out_channels\) \(in_channels = images.shape\[-1\]\); got shape \(3, 3, 1, 1\)"),
     (lambda: conv.conv2d_numpy(np.ones((1, 8, 8, 1)), np.ones((3, 3, 1))), r"kernels must have shape \(kernel_h, kernel_w, 1, out_channels\) \(in_channels = images.shape\[-1\]\); got shape \(3, 3, 1\)"),
     (lambda: conv.pool2d_numpy(np.ones((1, 8, 8, 1)), mode="min"), r"mode='min' must be 'max' or 'avg'"),
-    (lambda: conv.line_filters(6), r"size=6 must be odd"),
+    (lambda: conv.line_filters(6), r"size=6 must be an odd positive integer \(so the line has a middle column and row\), e.g. 7"),
     (lambda: DepthwiseMaxPool2D(pool_size=0), r"pool_size=0 must be a positive integer"),
     (lambda: DepthwiseMaxPool2D(pool_size=4)(np.ones((1, 2, 2, 6), np.float32)),
      r"6 channels, which is not divisible by pool_size=4"),

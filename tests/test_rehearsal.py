@@ -133,7 +133,7 @@ def test_rehearsal_environment_selects_rehearsal_data_and_no_network(tmp_path, m
 def test_bad_arguments_are_clear_errors(tmp_path):
     with pytest.raises(ValueError, match=r"num_train=100 must be an integer of at least 5001 \(load_mnist keeps the last 5,000"):
         rehearsal.write_mnist(tmp_path, num_train=100)
-    with pytest.raises(ValueError, match=r"no stand-in for \['coco'\]"):
+    with pytest.raises(ValueError, match=r"datasets='coco' must be 'tf_flowers', 'oxford_iiit_pet' or 'mnist'\."):
         rehearsal.write_stand_ins(tmp_path, ("coco",))
     with pytest.raises(ValueError, match="height=4"):
         rehearsal.shape_photo(4, 40, seed=0)

@@ -101,7 +101,7 @@ def test_texture_extractor_layers_and_zero_mean_filters():
 
 
 def test_texture_extractor_and_texture_errors():
-    with pytest.raises(ValueError, match=r"kernels=\(1, 4\) must be odd"):
+    with pytest.raises(ValueError, match=r"kernels=4 must be an odd positive integer \(filter sizes with a middle pixel\), e.g. 5\."):
         style.build_texture_extractor(kernels=(1, 4))
     with pytest.raises(ValueError, match="content_kernels=.*subset of kernels"):
         style.build_texture_extractor(kernels=(1, 3), content_kernels=(11,))

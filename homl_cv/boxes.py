@@ -79,15 +79,11 @@ def validate_boxes(boxes, box_format: str = "xyxy", name: str = "boxes", image_s
                 f"If your boxes are (x, y, width, height), pass box_format='xywh'."
             )
     else:
-        if (arr[..., 2:] < 0).any():
-            raise ValueError(f"{name} has negative widths or heights ({box_format!r}).")
+        checks.values_in(arr[..., 2:], f"{name}[..., 2:]", 0, np.inf, f"the widths and heights of {box_format!r} boxes")
     if box_format.startswith("rel_"):
-        if arr.min(initial=0) < -1e-6 or arr.max(initial=0) > 1 + 1e-6:
-            raise ValueError(
-                f"{name} are relative ({box_format!r}) but have values outside [0, 1] "
-                f"(min {arr.min():.3g}, max {arr.max():.3g}). Divide pixel coordinates by the "
-                f"image width and height, or use the absolute format {box_format[4:]!r}."
-            )
+        checks.values_in(arr, name, 0, 1, f"relative {box_format!r} coordinates",
+                         f"Divide pixel coordinates by the image width and height, or use the absolute format "
+                         f"{box_format[4:]!r}.", tolerance=1e-6)
     elif image_size is not None:
         xyxy = to_xyxy(arr, box_format)
         height, width = image_size

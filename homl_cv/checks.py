@@ -27,6 +27,7 @@ __all__ = [
     "finite",
     "has_attributes",
     "image_batch",
+    "indices",
     "input_shape",
     "int_at_least",
     "int_in",
@@ -48,7 +49,9 @@ __all__ = [
     "same_length",
     "same_shape",
     "shaped",
+    "subset",
     "unique",
+    "values_in",
 ]
 
 PADDINGS = ("valid", "same")
@@ -522,3 +525,59 @@ def odd(value, name: str, why: str = "") -> int:
         example = int(value) + 1 if is_int(value) and value > 0 else 3
         raise ValueError(f"{name}={value!r} must be an odd positive integer{reason}, e.g. {example}.")
     return int(value)
+
+
+def indices(values, name: str, size: int | None, what: str = "") -> np.ndarray:
+    """``values`` as an int array of indices in ``[0, size)`` (``size=None``: only ``>= 0``).
+
+    Example:
+        >>> indices([0, 2, 1], "class_index", 2, "the model has 2 classes")
+        Traceback (most recent call last):
+        ...
+        ValueError: class_index has 2 at index 1 (1 in all), outside [0, 2) (the model has 2 classes).
+    """
+    arr = integers(values, name)
+    bad = (arr < 0) if size is None else (arr < 0) | (arr >= size)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        about = f" ({what})" if what else ""
+        bound = "[0, ...)" if size is None else f"[0, {size})"
+        raise ValueError(f"{name} has {int(arr[where])} at index {_index_text(where)} ({int(bad.sum())} in all), "
+                         f"outside {bound}{about}.")
+    return arr
+
+
+def values_in(values, name: str, low: float, high: float, what: str = "", hint: str = "",
+              tolerance: float = 0.0) -> np.ndarray:
+    """``values`` as an array whose numbers lie in ``[low, high]`` (give or take ``tolerance``).
+
+    Example:
+        >>> values_in([0.2, 1.5], "image", 0, 1, "or uint8 0-255", "Divide by 255.")
+        Traceback (most recent call last):
+        ...
+        ValueError: image must hold values in [0, 1] (or uint8 0-255); got [0.2, 1.5]. Divide by 255.
+    """
+    arr = np.asarray(values)
+    if arr.size and (arr.min() < low - tolerance or arr.max() > high + tolerance):
+        about = f" ({what})" if what else ""
+        tail = f" {hint}" if hint else ""
+        raise ValueError(f"{name} must hold values in [{low:g}, {high:g}]{about}; got "
+                         f"[{float(arr.min()):.3g}, {float(arr.max()):.3g}].{tail}")
+    return arr
+
+
+def subset(values, name: str, allowed, what: str = ""):
+    """``values`` if every item is one of ``allowed``; ``what`` describes ``allowed`` (else it is listed).
+
+    Example:
+        >>> subset(("block1_conv1", "conv9"), "style_layers", ("block1_conv1", "block1_conv2"))
+        Traceback (most recent call last):
+        ...
+        ValueError: style_layers=('block1_conv1', 'conv9') has 'conv9', which is not 'block1_conv1' or 'block1_conv2'.
+    """
+    allowed = tuple(allowed)
+    for item in values:
+        if item not in allowed:
+            among = what or _choices_text(allowed)
+            raise ValueError(f"{name}={values!r} has {item!r}, which is not {among}.")
+    return values

@@ -498,11 +498,7 @@ def write_image_folder(images, labels, class_names, folder) -> Path:
     checks.one_of(images.dtype.name, "images.dtype", ("uint8",))
     labels = np.asarray(labels)
     checks.same_length(("images", images), ("labels", labels), why="one label per image")
-    if labels.size and not 0 <= labels.min() <= labels.max() < len(class_names):
-        raise ValueError(
-            f"labels run from {labels.min()} to {labels.max()}: they must index "
-            f"class_names (0 to {len(class_names) - 1})."
-        )
+    checks.indices(labels, "labels", len(class_names), "positions in class_names")
     folder = Path(folder)
     if folder.is_dir() and any(folder.rglob("*.png")):
         raise FileExistsError(
@@ -575,10 +571,8 @@ def image_pipeline(ds, image_size: int, preprocess_input=None, batch_size: int =
     import keras
     import tensorflow as tf
 
-    if image_size < 8:
-        raise ValueError(f"image_size={image_size} is too small: use 8 pixels or more.")
-    if batch_size < 1:
-        raise ValueError(f"batch_size={batch_size} must be at least 1.")
+    checks.int_at_least(image_size, "image_size", 8, "pixels per side")
+    checks.positive_int(batch_size, "batch_size")
     calls = tf.data.AUTOTUNE if parallel else None
     resize = keras.layers.Resizing(image_size, image_size, crop_to_aspect_ratio=True)
     encoded = ds.element_spec[0].dtype == tf.string

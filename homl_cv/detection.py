@@ -367,10 +367,8 @@ def encode_yolo_targets(boxes, classes, image_size: int, grid_size: int, anchors
     anchors = boxes_lib.validate_sizes(anchors, "anchors")
     boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
     classes = np.asarray(classes).reshape(-1)
-    if len(classes) != len(boxes):
-        raise ValueError(f"boxes ({len(boxes)}) and classes ({len(classes)}) must have the same length.")
-    if image_size % grid_size:
-        raise ValueError(f"image_size={image_size} must be a multiple of grid_size={grid_size}.")
+    checks.same_length(("boxes", boxes), ("classes", classes), why="one class per box")
+    checks.multiple_of(image_size, "image_size", grid_size, f"grid_size={grid_size} cells")
     real = classes >= 0
     boxes, classes = boxes_lib.validate_boxes(boxes[real], "xyxy", image_size=(image_size, image_size)), classes[real]
     cell = image_size / grid_size
@@ -690,13 +688,8 @@ def evaluate_detections(predictions, true_boxes, true_classes, num_classes: int,
     Returns:
         A :class:`DetectionScores` (``mAP``, ``ap`` (T, C), ``iou_thresholds``).
     """
-    true_boxes = np.asarray(true_boxes, np.float32)
-    true_classes = np.asarray(true_classes)
-    if true_boxes.ndim != 3 or true_boxes.shape[-1] != 4 or true_classes.shape != true_boxes.shape[:2]:
-        raise ValueError(
-            f"true_boxes must be (N, M, 4) and true_classes (N, M); got {true_boxes.shape} and "
-            f"{true_classes.shape}."
-        )
+    true_boxes = checks.shaped(true_boxes, "true_boxes", ("N", "M", 4), "M boxes per image", dtype=np.float32)
+    true_classes = checks.shaped(true_classes, "true_classes", true_boxes.shape[:2], "one class per box, -1 for padding")
     checked = _check_predictions(predictions, len(true_boxes))
     thresholds = tuple(float(t) for t in np.atleast_1d(iou_thresholds))
     ap = np.full((len(thresholds), num_classes), np.nan)

@@ -171,9 +171,8 @@ def scale_learning_rate(base_learning_rate: float, global_batch: int, base_batch
     """
     global_batch = checks.positive_int(global_batch, "global_batch")
     base_batch = checks.positive_int(base_batch, "base_batch")
-    if not base_learning_rate > 0:
-        raise ValueError(f"base_learning_rate={base_learning_rate!r} must be > 0.")
-    return float(base_learning_rate) * global_batch / base_batch
+    base_learning_rate = checks.positive_number(base_learning_rate, "base_learning_rate")
+    return base_learning_rate * global_batch / base_batch
 
 
 def warmup_cosine_schedule(learning_rate: float, warmup_steps: int, total_steps: int):

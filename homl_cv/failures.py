@@ -104,11 +104,8 @@ def subgroup_accuracy(labels, predictions, groups) -> SubgroupAccuracy:
     labels = _int_vector(labels, "labels")
     predictions = _int_vector(predictions, "predictions")
     groups = _int_vector(groups, "groups")
-    if not len(labels):
-        raise ValueError("labels is empty: pass at least one example.")
-    if not (len(labels) == len(predictions) == len(groups)):
-        raise ValueError(f"labels, predictions and groups must have one entry per example; got lengths "
-                         f"{len(labels)}, {len(predictions)} and {len(groups)}.")
+    checks.non_empty(labels, "labels", "one per example")
+    checks.same_length(("labels", labels), ("predictions", predictions), ("groups", groups), why="one per example")
     correct = labels == predictions
     ids, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
     accuracy = np.bincount(inverse, weights=correct, minlength=len(ids)) / counts
@@ -172,9 +169,8 @@ def max_softmax_confidence(probabilities) -> np.ndarray:
         [0.699999988079071, 0.5]
     """
     probabilities = checks.finite(probabilities, "probabilities")
-    if probabilities.ndim != 2 or probabilities.shape[1] < 2:
-        raise ValueError(f"probabilities must have shape (N, K) with K >= 2 classes; got {probabilities.shape}. "
-                         f"For one example pass probabilities[None].")
+    checks.shaped(probabilities, "probabilities", ("N", "K"), hint="For one example pass probabilities[None].")
+    checks.int_at_least(probabilities.shape[1], "K", 2, "classes: softmax over one class is always 1")
     sums = probabilities.sum(axis=1)
     if (probabilities < 0).any() or (probabilities > 1).any() or not np.allclose(sums, 1.0, atol=1e-3):
         worst = int(np.argmax(np.abs(sums - 1.0)))

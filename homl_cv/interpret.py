@@ -149,11 +149,7 @@ def _class_index(probs: np.ndarray, class_index) -> np.ndarray:
     if class_index is None:
         return probs.argmax(axis=-1)
     index = np.broadcast_to(np.asarray(class_index), probs.shape[:1]).astype(int)
-    if index.min() < 0 or index.max() >= probs.shape[-1]:
-        raise ValueError(
-            f"class_index={class_index} is out of range: the model has {probs.shape[-1]} classes."
-        )
-    return index
+    return checks.indices(index, "class_index", probs.shape[-1], f"the model has {probs.shape[-1]} classes")
 
 
 def _gap_dense_head(model):

@@ -379,8 +379,7 @@ def build_lenet5(input_shape=(28, 28, 1), num_classes: int = 10, width: float = 
     input_shape = _check_classifier_args("build_lenet5", input_shape, num_classes, width)
     _check_image_size("build_lenet5", input_shape, [(2, 2, "valid"), (5, 1, "valid"), (2, 2, "valid"),
                                               (5, 1, "valid")])
-    if pooling not in ("average", "max"):
-        raise ValueError(f"build_lenet5: pooling={pooling!r} must be 'average' or 'max'.")
+    checks.one_of(pooling, "pooling", ("average", "max"))
     pool = keras.layers.AveragePooling2D if pooling == "average" else keras.layers.MaxPooling2D
     return keras.Sequential([
         keras.Input(input_shape),
@@ -479,8 +478,9 @@ def build_resnet34(input_shape=(224, 224, 3), num_classes: int = 1000, width: fl
         (None, 10)
     """
     input_shape = _check_classifier_args("build_resnet34", input_shape, num_classes, width)
-    if len(stages) != 4 or not all(isinstance(n, int) and n >= 1 for n in stages):
-        raise ValueError(f"build_resnet34: stages={stages!r} must be 4 positive unit counts, e.g. (3, 4, 6, 3).")
+    checks.same_length(("stages", stages), ("ResNet's stages", range(4)), why="unit counts, e.g. (3, 4, 6, 3)")
+    for units in stages:
+        checks.positive_int(units, "stages")
     _check_image_size("build_resnet34", input_shape, [(7, 2, "same"), (3, 2, "same")] + [(3, 2, "same")] * 3)
     name = "resnet34" if se_ratio is None else "se_resnet34"
     if tuple(stages) != RESNET34_STAGES:
@@ -513,8 +513,7 @@ def build_xception(input_shape=(299, 299, 3), num_classes: int = 1000, width: fl
     times ``width``. Needs images of at least 9x9.
     """
     input_shape = _check_classifier_args("build_xception", input_shape, num_classes, width)
-    if not isinstance(middle_blocks, int) or middle_blocks < 0:
-        raise ValueError(f"build_xception: middle_blocks={middle_blocks!r} must be 0 or more.")
+    checks.int_at_least(middle_blocks, "middle_blocks", 0)
     _check_image_size("build_xception", input_shape, [(3, 2, "same")] * 4)
     model = keras.Sequential([
         keras.Input(input_shape),

@@ -155,8 +155,7 @@ def label_anchors(anchors, true_boxes, positive_iou: float = 0.7, negative_iou: 
         >>> labels.tolist(), matched.tolist()
         ([1, 0, 0], [0, 0, 0])
     """
-    if not 0.0 <= negative_iou <= positive_iou <= 1.0:
-        raise ValueError(f"need 0 <= negative_iou ({negative_iou}) <= positive_iou ({positive_iou}) <= 1.")
+    checks.ordered_range((negative_iou, positive_iou), "(negative_iou, positive_iou)", 0, 1)
     anchors = boxes_lib.validate_boxes(np.asarray(anchors, np.float32).reshape(-1, 4), "xyxy", "anchors")
     true_boxes = boxes_lib.validate_boxes(np.asarray(true_boxes, np.float32).reshape(-1, 4), "xyxy", "true_boxes")
     labels = np.zeros(len(anchors), np.int32)

@@ -69,13 +69,8 @@ def _arguments(feature_shape, boxes, output_size, box_indices, spatial_scale, sa
     scale = _spatial_scale(spatial_scale)
     r = checks.positive_int(sampling_ratio, "sampling_ratio")
     indices = np.zeros(len(boxes), np.int32) if box_indices is None else np.asarray(box_indices, np.int32)
-    batch = feature_shape[0]
-    outside = len(indices) and (indices.min() < 0 or (batch is not None and indices.max() >= batch))
-    if indices.shape != (len(boxes),) or outside:
-        raise ValueError(
-            f"box_indices must hold one image index in [0, batch={batch}) per box ({len(boxes)} boxes); "
-            f"got {indices.tolist()}."
-        )
+    checks.shaped(indices, "box_indices", (len(boxes),), "one image index per box")
+    checks.indices(indices, "box_indices", feature_shape[0], "images of the feature map's batch")
     return boxes, indices, size, scale, r
 
 

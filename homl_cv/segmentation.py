@@ -437,8 +437,7 @@ def build_unet(num_classes: int, input_shape=(64, 64, 3), filters=(8, 16, 32, 64
     Raises:
         ValueError: fewer than 2 levels, or H, W not multiples of the total stride.
     """
-    if len(filters) < 2:
-        raise ValueError(f"filters={filters} needs at least 2 levels.")
+    checks.int_at_least(len(filters), "len(filters)", 2, "U-Net levels: one per resolution")
     total_stride = 2 ** (len(filters) - 1)
     shape = checks.input_shape(input_shape, multiple_of=total_stride,
                                model=f"this U-Net ({len(filters)} levels)")

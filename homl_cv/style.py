@@ -212,12 +212,9 @@ def build_extractor(weights="imagenet", style_layers=STYLE_LAYERS,
             raise sources.weights_download_error("VGG-19", VGG19_WEIGHTS_FILE, exc) from exc
     vgg.trainable = False
     names = [layer.name for layer in vgg.layers]
-    for name in (*style_layers, *content_layers):
-        if name not in names:
-            raise ValueError(
-                f"{name!r} is not a VGG-19 layer; conv layers are named like "
-                f"'block1_conv1' ... 'block5_conv4'."
-            )
+    for argument, layers in (("style_layers", style_layers), ("content_layers", content_layers)):
+        checks.subset(layers, argument, names, "a VGG-19 layer: conv layers are named like 'block1_conv1' ... "
+                                                "'block5_conv4'")
     images = keras.Input(shape=(None, None, 3), name="image")
     x = keras.applications.vgg19.preprocess_input(images * 255.0)
     truncated = keras.Model(vgg.input, {
@@ -273,11 +270,8 @@ def build_texture_extractor(kernels=TEXTURE_KERNELS, channels: int = 64,
     kernels = checks.non_empty(tuple(kernels), "kernels", f"e.g. {TEXTURE_KERNELS}")
     kernels = tuple(checks.odd(k, "kernels", "filter sizes with a middle pixel") for k in kernels)
     checks.int_at_least(channels, "channels", 1, "the paper uses 128 or more")
-    missing = [k for k in content_kernels if k not in kernels]
-    if missing or not content_kernels:
-        raise ValueError(
-            f"content_kernels={tuple(content_kernels)} must be a non-empty subset of kernels={kernels}."
-        )
+    checks.subset(checks.non_empty(content_kernels, "content_kernels"), "content_kernels", kernels,
+                  f"among kernels={kernels}")
     images = keras.Input(shape=(None, None, 3), name="image")
     centred = keras.layers.Rescaling(1.0, offset=-0.5, name="centre")(images)
     maps = {}
@@ -359,9 +353,7 @@ def _as_image(image, name: str) -> np.ndarray:
     if image.dtype == np.uint8:
         return image.astype(np.float32) / 255.0
     image = image.astype(np.float32)
-    if image.min() < -0.01 or image.max() > 1.01:  # a little overshoot from resizing is fine
-        raise ValueError(f"{name} must hold values in [0, 1] (or be uint8 0-255); got "
-                         f"[{image.min():.3g}, {image.max():.3g}].")
+    checks.values_in(image, name, 0, 1, "or be uint8 0-255", tolerance=0.01)  # resizing overshoots a little
     return np.clip(image, 0.0, 1.0)
 
 
@@ -393,8 +385,7 @@ def transfer_style(content_image, style_image, extractor, steps: int = 100,
 
     content_image = _as_image(content_image, "content_image")
     style_image = _as_image(style_image, "style_image")
-    if steps < 1:
-        raise ValueError(f"steps={steps} must be at least 1.")
+    checks.positive_int(steps, "steps")
     content_targets = extractor(content_image[None])["content"]
     style_targets = [gram_matrix(f) for f in extractor(style_image[None])["style"]]
     image = tf.Variable(content_image[None])

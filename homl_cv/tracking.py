@@ -166,9 +166,7 @@ def associate(cost, max_cost: float = 0.7, method: str = "hungarian") -> Assignm
         >>> associate(cost, 1.0).matches.tolist(), associate(cost, 1.0, "greedy").matches.tolist()
         ([[0, 1], [1, 0]], [[0, 0], [1, 1]])
     """
-    cost = checks.finite(cost, "cost", np.float64)
-    if cost.ndim != 2:
-        raise ValueError(f"cost must be a (tracks, detections) matrix; got shape {cost.shape}.")
+    cost = checks.shaped(checks.finite(cost, "cost", np.float64), "cost", ("tracks", "detections"))
     max_cost = checks.number_in(max_cost, "max_cost", 0.0, float("inf"))
     checks.one_of(method, "method", METHODS)
     allowed = cost <= max_cost
@@ -256,9 +254,7 @@ def update_states(predicted, boxes, alpha: float = 0.5, beta: float = 0.3) -> np
     """
     predicted = _states(predicted, "predicted")
     measured = boxes_to_states(boxes)
-    if len(measured) != len(predicted):
-        raise ValueError(f"boxes has {len(measured)} rows but predicted has {len(predicted)}: "
-                         f"pass one matched box per state.")
+    checks.same_length(("boxes", measured), ("predicted", predicted), why="one matched box per state")
     alpha = checks.number_in(alpha, "alpha", 0.0, 1.0)
     beta = checks.number_in(beta, "beta", 0.0, 1.0)
     residual = measured[:, :2] - predicted[:, :2]
@@ -388,9 +384,8 @@ def evaluate_tracking(truth, predicted, iou_threshold: float = 0.5) -> TrackingS
     """
     truth_boxes, truth_ids = _frames_of(truth, "truth")
     pred_boxes, pred_ids = _frames_of(predicted, "predicted")
-    if len(truth_boxes) != len(pred_boxes):
-        raise ValueError(f"truth has {len(truth_boxes)} frames but predicted has {len(pred_boxes)}: "
-                         f"track the same clip that the truth describes.")
+    checks.same_length(("truth's frames", truth_boxes), ("predicted's frames", pred_boxes),
+                       why="track the same clip that the truth describes")
     iou_threshold = checks.number_in(iou_threshold, "iou_threshold", 0.0, 1.0, low_open=True)
     last = {}  # true id -> the track id it was last matched to
     misses = false_positives = switches = num_truth = matched = 0
@@ -430,11 +425,11 @@ def pooled(scores) -> TrackingScores:
         >>> pooled([a, b]).mota
         0.8
     """
-    scores = list(scores)
-    if not scores or not all(isinstance(s, TrackingScores) for s in scores):
-        raise ValueError("scores must be a non-empty list of TrackingScores (from evaluate_tracking).")
-    total = {f.name: sum(getattr(s, f.name) for s in scores) for f in dataclasses.fields(TrackingScores)
-             if f.name != "mota"}
+    counts = [f.name for f in dataclasses.fields(TrackingScores) if f.name != "mota"]
+    scores = checks.non_empty(list(scores), "scores", "TrackingScores from evaluate_tracking")
+    for item in scores:
+        checks.has_attributes(item, "scores' items", counts, "TrackingScores from evaluate_tracking")
+    total = {name: sum(getattr(s, name) for s in scores) for name in counts}
     errors = total["misses"] + total["false_positives"] + total["id_switches"]
     return TrackingScores(**total, mota=1.0 - errors / total["num_truth"] if total["num_truth"] else float("nan"))
 

@@ -472,11 +472,7 @@ def digits_transfer_experiment(base: PretrainedDigits | None = None, shots_per_c
     strategy = distribute.get_strategy(strategy)
     splits = _digit_splits()
     pool, rng = splits["y_pool"], np.random.default_rng(seed)
-    if shots_per_class > np.bincount(pool).min():
-        raise ValueError(
-            f"shots_per_class={shots_per_class} is more than the data has "
-            f"({np.bincount(pool).min()} images of the rarest digit): use fewer."
-        )
+    checks.int_in(shots_per_class, "shots_per_class", 1, int(np.bincount(pool).min()), "the rarest digit's images")
     base = base or pretrain_digits_base(seed=seed, strategy=strategy)
     few = np.concatenate([rng.choice(np.flatnonzero(pool == d), shots_per_class, replace=False)
                           for d in range(len(TARGET_DIGITS))])

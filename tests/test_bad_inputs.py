@@ -42,7 +42,7 @@ ROWS = [
     ("boxes not numbers", lambda: boxes.validate_boxes([["a", "b", "c", "d"]]), r"boxes must be an array"),
     ("boxes format", lambda: boxes.validate_boxes([[0, 0, 1, 1]], "corners"), r"box_format=.corners. must be .xyxy., "),
     ("boxes corner order", lambda: boxes.validate_boxes([[5, 0, 1, 1]]), r"boxes has 1 box\(es\).*box_format='xywh'"),
-    ("boxes relative range", lambda: boxes.validate_boxes([[0, 0, 2, 2]], "rel_xyxy"), r"boxes are relative"),
+    ("boxes relative range", lambda: boxes.validate_boxes([[0, 0, 2, 2]], "rel_xyxy"), r"boxes must hold values in \[0, 1\] \(relative .rel_xyxy. coordinates\); got \[0, 2\]\. Divide pixel coordinates"),
     ("iou NaN", lambda: boxes.iou([[0, 0, 1, NAN]], [[0, 0, 1, 1]]), r"boxes1 has a non-finite value nan"),
     ("paired_iou shapes", lambda: boxes.paired_iou(BOXES, BOXES[:2]), r"boxes1 \(3, 4\) and boxes2 \(2, 4\)"),
     ("convert image_size", lambda: boxes.convert(BOXES, "xyxy", "rel_xyxy"), r"needs image_size="),

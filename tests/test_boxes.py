@@ -129,12 +129,12 @@ def test_validate_boxes_second_corner_first_suggests_xywh():
 
 
 def test_validate_boxes_negative_size():
-    with pytest.raises(ValueError, match="negative widths or heights"):
+    with pytest.raises(ValueError, match=r"boxes\[\.\.\., 2:\] must hold values in \[0, inf\] \(the widths and heights of '\w+' boxes\)"):
         boxes.validate_boxes([[10, 10, -5, 3]], "xywh")
 
 
 def test_validate_boxes_relative_out_of_range():
-    with pytest.raises(ValueError, match=r"outside \[0, 1\]"):
+    with pytest.raises(ValueError, match=r"boxes must hold values in \[0, 1\] \(relative .rel_xyxy. coordinates\); got \[0.1, 12\]"):
         boxes.validate_boxes([[0.1, 0.1, 12.0, 0.5]], "rel_xyxy")
 
 

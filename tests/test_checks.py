@@ -182,3 +182,31 @@ def test_unique_and_odd_at_their_bounds():
     for bad, example in ((0, 3), (2, 3), (-1, 3), (True, 3), (3.0, 3)):
         with pytest.raises(ValueError, match=rf"^k={bad!r} must be an odd positive integer, e\.g\. {example}\.$"):
             checks.odd(bad, "k")
+
+
+def test_indices_at_both_ends():
+    assert checks.indices([0, 2], "i", 3).tolist() == [0, 2]
+    assert checks.indices(np.array([5]), "i", None).tolist() == [5]
+    for bad, value in (([3], 3), ([-1], -1)):
+        with pytest.raises(ValueError, match=rf"^i has {value} at index 0 \(1 in all\), outside \[0, 3\) \(rows\)\.$"):
+            checks.indices(bad, "i", 3, "rows")
+    with pytest.raises(ValueError, match=r"outside \[0, \.\.\.\)"):
+        checks.indices([-2], "i", None)
+    with pytest.raises(ValueError, match=r"^i must hold integers"):
+        checks.indices([0.5], "i", 3)
+
+
+def test_values_in_at_the_bounds_and_tolerance():
+    assert checks.values_in([0, 1], "x", 0, 1).tolist() == [0, 1]
+    assert checks.values_in([-0.01, 1.01], "x", 0, 1, tolerance=0.01).shape == (2,)
+    assert checks.values_in([], "x", 0, 1).size == 0
+    with pytest.raises(ValueError, match=r"^x must hold values in \[0, 1\]; got \[0, 1\.02\]\.$"):
+        checks.values_in([0, 1.02], "x", 0, 1, tolerance=0.01)
+
+
+def test_subset_lists_or_describes_what_is_allowed():
+    assert checks.subset((3, 5), "k", (3, 5, 7)) == (3, 5) and checks.subset((), "k", (3,)) == ()
+    with pytest.raises(ValueError, match=r"^k=\(3, 9\) has 9, which is not 3, 5 or 7\.$"):
+        checks.subset((3, 9), "k", (3, 5, 7))
+    with pytest.raises(ValueError, match=r"^k=\[9\] has 9, which is not one of the kernels\.$"):
+        checks.subset([9], "k", (3,), "one of the kernels")

@@ -270,7 +270,7 @@ def test_global_batch_and_linear_scaling():
         distribute.global_batch_size(0, 2)
     with pytest.raises(ValueError, match=r"base_batch=0 must be a positive integer"):
         distribute.scale_learning_rate(0.1, global_batch=64, base_batch=0)
-    with pytest.raises(ValueError, match=r"base_learning_rate=-1 must be > 0"):
+    with pytest.raises(ValueError, match=r"base_learning_rate=-1 must be a positive number\."):
         distribute.scale_learning_rate(-1, global_batch=64, base_batch=32)
 
 

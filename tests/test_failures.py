@@ -32,10 +32,10 @@ def test_subgroup_accuracy_equal_groups_have_no_gap_and_one_group_is_the_overall
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"labels": [0, 1], "predictions": [0], "groups": [0, 1]}, "one entry per example; got lengths 2, 1 and 2"),
+    ({"labels": [0, 1], "predictions": [0], "groups": [0, 1]}, "must have the same length"),
     ({"labels": [0, 1], "predictions": [0.2, 0.8], "groups": [0, 1]}, "predictions must hold integers"),
     ({"labels": [[0, 1]], "predictions": [[0, 1]], "groups": [[0, 1]]}, "labels must have shape"),
-    ({"labels": [], "predictions": [], "groups": []}, "labels is empty"),
+    ({"labels": [], "predictions": [], "groups": []}, "is empty: pass at least one item, one per example."),
 ])
 def test_subgroup_accuracy_bad_inputs(kwargs, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
@@ -96,7 +96,7 @@ def test_max_softmax_confidence_by_hand():
     ([[2.0, -1.0]], "must be softmax outputs"),
     ([[0.3, 0.3]], "row 0 sums to 0.6"),
     ([0.3, 0.7], "must have shape \\(N, K\\)"),
-    ([[1.0]], "K >= 2 classes"),
+    ([[1.0]], "K=1 must be an integer of at least 2"),
     ([[0.5, float("nan")]], "non-finite value nan"),
 ])
 def test_max_softmax_confidence_bad_inputs(probabilities, message):

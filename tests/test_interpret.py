@@ -145,7 +145,7 @@ def test_bad_input_names_the_fix(trained):
         interpret.feature_maps(model, test.images[0, :, :, 0], "last_conv")
     with pytest.raises(ValueError, match=r"image must have shape \(H, W, C\) \(one image\); got shape"):
         interpret.occlusion_sensitivity(model, test.images[:2])
-    with pytest.raises(ValueError, match="out of range"):
+    with pytest.raises(ValueError, match=r"class_index has 7 at index 0 \(\d+ in all\), outside \[0, 4\) \(the model has 4 classes\)"):
         interpret.class_activation_map(model, test.images[:2], class_index=7)
     with pytest.raises(ValueError, match="filter_index=99"):
         interpret.visualize_filter(model, "block1_conv", 99)

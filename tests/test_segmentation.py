@@ -152,7 +152,7 @@ def test_unet_shapes_and_stride_check(tmp_path):
     with pytest.raises(ValueError, match="height must be a positive multiple of 8"):
         seg.build_unet(3, (44, 32, 3), filters=(8, 16, 32, 64))
     assert seg.build_unet(3, (44, 32, 3), filters=(8, 16, 32)).output_shape == (None, 44, 32, 3)
-    with pytest.raises(ValueError, match="at least 2 levels"):
+    with pytest.raises(ValueError, match=r"len\(filters\)=1 must be an integer of at least 2 \(U-Net levels"):
         seg.build_unet(3, filters=(8,))
 
 

@@ -210,3 +210,9 @@ def test_subset_lists_or_describes_what_is_allowed():
         checks.subset((3, 9), "k", (3, 5, 7))
     with pytest.raises(ValueError, match=r"^k=\[9\] has 9, which is not one of the kernels\.$"):
         checks.subset([9], "k", (3,), "one of the kernels")
+
+
+def test_the_docstring_examples_hold():
+    import doctest
+
+    assert doctest.testmod(checks, optionflags=doctest.ELLIPSIS).failed == 0

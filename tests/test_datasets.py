@@ -55,3 +55,9 @@ def test_require_download_probes_only_what_is_missing(tmp_path, monkeypatch):
     datasets.require_download("tf_flowers", tmp_path)
     datasets.require_download("oxford_iiit_pet", tmp_path)
     assert probed == [("oxford_iiit_pet", datasets.get("oxford_iiit_pet").url, tmp_path)]
+
+
+def test_the_docstring_examples_hold():
+    import doctest
+
+    assert doctest.testmod(datasets).failed == 0

@@ -25,6 +25,8 @@ Building blocks:
 * ``roc``: ROC curve and AUC by hand, for skewed binary tasks (02).
 * ``conv``: convolution and pooling arithmetic, teaching versions (01).
 * ``pretrained``: ``keras.applications`` bases, ImageNet class names (03).
+* ``datasets``: the dataset registry, one entry per download, read by the
+  loaders, ``doctor`` and the rehearsal (02, 03, 06).
 * ``data``: dataset loaders, offline stand-ins, the generated shapes (and a clip of them moving).
 * ``training``: generic fitting, schedules, transfer learning (02, 03).
 * ``models``: the classic architectures (``build_*``) and custom layers (02, 07).

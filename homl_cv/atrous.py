@@ -47,9 +47,7 @@ def dilate_kernel(kernel, rate: int) -> np.ndarray:
         Array of shape (d (kh - 1) + 1, d (kw - 1) + 1, C_in, C_out): the
         original taps at rows and columns ``0, d, 2d, ...``, zeros elsewhere.
     """
-    kernel = np.asarray(kernel)
-    if kernel.ndim != 4:
-        raise ValueError(f"kernel must have shape (kh, kw, C_in, C_out); got shape {kernel.shape}.")
+    kernel = checks.shaped(kernel, "kernel", ("kh", "kw", "C_in", "C_out"))
     rate = checks.positive_int(rate, "rate")
     kh, kw = kernel.shape[:2]
     out = np.zeros((dilated_span(kh, rate), dilated_span(kw, rate), *kernel.shape[2:]), kernel.dtype)
@@ -76,8 +74,7 @@ def aspp_receptive_field(rates=(6, 12, 18), kernel_size: int = 3, image_pooling:
         An int (a square field), or the pair ``image_size`` with image pooling.
     """
     rates = tuple(checks.positive_int(r, "rates") for r in rates)
-    if not rates:
-        raise ValueError("rates=() must list at least one dilation rate, e.g. (6, 12, 18).")
+    checks.non_empty(rates, "rates", "the dilation rates, e.g. (6, 12, 18)")
     field = conv.receptive_field([dilated_span(kernel_size, max(rates)), 1])
     if image_pooling:
         if image_size is None:

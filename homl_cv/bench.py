@@ -134,8 +134,7 @@ def pipeline_throughput(num_images: int = 192, image_size: int = 96, batch_size:
     ``preprocess_input`` of ``base``, (prefetch). Photos are 300x451 to
     640x512 JPEGs.
     """
-    if num_images < batch_size:
-        raise ValueError(f"num_images={num_images} must be at least batch_size={batch_size}.")
+    checks.int_at_least(num_images, "num_images", batch_size, f"batch_size={batch_size}")
     ds = data.image_pipeline(
         _jpeg_dataset(num_images), image_size, pretrained.base_spec(base).preprocess_input,
         batch_size=batch_size, training=True, parallel=parallel, prefetch=prefetch, cache=cache,
@@ -159,8 +158,7 @@ def training_throughput(mode: str = "float32", base: str = "MobileNetV2", image_
     """
     import keras
 
-    if mode not in TRAINING_MODES:
-        raise ValueError(f"mode={mode!r}: use one of {TRAINING_MODES}.")
+    checks.one_of(mode, "mode", TRAINING_MODES)
     previous = keras.mixed_precision.global_policy().name
     keras.mixed_precision.set_global_policy("mixed_float16" if mode == "mixed precision"
                                             else "float32")

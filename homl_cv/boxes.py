@@ -66,17 +66,9 @@ def validate_boxes(boxes, box_format: str = "xyxy", name: str = "boxes", image_s
             message names the first one and its index), corners in
             the wrong order or negative sizes, or coordinates out of range.
     """
-    if box_format not in FORMATS:
-        raise ValueError(f"box_format={box_format!r} is unknown; use one of {FORMATS}.")
-    try:
-        arr = np.asarray(boxes, dtype=np.float32)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{name} must be an array of shape (..., 4) ({box_format}); got "
-                         f"{type(boxes).__name__} ({error}).") from None
-    if arr.ndim == 0 or arr.shape[-1] != 4:
-        raise ValueError(
-            f"{name} must have 4 coordinates on its last axis ({box_format}); got shape {arr.shape}."
-        )
+    checks.one_of(box_format, "box_format", FORMATS)
+    arr = checks.shaped(boxes, name, ("...", 4), f"{box_format!r} boxes: 4 coordinates on the last axis",
+                        dtype=np.float32)
     checks.finite(arr, name)
     if box_format.endswith(("xyxy", "yxyx")):
         bad = (arr[..., 2] < arr[..., 0]) | (arr[..., 3] < arr[..., 1])
@@ -87,15 +79,11 @@ def validate_boxes(boxes, box_format: str = "xyxy", name: str = "boxes", image_s
                 f"If your boxes are (x, y, width, height), pass box_format='xywh'."
             )
     else:
-        if (arr[..., 2:] < 0).any():
-            raise ValueError(f"{name} has negative widths or heights ({box_format!r}).")
+        checks.values_in(arr[..., 2:], f"{name}[..., 2:]", 0, np.inf, f"the widths and heights of {box_format!r} boxes")
     if box_format.startswith("rel_"):
-        if arr.min(initial=0) < -1e-6 or arr.max(initial=0) > 1 + 1e-6:
-            raise ValueError(
-                f"{name} are relative ({box_format!r}) but have values outside [0, 1] "
-                f"(min {arr.min():.3g}, max {arr.max():.3g}). Divide pixel coordinates by the "
-                f"image width and height, or use the absolute format {box_format[4:]!r}."
-            )
+        checks.values_in(arr, name, 0, 1, f"relative {box_format!r} coordinates",
+                         f"Divide pixel coordinates by the image width and height, or use the absolute format "
+                         f"{box_format[4:]!r}.", tolerance=1e-6)
     elif image_size is not None:
         xyxy = to_xyxy(arr, box_format)
         height, width = image_size
@@ -232,8 +220,7 @@ def paired_iou(boxes1, boxes2, box_format: str = "xyxy") -> np.ndarray:
     """IoU of matching rows: (N, 4) and (N, 4) -> (N,). E.g. prediction vs truth."""
     a = np.asarray(boxes1, dtype=np.float32)
     b = np.asarray(boxes2, dtype=np.float32)
-    if a.shape != b.shape:
-        raise ValueError(f"boxes1 {a.shape} and boxes2 {b.shape} must have the same shape.")
+    checks.same_shape(("boxes1", a), ("boxes2", b))
     a = to_xyxy(validate_boxes(a, box_format, "boxes1"), box_format).reshape(-1, 4)
     b = to_xyxy(validate_boxes(b, box_format, "boxes2"), box_format).reshape(-1, 4)
     return _broadcast_iou(a, b)
@@ -270,15 +257,10 @@ def non_max_suppression(boxes, scores, iou_threshold: float = 0.5, score_thresho
         [0, 2]
     """
     xyxy = to_xyxy(validate_boxes(boxes, box_format, "boxes"), box_format)
-    if xyxy.ndim != 2:
-        raise ValueError(f"boxes must have shape (N, 4); got {xyxy.shape}. Run NMS on one image at a time.")
-    scores = checks.finite(scores, "scores")
-    if scores.shape != (len(xyxy),):
-        raise ValueError(f"scores must have shape ({len(xyxy)},), one per box; got {scores.shape}.")
+    checks.shaped(xyxy, "boxes", ("N", 4), hint="Run NMS on one image at a time.")
+    scores = checks.shaped(checks.finite(scores, "scores"), "scores", (len(xyxy),), "one per box")
     if classes is not None:
-        classes = np.asarray(classes)
-        if classes.shape != (len(xyxy),):
-            raise ValueError(f"classes must have shape ({len(xyxy)},), one per box; got {classes.shape}.")
+        classes = checks.shaped(classes, "classes", (len(xyxy),), "one per box")
     checks.number_in(iou_threshold, "iou_threshold", 0.0, 1.0)
     if np.isnan(score_threshold):
         raise ValueError("score_threshold=nan would drop every box; pass a number (float('-inf') keeps all).")
@@ -317,12 +299,8 @@ def anchor_iou(sizes, anchors) -> np.ndarray:
 
 def validate_sizes(sizes, name: str) -> np.ndarray:
     """Check box or anchor sizes: float32 (N, 2) of finite, positive (width, height)."""
-    arr = np.asarray(sizes, dtype=np.float32)
-    if arr.ndim != 2 or arr.shape[1] != 2:
-        raise ValueError(f"{name} must have shape (N, 2) holding (width, height); got {arr.shape}.")
-    if not np.all(np.isfinite(arr)) or (arr <= 0).any():
-        raise ValueError(f"{name} must be finite and positive (widths and heights); drop padding rows first.")
-    return arr
+    arr = checks.shaped(sizes, name, ("N", 2), "(width, height) rows", dtype=np.float32)
+    return checks.positive_values(arr, name, "widths and heights", "drop padding rows first")
 
 
 def kmeans_anchors(sizes, k: int, iterations: int = 100, seed: int = 0) -> np.ndarray:
@@ -346,8 +324,7 @@ def kmeans_anchors(sizes, k: int, iterations: int = 100, seed: int = 0) -> np.nd
         float32 (k, 2) anchors (width, height), sorted by area.
     """
     sizes = validate_sizes(sizes, "sizes")
-    if not 1 <= k <= len(sizes):
-        raise ValueError(f"k={k} must be between 1 and the number of boxes ({len(sizes)}).")
+    checks.int_in(k, "k", 1, len(sizes), "at most the number of boxes")
     rng = np.random.default_rng(seed)
     anchors = sizes[[rng.integers(len(sizes))]]
     while len(anchors) < k:  # k-means++ start: far boxes (low IoU) are likelier picks
@@ -391,12 +368,12 @@ def encode_deltas(anchors, target_boxes) -> np.ndarray:
     """
     a = np.asarray(anchors, np.float64)
     b = np.asarray(target_boxes, np.float64)
-    if a.shape != b.shape or a.shape[-1] != 4:
-        raise ValueError(f"anchors {a.shape} and target_boxes {b.shape} must have the same shape (..., 4).")
+    checks.same_shape(("anchors", a), ("target_boxes", b))
+    checks.shaped(a, "anchors", ("...", 4), "'xyxy' boxes")
     aw, ah = a[..., 2] - a[..., 0], a[..., 3] - a[..., 1]
     bw, bh = b[..., 2] - b[..., 0], b[..., 3] - b[..., 1]
-    if (aw <= 0).any() or (ah <= 0).any() or (bw <= 0).any() or (bh <= 0).any():
-        raise ValueError("anchors and target_boxes must have positive widths and heights.")
+    checks.positive_values(np.stack([aw, ah], -1), "anchors' (width, height)", dtype=np.float64)
+    checks.positive_values(np.stack([bw, bh], -1), "target_boxes' (width, height)", dtype=np.float64)
     tx = ((b[..., 0] + b[..., 2]) - (a[..., 0] + a[..., 2])) / 2 / aw
     ty = ((b[..., 1] + b[..., 3]) - (a[..., 1] + a[..., 3])) / 2 / ah
     return np.stack([tx, ty, np.log(bw / aw), np.log(bh / ah)], axis=-1).astype(np.float32)
@@ -420,8 +397,8 @@ def decode_deltas(anchors, deltas) -> np.ndarray:
     """
     a = np.asarray(anchors, np.float64)
     d = np.asarray(deltas, np.float64)
-    if a.shape != d.shape or a.shape[-1] != 4:
-        raise ValueError(f"anchors {a.shape} and deltas {d.shape} must have the same shape (..., 4).")
+    checks.same_shape(("anchors", a), ("deltas", d))
+    checks.shaped(a, "anchors", ("...", 4), "'xyxy' boxes")
     aw, ah = a[..., 2] - a[..., 0], a[..., 3] - a[..., 1]
     cx = (a[..., 0] + a[..., 2]) / 2 + d[..., 0] * aw
     cy = (a[..., 1] + a[..., 3]) / 2 + d[..., 1] * ah

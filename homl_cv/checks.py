@@ -22,24 +22,36 @@ import numpy as np
 
 __all__ = [
     "PADDINGS",
+    "binary",
     "class_ids",
     "finite",
+    "has_attributes",
     "image_batch",
+    "indices",
     "input_shape",
     "int_at_least",
+    "int_in",
+    "integers",
     "is_int",
     "model_images",
+    "multiple_of",
     "number_in",
     "non_empty",
     "number_at_least",
+    "odd",
     "one_of",
     "ordered_range",
     "padding",
     "pair",
     "positive_int",
     "positive_number",
+    "positive_values",
     "same_length",
+    "same_shape",
     "shaped",
+    "subset",
+    "unique",
+    "values_in",
 ]
 
 PADDINGS = ("valid", "same")
@@ -239,8 +251,8 @@ def shaped(values, name: str, shape, what: str = "", dtype=None, hint: str = "")
 
     ``shape`` lists one entry per axis: an int is a fixed size, a string
     (``"N"``, ``"H"``) any size; a leading ``"..."`` allows any number of
-    leading axes. ``what`` says what the array holds; ``hint`` how to fix
-    a common mistake.
+    leading axes. A list of such tuples accepts any one of them. ``what``
+    says what the array holds; ``hint`` how to fix a common mistake.
 
     Example:
         >>> shaped([[0, 0, 4, 4]], "boxes", ("N", 4)).shape
@@ -249,23 +261,31 @@ def shaped(values, name: str, shape, what: str = "", dtype=None, hint: str = "")
         Traceback (most recent call last):
         ...
         ValueError: boxes must have shape (N, 4) ('xyxy' boxes of one image); got shape (4,). Pass boxes[None] for one box.
+        >>> shaped(np.zeros((2, 3, 4, 5)), "masks", [("H", "W"), ("N", "H", "W")])
+        Traceback (most recent call last):
+        ...
+        ValueError: masks must have shape (H, W) or (N, H, W); got shape (2, 3, 4, 5).
     """
+    specs = [tuple(s) for s in shape] if isinstance(shape, list) else [tuple(shape)]
+    wanted = " or ".join(_shape_text(spec) for spec in specs)
     try:
         arr = np.asarray(values) if dtype is None else np.asarray(values, dtype=dtype)
     except (TypeError, ValueError) as error:
-        raise ValueError(f"{name} must be an array of shape {_shape_text(shape)}; got "
+        raise ValueError(f"{name} must be an array of shape {wanted}; got "
                          f"{type(values).__name__} ({error}).") from None
-    spec = tuple(shape)
-    leading = bool(spec) and spec[0] == "..."
-    fixed = spec[1:] if leading else spec
-    have = arr.shape[arr.ndim - len(fixed):] if leading else arr.shape
-    ok = (arr.ndim >= len(fixed)) if leading else (arr.ndim == len(fixed))
-    ok = ok and all(not is_int(want) or want == got for want, got in zip(fixed, have))
-    if not ok:
+    if not any(_shape_matches(arr.shape, spec) for spec in specs):
         about = f" ({what})" if what else ""
         tail = f" {hint}" if hint else ""
-        raise ValueError(f"{name} must have shape {_shape_text(spec)}{about}; got shape {arr.shape}.{tail}")
+        raise ValueError(f"{name} must have shape {wanted}{about}; got shape {arr.shape}.{tail}")
     return arr
+
+
+def _shape_matches(have: tuple, spec: tuple) -> bool:
+    leading = bool(spec) and spec[0] == "..."
+    fixed = spec[1:] if leading else spec
+    if len(have) < len(fixed) or (not leading and len(have) != len(fixed)):
+        return False
+    return all(not is_int(want) or want == got for want, got in zip(fixed, have[len(have) - len(fixed):]))
 
 
 def same_length(*named, why: str = "") -> int:
@@ -349,4 +369,215 @@ def non_empty(values, name: str, example: str = ""):
     if len(values) == 0:
         tail = f", {example}" if example else ""
         raise ValueError(f"{name}={values!r} is empty: pass at least one item{tail}.")
+    return values
+
+
+def int_in(value, name: str, low: int, high: int, why: str = "") -> int:
+    """``value`` as an int with ``low <= value <= high``; ``why`` says what bounds it.
+
+    Example:
+        >>> int_in(5, "num_classes", 1, 4, "the shape classes")
+        Traceback (most recent call last):
+        ...
+        ValueError: num_classes=5 must be an integer from 1 to 4 (the shape classes).
+    """
+    if not is_int(value) or not low <= value <= high:
+        reason = f" ({why})" if why else ""
+        raise ValueError(f"{name}={value!r} must be an integer from {low} to {high}{reason}.")
+    return int(value)
+
+
+def multiple_of(value, name: str, factor: int, why: str = "") -> int:
+    """``value`` as a positive int that ``factor`` divides; ``why`` says where the factor comes from.
+
+    Example:
+        >>> multiple_of(64, "image_size", 8)
+        64
+        >>> multiple_of(60, "image_size", 8, "the output stride")
+        Traceback (most recent call last):
+        ...
+        ValueError: image_size=60 must be a positive multiple of 8 (the output stride), e.g. 64.
+    """
+    if not is_int(value) or value < 1 or value % factor:
+        reason = f" ({why})" if why else ""
+        example = max(factor, -(-int(value) // factor) * factor) if is_int(value) else factor
+        raise ValueError(f"{name}={value!r} must be a positive multiple of {factor}{reason}, e.g. {example}.")
+    return int(value)
+
+
+def same_shape(*named, why: str = "") -> tuple:
+    """The common shape of several ``(name, array)`` pairs.
+
+    Example:
+        >>> same_shape(("pred_masks", np.zeros((2, 4, 4))), ("true_masks", np.zeros((2, 4, 5))))
+        Traceback (most recent call last):
+        ...
+        ValueError: pred_masks (2, 4, 4) and true_masks (2, 4, 5) must have the same shape.
+    """
+    shapes = [(name, tuple(np.shape(values))) for name, values in named]
+    if len({shape for _, shape in shapes}) > 1:
+        listed = [f"{name} {_shape_text(shape)}" for name, shape in shapes]
+        joined = ", ".join(listed[:-1]) + " and " + listed[-1]
+        reason = f" ({why})" if why else ""
+        raise ValueError(f"{joined} must have the same shape{reason}.")
+    return shapes[0][1] if shapes else ()
+
+
+def integers(values, name: str, hint: str = "") -> np.ndarray:
+    """``values`` as an array of an integer dtype; ``hint`` says how to get integers.
+
+    Example:
+        >>> integers(np.zeros(3), "labels", "use argmax on logits first")
+        Traceback (most recent call last):
+        ...
+        ValueError: labels must hold integers (use argmax on logits first); got dtype float64.
+    """
+    arr = np.asarray(values)
+    if not np.issubdtype(arr.dtype, np.integer):
+        reason = f" ({hint})" if hint else ""
+        raise ValueError(f"{name} must hold integers{reason}; got dtype {arr.dtype}.")
+    return arr
+
+
+def binary(values, name: str, hint: str = "") -> np.ndarray:
+    """``values`` as an array holding only 0 and 1 (or booleans); ``hint`` says how to get there.
+
+    Example:
+        >>> binary([0, 1, 1], "y_true").tolist()
+        [0, 1, 1]
+        >>> binary([0.2, 0.7], "mask", "threshold it first, e.g. mask > 0.5")
+        Traceback (most recent call last):
+        ...
+        ValueError: mask must hold only 0 and 1 (or booleans); threshold it first, e.g. mask > 0.5.
+    """
+    arr = np.asarray(values)
+    if arr.dtype != bool and not np.isin(arr, (0, 1)).all():
+        tail = f"; {hint}" if hint else ""
+        raise ValueError(f"{name} must hold only 0 and 1 (or booleans){tail}.")
+    return arr
+
+
+def positive_values(values, name: str, what: str = "", hint: str = "", dtype=np.float32) -> np.ndarray:
+    """``values`` as an array of finite numbers > 0 (sizes, ratios, scales).
+
+    Example:
+        >>> positive_values([[4, 2], [0, 3]], "sizes", "widths and heights", "drop padding rows first")
+        Traceback (most recent call last):
+        ...
+        ValueError: sizes must hold finite, positive numbers (widths and heights); got 0.0 at index (1, 0); drop padding rows first.
+    """
+    arr = finite(values, name, dtype)
+    bad = arr <= 0
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        about = f" ({what})" if what else ""
+        tail = f"; {hint}" if hint else ""
+        raise ValueError(f"{name} must hold finite, positive numbers{about}; got {float(arr[where])} at index "
+                         f"{_index_text(where)}{tail}.")
+    return arr
+
+
+def has_attributes(value, name: str, attributes, what: str):
+    """``value`` if it has every one of ``attributes`` (duck typing); ``what`` names what to pass.
+
+    Example:
+        >>> has_attributes([1, 2], "truth", ("boxes", "ids"), "a tracking.Tracks")
+        Traceback (most recent call last):
+        ...
+        ValueError: truth must have boxes and ids (a tracking.Tracks); got list.
+    """
+    if not all(hasattr(value, attribute) for attribute in attributes):
+        listed = list(attributes)
+        joined = listed[0] if len(listed) == 1 else ", ".join(listed[:-1]) + " and " + listed[-1]
+        raise ValueError(f"{name} must have {joined} ({what}); got {type(value).__name__}.")
+    return value
+
+
+def unique(values, name: str, why: str = ""):
+    """``values`` if no item occurs twice.
+
+    Example:
+        >>> unique([3, 5, 3], "ids", "one id per object")
+        Traceback (most recent call last):
+        ...
+        ValueError: ids=[3, 5, 3] repeats 3; its items must be unique (one id per object).
+    """
+    seen = set()
+    for item in values:
+        if item in seen:
+            reason = f" ({why})" if why else ""
+            raise ValueError(f"{name}={values!r} repeats {item!r}; its items must be unique{reason}.")
+        seen.add(item)
+    return values
+
+
+def odd(value, name: str, why: str = "") -> int:
+    """``value`` as an odd positive int (a kernel size with a middle pixel).
+
+    Example:
+        >>> odd(6, "size", "so the line has a middle column and row")
+        Traceback (most recent call last):
+        ...
+        ValueError: size=6 must be an odd positive integer (so the line has a middle column and row), e.g. 7.
+    """
+    if not is_int(value) or value < 1 or value % 2 == 0:
+        reason = f" ({why})" if why else ""
+        example = int(value) + 1 if is_int(value) and value > 0 else 3
+        raise ValueError(f"{name}={value!r} must be an odd positive integer{reason}, e.g. {example}.")
+    return int(value)
+
+
+def indices(values, name: str, size: int | None, what: str = "") -> np.ndarray:
+    """``values`` as an int array of indices in ``[0, size)`` (``size=None``: only ``>= 0``).
+
+    Example:
+        >>> indices([0, 2, 1], "class_index", 2, "the model has 2 classes")
+        Traceback (most recent call last):
+        ...
+        ValueError: class_index has 2 at index 1 (1 in all), outside [0, 2) (the model has 2 classes).
+    """
+    arr = integers(values, name)
+    bad = (arr < 0) if size is None else (arr < 0) | (arr >= size)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        about = f" ({what})" if what else ""
+        bound = "[0, ...)" if size is None else f"[0, {size})"
+        raise ValueError(f"{name} has {int(arr[where])} at index {_index_text(where)} ({int(bad.sum())} in all), "
+                         f"outside {bound}{about}.")
+    return arr
+
+
+def values_in(values, name: str, low: float, high: float, what: str = "", hint: str = "",
+              tolerance: float = 0.0) -> np.ndarray:
+    """``values`` as an array whose numbers lie in ``[low, high]`` (give or take ``tolerance``).
+
+    Example:
+        >>> values_in([0.2, 1.5], "image", 0, 1, "or uint8 0-255", "Divide by 255.")
+        Traceback (most recent call last):
+        ...
+        ValueError: image must hold values in [0, 1] (or uint8 0-255); got [0.2, 1.5]. Divide by 255.
+    """
+    arr = np.asarray(values)
+    if arr.size and (arr.min() < low - tolerance or arr.max() > high + tolerance):
+        about = f" ({what})" if what else ""
+        tail = f" {hint}" if hint else ""
+        raise ValueError(f"{name} must hold values in [{low:g}, {high:g}]{about}; got "
+                         f"[{float(arr.min()):.3g}, {float(arr.max()):.3g}].{tail}")
+    return arr
+
+
+def subset(values, name: str, allowed, what: str = ""):
+    """``values`` if every item is one of ``allowed``; ``what`` describes ``allowed`` (else it is listed).
+
+    Example:
+        >>> subset(("block1_conv1", "conv9"), "style_layers", ("block1_conv1", "block1_conv2"))
+        Traceback (most recent call last):
+        ...
+        ValueError: style_layers=('block1_conv1', 'conv9') has 'conv9', which is not 'block1_conv1' or 'block1_conv2'.
+    """
+    allowed = tuple(allowed)
+    for item in values:
+        if item not in allowed:
+            among = what or _choices_text(allowed)
+            raise ValueError(f"{name}={values!r} has {item!r}, which is not {among}.")
     return values

@@ -61,7 +61,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from homl_cv import config
+from homl_cv import checks, config
 
 __all__ = ["COMPARISON_PATTERNS", "SAME", "Bound", "ClaimError", "claim", "measured", "published"]
 
@@ -190,11 +190,9 @@ def published(figure, source: str, margin, direction: str = "at_least") -> Bound
     """
     if not isinstance(source, str) or not source.strip():
         raise ValueError(f"published(): source={source!r} must name where the figure is published.")
-    if direction not in _DIRECTIONS:
-        raise ValueError(f"published(): direction={direction!r} must be 'at_least' or 'at_most'.")
+    checks.one_of(direction, "direction", _DIRECTIONS)
     figure, margin = float(figure), float(margin)
-    if not margin >= 0:
-        raise ValueError(f"published(): margin={margin!r} must be a number >= 0.")
+    checks.number_at_least(margin, "margin", 0, "how much worse a result may be and still reproduce the figure")
     bound = round(figure - margin, 12) if direction == "at_least" else round(figure + margin, 12)
     return Bound(**{direction: bound}, source=source, figure=figure, margin=margin)
 

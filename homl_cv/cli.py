@@ -43,12 +43,11 @@ from pathlib import Path
 
 from PIL import Image
 
-from homl_cv import config, data, rehearsal, sources
+from homl_cv import config, data, datasets, rehearsal, sources
 
 __all__ = [
     "CPU_ONLY_NOTE",
     "MIXED_PRECISION_MIN_CAPABILITY",
-    "TFDS_DATASETS",
     "UsageError",
     "build_parser",
     "clean_notebook",
@@ -292,8 +291,8 @@ def cmd_run(args) -> int:
             raise UsageError("--rehearse cannot be stored --inplace: a rehearsal's outputs "
                              "(random weights, capped training) must not replace a chapter's.")
         with tempfile.TemporaryDirectory(prefix="homl-cv-rehearsal-") as root:
-            print("Rehearsal: writing the stand-in datasets (tf_flowers, oxford_iiit_pet, "
-                  "MNIST) to a temporary data dir...")
+            print(f"Rehearsal: writing the stand-in datasets ({', '.join(rehearsal.STAND_INS)}) "
+                  f"to a temporary data dir...")
             start = time.perf_counter()
             overrides = rehearsal.rehearsal_environment(root)
             print(f"  written in {time.perf_counter() - start:.0f} s.")
@@ -371,7 +370,6 @@ def run_chapters(args, env: dict, mode: str) -> int:
 
 
 # ----------------------------------------------------------------------------- doctor
-TFDS_DATASETS = ("tf_flowers", "mnist", "fashion_mnist", "oxford_iiit_pet")
 MIXED_PRECISION_MIN_CAPABILITY = (7, 0)  # float16 tensor cores: Volta and later
 
 
@@ -426,11 +424,8 @@ def _nvidia_smi_total(index: int) -> str:
 def _dataset_lines(data_dir: Path) -> list:
     """The datasets the loaders would find without a download, where they really look."""
     lines = [f"Data dir: {sources.shown_path(data_dir)} (set {config.DATA_DIR_ENV} to change)"]
-    for name in TFDS_DATASETS:
-        if name == "mnist":  # load_mnist keeps its own file, not a tfds folder
-            found = data.mnist_file(data_dir).is_file()
-        else:
-            found = sources.tfds_prepared(name, data_dir)
+    for name in datasets.names():  # the registry: every dataset a loader downloads
+        found = datasets.prepared(name, data_dir)
         lines.append(f"  {name:<16} {'available' if found else 'not downloaded'}")
     lines.append(f"  {'sample photos':<16} bundled: {', '.join(data.SAMPLE_PHOTOS)}")
     lines.append(f"  {'digits':<16} bundled (scikit-learn, 1,797 images: the offline MNIST)")

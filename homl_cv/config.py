@@ -384,12 +384,7 @@ def _strategy_choice(name) -> str:
                 f"strategy: use one of {', '.join(STRATEGY_CHOICES)} (or unset it for auto)."
             )
         return value
-    value = str(name).strip().lower()
-    if value not in STRATEGY_CHOICES:
-        raise ValueError(
-            f"strategy={name!r} is not a strategy: use one of {', '.join(STRATEGY_CHOICES)}."
-        )
-    return value
+    return checks.one_of(str(name).strip().lower(), "strategy", STRATEGY_CHOICES)  # any case
 
 
 def pick_strategy(name: str | None = None):

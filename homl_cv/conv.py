@@ -158,10 +158,7 @@ def receptive_field(kernels, strides=None) -> int:
     """
     kernels = [checks.positive_int(k, "kernels") for k in kernels]
     strides = [1] * len(kernels) if strides is None else [checks.positive_int(s, "strides") for s in strides]
-    if len(strides) != len(kernels):
-        raise ValueError(
-            f"strides has {len(strides)} values but kernels has {len(kernels)}: give one stride per layer."
-        )
+    checks.same_length(("strides", strides), ("kernels", kernels), why="one stride per layer")
     field, jump = 1, 1
     for k, s in zip(kernels, strides):
         field += (k - 1) * jump
@@ -294,16 +291,8 @@ def conv2d_numpy(images, kernels, strides=1, padding: str = "valid") -> np.ndarr
                [42., 50.]])
     """
     images = checks.image_batch(images)
-    kernels = np.asarray(kernels)
-    if kernels.ndim != 4:
-        raise ValueError(
-            f"kernels has shape {kernels.shape}; expected (kernel_h, kernel_w, in_channels, out_channels)."
-        )
-    if kernels.shape[2] != images.shape[3]:
-        raise ValueError(
-            f"kernels has {kernels.shape[2]} input channels but images have {images.shape[3]}: "
-            f"kernels.shape[2] must equal images.shape[-1]."
-        )
+    kernels = checks.shaped(kernels, "kernels", ("kernel_h", "kernel_w", images.shape[3], "out_channels"),
+                            "in_channels = images.shape[-1]")
     padding = checks.padding(padding)
     strides = checks.pair(strides, "strides")
     kh, kw = kernels.shape[:2]
@@ -379,8 +368,7 @@ def line_filters(size: int = 7, channels: int = 3) -> np.ndarray:
     """
     size = checks.positive_int(size, "size")
     channels = checks.positive_int(channels, "channels")
-    if size % 2 == 0:
-        raise ValueError(f"size={size} must be odd so the line has a middle column and row.")
+    checks.odd(size, "size", "so the line has a middle column and row")
     filters = np.zeros((size, size, channels, 2), np.float32)
     filters[:, size // 2, :, 0] = 1.0
     filters[size // 2, :, :, 1] = 1.0

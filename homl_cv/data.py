@@ -45,20 +45,15 @@ from pathlib import Path
 import numpy as np
 
 from homl_cv import boxes as boxes_lib
-from homl_cv import checks, config, pretrained, sources
+from homl_cv import checks, config, datasets, pretrained, sources
 
 __all__ = [
     "BOX_FORMATS",
     "DataMismatch",
-    "FASHION_MNIST_URL",
     "FLOWERS_SPLITS",
-    "FLOWERS_URL",
-    "FLOWER_CLASSES",
     "FlowerPipelines",
     "FlowerSplits",
     "ImageSplits",
-    "MNIST_SUBDIR",
-    "MNIST_URL",
     "OODImages",
     "OOD_KINDS",
     "SAMPLE_PHOTOS",
@@ -83,12 +78,7 @@ __all__ = [
     "write_image_folder",
 ]
 
-MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
-FLOWERS_URL = "http://download.tensorflow.org/example_images/flower_photos.tgz"  # tfds' source
-FASHION_MNIST_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"  # tfds' source
-MNIST_SUBDIR = "mnist"  # load_mnist keeps mnist.npz in <data dir>/mnist/
 FLOWERS_SPLITS = ("train[25%:]", "train[10%:25%]", "train[:10%]")  # train, valid, test
-FLOWER_CLASSES = ("dandelion", "daisy", "tulips", "sunflowers", "roses")
 
 
 # --------------------------------------------------------------------------- photos
@@ -115,8 +105,7 @@ def load_sample_image(name: str) -> np.ndarray:
             scikit-learn), "astronaut", "coffee", "chelsea" (a cat) and
             "rocket" (from scikit-image).
     """
-    if name not in SAMPLE_PHOTOS:
-        raise ValueError(f"name={name!r} is not a sample photo; choose one of {SAMPLE_PHOTOS}.")
+    checks.one_of(name, "name", SAMPLE_PHOTOS)
     photo = _load_photo(name)
     photo.setflags(write=False)  # cached: callers must copy before editing
     return photo
@@ -282,11 +271,12 @@ def load_digits_28x28(seed: int = 42) -> ImageSplits:
 def mnist_file(data_dir=None) -> Path:
     """Where :func:`load_mnist` keeps (and first looks for) ``mnist.npz``.
 
-    ``<data_dir>/mnist/mnist.npz``, ``data_dir`` defaulting to
+    ``<data_dir>/mnist/mnist.npz`` (the registry's file, see
+    :mod:`homl_cv.datasets`), ``data_dir`` defaulting to
     ``HOML_CV_DATA_DIR`` or ``~/tensorflow_datasets``.
     """
     folder = config.data_dir() if data_dir is None else Path(data_dir).expanduser()
-    return folder / MNIST_SUBDIR / "mnist.npz"
+    return datasets.location("mnist", folder)
 
 
 def load_mnist(kind: str = "mnist", offline: bool | None = None, data_dir=None) -> ImageSplits:
@@ -301,31 +291,28 @@ def load_mnist(kind: str = "mnist", offline: bool | None = None, data_dir=None) 
     Raises:
         DownloadError: online, when the download fails.
     """
-    if kind not in ("mnist", "fashion_mnist"):
-        raise ValueError(f"kind={kind!r}: use 'mnist' or 'fashion_mnist'.")
+    checks.one_of(kind, "kind", ("mnist", "fashion_mnist"))
     if sources.resolve_offline(offline):
         sources.announce_stand_in(f"scikit-learn's digits upscaled to 28x28 instead of {kind}", "Offline")
         return load_digits_28x28()
     data_dir = sources.resolve_data_dir(data_dir)
+    entry = datasets.get(kind)
+    datasets.require_download(kind, data_dir)
     if kind == "mnist":
         import keras
 
-        if not mnist_file(data_dir).is_file():
-            sources.require_network("mnist", MNIST_URL, data_dir)
+        file = Path(entry.file)
         try:
             path = keras.utils.get_file(
-                "mnist.npz", origin=MNIST_URL, cache_dir=str(data_dir), cache_subdir=MNIST_SUBDIR
+                file.name, origin=entry.url, cache_dir=str(data_dir), cache_subdir=str(file.parent)
             )
         except Exception as exc:  # noqa: BLE001 - any failure becomes one clear error
             raise sources.download_error("mnist", exc, data_dir) from exc
         with np.load(path) as f:
             x_full, y_full, x_test, y_test = f["x_train"], f["y_train"], f["x_test"], f["y_test"]
-        names = tuple(str(d) for d in range(10))
     else:
         import tensorflow_datasets as tfds
 
-        if not sources.tfds_prepared("fashion_mnist", data_dir):
-            sources.require_network("fashion_mnist", FASHION_MNIST_URL, data_dir)
         try:
             (x_full, y_full), (x_test, y_test) = tfds.as_numpy(
                 tfds.load("fashion_mnist", split=["train", "test"], batch_size=-1,
@@ -334,8 +321,7 @@ def load_mnist(kind: str = "mnist", offline: bool | None = None, data_dir=None) 
         except Exception as exc:  # noqa: BLE001
             raise sources.download_error("fashion_mnist", exc, data_dir) from exc
         x_full, x_test = x_full[..., 0], x_test[..., 0]
-        names = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                 "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+    names = entry.class_names
     splits = ImageSplits(
         x_full[:-5000], y_full[:-5000].astype(np.int64), x_full[-5000:],
         y_full[-5000:].astype(np.int64), x_test, y_test.astype(np.int64),
@@ -343,7 +329,7 @@ def load_mnist(kind: str = "mnist", offline: bool | None = None, data_dir=None) 
     )
     if config.is_rehearsal():  # on the stand-in, check what the chapters rely on
         for x, y in ((splits.x_train, splits.y_train), (splits.x_test, splits.y_test)):
-            expect_dataset(f"{kind} (load_mnist)", class_names=names, num_classes=10, labels=y,
+            expect_dataset(f"{kind} (load_mnist)", class_names=names, num_classes=entry.num_classes, labels=y,
                            images=x, image_shape=(28, 28))
     return splits
 
@@ -371,17 +357,11 @@ def jitter_images(images, seed: int = 0, shift: float = 0.15, zoom_out: float = 
     """
     import keras
 
-    images = np.asarray(images)
-    if images.dtype != np.uint8 or images.ndim not in (3, 4):
-        raise ValueError(
-            f"images of shape {images.shape} and dtype {images.dtype}: expected uint8 "
-            f"(N, H, W) or (N, H, W, C)."
-        )
-    if not (0 <= shift < 0.5 and 0 <= zoom_out < 1 and 0 <= rotation <= 0.5):
-        raise ValueError(
-            f"shift={shift}, zoom_out={zoom_out}, rotation={rotation}: use 0 <= shift < 0.5, "
-            f"0 <= zoom_out < 1 and 0 <= rotation <= 0.5 (fractions of the side, of a turn)."
-        )
+    images = checks.shaped(images, "images", [("N", "H", "W"), ("N", "H", "W", "C")])
+    checks.one_of(images.dtype.name, "images.dtype", ("uint8",))
+    checks.number_in(shift, "shift", 0, 0.5, high_open=True)  # a fraction of the side
+    checks.number_in(zoom_out, "zoom_out", 0, 1, high_open=True)
+    checks.number_in(rotation, "rotation", 0, 0.5)  # a fraction of a full turn
     x = images[..., None] if images.ndim == 3 else images
     layers = keras.Sequential([
         keras.layers.RandomZoom((0.0, zoom_out), fill_mode="constant", seed=seed),
@@ -431,7 +411,8 @@ def load_flowers(offline: bool | None = None, data_dir=None, mock_examples: int 
 
     data_dir = sources.resolve_data_dir(data_dir)
     offline = sources.resolve_offline(offline)
-    if offline and not sources.tfds_prepared("tf_flowers", data_dir):
+    flower_classes = datasets.get("tf_flowers").class_names
+    if offline and not datasets.prepared("tf_flowers", data_dir):
         sources.announce_stand_in(
             f"tfds mock data ({mock_examples} random images per split)",
             f"Offline and no prepared tf_flowers in {sources.shown_path(data_dir)}",
@@ -441,10 +422,10 @@ def load_flowers(offline: bool | None = None, data_dir=None, mock_examples: int 
             # materialize while the mock is active
             splits = [_materialize(ds) for ds in splits]
         counts = {"train": mock_examples, "valid": mock_examples, "test": mock_examples}
-        return FlowerSplits(*splits, class_names=FLOWER_CLASSES, num_examples=counts,
+        return FlowerSplits(*splits, class_names=flower_classes, num_examples=counts,
                             source="tfds mock data")
-    if not offline and not sources.tfds_prepared("tf_flowers", data_dir):
-        sources.require_network("tf_flowers", FLOWERS_URL, data_dir)  # seconds, not tfds' retries
+    if not offline:
+        datasets.require_download("tf_flowers", data_dir)  # seconds, not tfds' retries
     try:
         splits, info = tfds.load(
             "tf_flowers", split=list(FLOWERS_SPLITS), as_supervised=True, with_info=True,
@@ -460,7 +441,7 @@ def load_flowers(offline: bool | None = None, data_dir=None, mock_examples: int 
     if config.is_rehearsal():  # on the stand-in, check what the chapter relies on
         sample = list(flowers.train.take(8))
         expect_dataset("tf_flowers (load_flowers)", class_names=flowers.class_names,
-                       expected_class_names=FLOWER_CLASSES, labels=[int(label) for _, label in sample])
+                       expected_class_names=flower_classes, labels=[int(label) for _, label in sample])
         for image, _ in sample:
             expect_dataset("tf_flowers (load_flowers)", images=np.asarray(image)[None],
                            image_shape=(None, None, 3))
@@ -489,9 +470,7 @@ def photo_dataset(names=SAMPLE_PHOTOS):
     """
     import tensorflow as tf
 
-    names = tuple(names)
-    if not names:
-        raise ValueError("names=() is empty: pass one or more of data.SAMPLE_PHOTOS.")
+    names = checks.non_empty(tuple(names), "names", "e.g. data.SAMPLE_PHOTOS")
     encoded = [tf.io.encode_jpeg(load_sample_image(name), quality=95).numpy() for name in names]
     ds = tf.data.Dataset.from_tensor_slices((encoded, np.arange(len(names), dtype=np.int64)))
     return ds, names
@@ -515,17 +494,11 @@ def write_image_folder(images, labels, class_names, folder) -> Path:
     """
     from PIL import Image
 
-    images, labels = np.asarray(images), np.asarray(labels)
-    if images.dtype != np.uint8 or images.ndim not in (3, 4) or len(images) != len(labels):
-        raise ValueError(
-            f"images of shape {images.shape} and dtype {images.dtype} with {len(labels)} labels: "
-            f"expected uint8 (N, H, W) or (N, H, W, 3) and one label per image."
-        )
-    if labels.size and not 0 <= labels.min() <= labels.max() < len(class_names):
-        raise ValueError(
-            f"labels run from {labels.min()} to {labels.max()}: they must index "
-            f"class_names (0 to {len(class_names) - 1})."
-        )
+    images = checks.shaped(images, "images", [("N", "H", "W"), ("N", "H", "W", 3)])
+    checks.one_of(images.dtype.name, "images.dtype", ("uint8",))
+    labels = np.asarray(labels)
+    checks.same_length(("images", images), ("labels", labels), why="one label per image")
+    checks.indices(labels, "labels", len(class_names), "positions in class_names")
     folder = Path(folder)
     if folder.is_dir() and any(folder.rglob("*.png")):
         raise FileExistsError(
@@ -598,10 +571,8 @@ def image_pipeline(ds, image_size: int, preprocess_input=None, batch_size: int =
     import keras
     import tensorflow as tf
 
-    if image_size < 8:
-        raise ValueError(f"image_size={image_size} is too small: use 8 pixels or more.")
-    if batch_size < 1:
-        raise ValueError(f"batch_size={batch_size} must be at least 1.")
+    checks.int_at_least(image_size, "image_size", 8, "pixels per side")
+    checks.positive_int(batch_size, "batch_size")
     calls = tf.data.AUTOTUNE if parallel else None
     resize = keras.layers.Resizing(image_size, image_size, crop_to_aspect_ratio=True)
     encoded = ds.element_spec[0].dtype == tf.string
@@ -888,19 +859,12 @@ def make_shapes(
         >>> shapes.images.shape, shapes.boxes.shape, shapes.masks.shape
         ((8, 32, 32, 3), (8, 1, 4), (8, 32, 32))
     """
-    if num_images < 1:
-        raise ValueError(f"num_images={num_images} must be at least 1.")
-    if image_size < 16:
-        raise ValueError(f"image_size={image_size} is too small: use 16 or more pixels.")
-    if not 1 <= min_objects <= max_objects:
-        raise ValueError(
-            f"min_objects={min_objects}, max_objects={max_objects}: need 1 <= min_objects <= max_objects."
-        )
-    if not 1 <= num_classes <= len(SHAPE_CLASSES):
-        raise ValueError(f"num_classes={num_classes} must be between 1 and {len(SHAPE_CLASSES)}.")
+    checks.positive_int(num_images, "num_images")
+    checks.int_at_least(image_size, "image_size", 16, "pixels per side")
+    checks.ordered_range((min_objects, max_objects), "(min_objects, max_objects)", 1)
+    checks.int_in(num_classes, "num_classes", 1, len(SHAPE_CLASSES), "one per shape class")
+    checks.ordered_range(size_range, "size_range", 0, 1, low_open=True, unit="fractions of the image side")
     lo, hi = size_range
-    if not 0 < lo <= hi <= 1:
-        raise ValueError(f"size_range={size_range} must satisfy 0 < min <= max <= 1.")
 
     rng = np.random.default_rng(seed)
     bank = _photo_bank(image_size)
@@ -1011,15 +975,11 @@ def make_moving_shapes(num_frames: int = 36, num_objects: int = 4, image_size: i
     num_frames = checks.int_at_least(num_frames, "num_frames", 2, "a clip needs two frames to move")
     num_objects = checks.positive_int(num_objects, "num_objects")
     image_size = checks.int_at_least(image_size, "image_size", 16, "pixels per side")
-    num_classes = checks.positive_int(num_classes, "num_classes")
-    if num_classes > len(SHAPE_CLASSES):
-        raise ValueError(f"num_classes={num_classes} must be between 1 and {len(SHAPE_CLASSES)}.")
+    num_classes = checks.int_in(num_classes, "num_classes", 1, len(SHAPE_CLASSES), "one per shape class")
+    checks.ordered_range(size_range, "size_range", 0, 1, low_open=True, unit="fractions of the image side")
     lo, hi = size_range
-    if not 0 < lo <= hi <= 1:
-        raise ValueError(f"size_range={size_range} must satisfy 0 < min <= max <= 1.")
+    checks.ordered_range(speed_range, "speed_range", 0, unit="pixels per frame")
     slow, fast = speed_range
-    if not 0 <= slow <= fast:
-        raise ValueError(f"speed_range={speed_range} must satisfy 0 <= min <= max (pixels per frame).")
     jitter = checks.number_in(jitter, "jitter", 0.0, float(image_size))
 
     rng = np.random.default_rng(seed)

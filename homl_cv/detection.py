@@ -89,15 +89,10 @@ def window_crops(image, window: int, stride: int) -> np.ndarray:
         (rows, cols, window, window, C) with ``rows = (H - window) // stride + 1``
         (same for cols); crop [i, j] starts at pixel (i * stride, j * stride).
     """
-    image = np.asarray(image)
-    if image.ndim != 3:
-        raise ValueError(f"image must have shape (H, W, C); got {image.shape}.")
+    image = checks.shaped(image, "image", ("H", "W", "C"), "one image")
     height, width = image.shape[:2]
-    if window > min(height, width) or window < 1 or stride < 1:
-        raise ValueError(
-            f"window={window} and stride={stride} must be >= 1, with the window no larger "
-            f"than the {height}x{width} image."
-        )
+    checks.int_in(window, "window", 1, min(height, width), f"no larger than the {height}x{width} image")
+    checks.positive_int(stride, "stride")
     rows, cols = (height - window) // stride + 1, (width - window) // stride + 1
     return np.stack([
         np.stack([image[i * stride:i * stride + window, j * stride:j * stride + window] for j in range(cols)])
@@ -155,8 +150,7 @@ def build_window_classifier(window: int = 32, num_outputs: int = 5, filters: int
     classifier gives on each crop ("same" padding would pad each crop with
     zeros where the large image has real neighbours).
     """
-    if window % 8:
-        raise ValueError(f"window={window} must be a multiple of 8 (three 2x2 poolings).")
+    checks.multiple_of(window, "window", 8, "three 2x2 poolings")
     return keras.Sequential([
         keras.Input((window, window, 3)),
         keras.layers.Conv2D(filters, 3, activation="relu"),
@@ -290,8 +284,7 @@ def build_yolo_detector(image_size: int = 64, num_anchors: int = 3, num_classes:
         A model from (batch, image_size, image_size, 3) images to raw outputs
         (batch, S, S, num_anchors, 5 + num_classes), S = image_size / 8.
     """
-    if image_size % 8:
-        raise ValueError(f"image_size={image_size} must be a multiple of 8 (the output stride).")
+    checks.multiple_of(image_size, "image_size", 8, "the output stride")
     inputs = keras.Input((image_size, image_size, 3))
     x = inputs
     for k in range(3):
@@ -374,10 +367,8 @@ def encode_yolo_targets(boxes, classes, image_size: int, grid_size: int, anchors
     anchors = boxes_lib.validate_sizes(anchors, "anchors")
     boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
     classes = np.asarray(classes).reshape(-1)
-    if len(classes) != len(boxes):
-        raise ValueError(f"boxes ({len(boxes)}) and classes ({len(classes)}) must have the same length.")
-    if image_size % grid_size:
-        raise ValueError(f"image_size={image_size} must be a multiple of grid_size={grid_size}.")
+    checks.same_length(("boxes", boxes), ("classes", classes), why="one class per box")
+    checks.multiple_of(image_size, "image_size", grid_size, f"grid_size={grid_size} cells")
     real = classes >= 0
     boxes, classes = boxes_lib.validate_boxes(boxes[real], "xyxy", image_size=(image_size, image_size)), classes[real]
     cell = image_size / grid_size
@@ -432,9 +423,7 @@ def decode_yolo_targets(target, image_size: int, anchors):
         ``(boxes, classes)``: float32 (K, 4) "xyxy" pixels and int32 (K,),
         one per slot whose objectness is 1, in (row, column, anchor) order.
     """
-    target = np.asarray(target, dtype=np.float32)
-    if target.ndim != 4 or target.shape[-1] != 6:
-        raise ValueError(f"target must have shape (S, S, A, 6); got {target.shape}.")
+    target = checks.shaped(target, "target", ("S", "S", "A", 6), "one image's YOLO target", dtype=np.float32)
     boxes = decode_yolo_boxes(target[..., :4], image_size, anchors)
     filled = target[..., 4] > 0.5
     return boxes[filled], target[..., 5][filled].astype(np.int32)
@@ -471,8 +460,8 @@ def decode_yolo_outputs(raw, anchors, image_size: int, score_threshold: float = 
     """
     raw = checks.finite(raw, "raw")
     anchors = boxes_lib.validate_sizes(anchors, "anchors")
-    if raw.ndim != 5 or raw.shape[3] != len(anchors) or raw.shape[4] < 6:
-        raise ValueError(f"raw must have shape (N, S, S, {len(anchors)}, 5 + classes); got {raw.shape}.")
+    checks.shaped(raw, "raw", ("N", "S", "S", len(anchors), "5 + classes"), f"{len(anchors)} anchors")
+    checks.int_at_least(raw.shape[4], "raw.shape[-1]", 6, "5 + at least one class")
     offsets = np.concatenate([_sigmoid(raw[..., :2]), raw[..., 2:4]], axis=-1)
     all_boxes = np.clip(decode_yolo_boxes(offsets, image_size, anchors), 0, image_size)
     logits = raw[..., 5:] - raw[..., 5:].max(axis=-1, keepdims=True)
@@ -564,11 +553,8 @@ def train_yolo_detector(train_data, anchors, epochs: int = 12, batch_size: int =
 def _check_predictions(predictions, num_images: int) -> list:
     if isinstance(predictions, boxes_lib.Detections):
         predictions = predictions.predictions
-    if len(predictions) != num_images:
-        raise ValueError(
-            f"predictions has {len(predictions)} item(s) but the ground truth has {num_images} image(s): "
-            f"give one dict of boxes/scores/classes per image (an empty one for no detections)."
-        )
+    checks.same_length(("predictions", predictions), ("the ground truth's images", range(num_images)),
+                       why="one dict of boxes/scores/classes per image, an empty one for no detections")
     checked = []
     for i, pred in enumerate(predictions):
         missing = {"boxes", "scores", "classes"} - set(pred)
@@ -578,11 +564,8 @@ def _check_predictions(predictions, num_images: int) -> list:
                                          f"predictions[{i}]['boxes']")
         scores = np.asarray(pred["scores"], np.float32).reshape(-1)
         classes = np.asarray(pred["classes"]).reshape(-1).astype(np.int64)
-        if not len(boxes) == len(scores) == len(classes):
-            raise ValueError(
-                f"predictions[{i}] has {len(boxes)} boxes, {len(scores)} scores and {len(classes)} classes: "
-                f"they must have the same length."
-            )
+        checks.same_length((f"predictions[{i}]['boxes']", boxes), (f"predictions[{i}]['scores']", scores),
+                           (f"predictions[{i}]['classes']", classes))
         checked.append((boxes, scores, classes))
     return checked
 
@@ -643,12 +626,10 @@ def average_precision(precision, recall, recall_points: int = 11) -> float:
             11 (0, 0.1, ..., 1; the book and PASCAL VOC 2007) or 101 (COCO).
             Where recall never reaches r, the precision counts as 0.
     """
-    if recall_points < 2:
-        raise ValueError(f"recall_points={recall_points} must be at least 2 (e.g. 11 or 101).")
+    checks.int_at_least(recall_points, "recall_points", 2, "e.g. 11 or 101")
     precision = np.asarray(precision, np.float64)
     recall = np.asarray(recall, np.float64)
-    if precision.shape != recall.shape:
-        raise ValueError(f"precision {precision.shape} and recall {recall.shape} must have the same shape.")
+    checks.same_shape(("precision", precision), ("recall", recall))
     best_after = np.maximum.accumulate(precision[::-1])[::-1] if len(precision) else precision
     # Rounded so that a recall of exactly 3/5 reaches the level 0.6 (np.linspace
     # gives 0.6000000000000001 there; pycocotools keeps that quirk).
@@ -707,13 +688,8 @@ def evaluate_detections(predictions, true_boxes, true_classes, num_classes: int,
     Returns:
         A :class:`DetectionScores` (``mAP``, ``ap`` (T, C), ``iou_thresholds``).
     """
-    true_boxes = np.asarray(true_boxes, np.float32)
-    true_classes = np.asarray(true_classes)
-    if true_boxes.ndim != 3 or true_boxes.shape[-1] != 4 or true_classes.shape != true_boxes.shape[:2]:
-        raise ValueError(
-            f"true_boxes must be (N, M, 4) and true_classes (N, M); got {true_boxes.shape} and "
-            f"{true_classes.shape}."
-        )
+    true_boxes = checks.shaped(true_boxes, "true_boxes", ("N", "M", 4), "M boxes per image", dtype=np.float32)
+    true_classes = checks.shaped(true_classes, "true_classes", true_boxes.shape[:2], "one class per box, -1 for padding")
     checked = _check_predictions(predictions, len(true_boxes))
     thresholds = tuple(float(t) for t in np.atleast_1d(iou_thresholds))
     ap = np.full((len(thresholds), num_classes), np.nan)

@@ -57,12 +57,9 @@ def get_strategy(strategy=None):
     """
     if strategy is None or isinstance(strategy, str):
         return config.pick_strategy(strategy)
-    if not hasattr(strategy, "scope") or not hasattr(strategy, "num_replicas_in_sync"):
-        raise ValueError(
-            f"strategy={strategy!r} is not a tf.distribute strategy: pass None, one of "
-            f"{', '.join(config.STRATEGY_CHOICES)}, or e.g. tf.distribute.MirroredStrategy()."
-        )
-    return strategy
+    return checks.has_attributes(strategy, "strategy", ("scope", "num_replicas_in_sync"),
+                                 f"a tf.distribute strategy: pass None, one of {', '.join(config.STRATEGY_CHOICES)}, "
+                                 f"or e.g. tf.distribute.MirroredStrategy()")
 
 
 def strategy_of(model):
@@ -174,9 +171,8 @@ def scale_learning_rate(base_learning_rate: float, global_batch: int, base_batch
     """
     global_batch = checks.positive_int(global_batch, "global_batch")
     base_batch = checks.positive_int(base_batch, "base_batch")
-    if not base_learning_rate > 0:
-        raise ValueError(f"base_learning_rate={base_learning_rate!r} must be > 0.")
-    return float(base_learning_rate) * global_batch / base_batch
+    base_learning_rate = checks.positive_number(base_learning_rate, "base_learning_rate")
+    return base_learning_rate * global_batch / base_batch
 
 
 def warmup_cosine_schedule(learning_rate: float, warmup_steps: int, total_steps: int):
@@ -199,10 +195,7 @@ def warmup_cosine_schedule(learning_rate: float, warmup_steps: int, total_steps:
     import keras
 
     total_steps = checks.positive_int(total_steps, "total_steps")
-    if not checks.is_int(warmup_steps) or not 0 <= warmup_steps < total_steps:
-        raise ValueError(
-            f"warmup_steps={warmup_steps!r} must be an integer in [0, total_steps={total_steps})."
-        )
+    checks.int_in(warmup_steps, "warmup_steps", 0, total_steps - 1, f"fewer than total_steps={total_steps}")
     return keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=0.0, decay_steps=int(total_steps - warmup_steps),
         warmup_target=float(learning_rate), warmup_steps=int(warmup_steps),
@@ -341,8 +334,7 @@ def tf_config(workers, index: int, task_type: str = "worker") -> str:
     workers = list(workers)
     if not workers or not all(isinstance(w, str) and ":" in w for w in workers):
         raise ValueError(f"workers={workers!r} must be a non-empty list of 'host:port' strings.")
-    if not checks.is_int(index) or not 0 <= index < len(workers):
-        raise ValueError(f"index={index!r} must be an integer in [0, {len(workers)}).")
+    checks.int_in(index, "index", 0, len(workers) - 1, "this worker's position in workers")
     return json.dumps({"cluster": {"worker": workers}, "task": {"type": task_type, "index": index}})
 
 

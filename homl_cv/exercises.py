@@ -29,7 +29,7 @@ from importlib import resources
 
 import numpy as np
 
-from homl_cv import training
+from homl_cv import checks, training
 
 __all__ = [
     "CLASSIFIER_TARGETS",
@@ -84,11 +84,7 @@ def all_exercises() -> dict:
 def get(exercise_id: str) -> Exercise:
     """The :class:`Exercise` with this id (e.g. ``"01.2"``)."""
     exercises = all_exercises()
-    if exercise_id not in exercises:
-        raise ValueError(
-            f"exercise_id={exercise_id!r} is unknown; known ids: {', '.join(sorted(exercises))}."
-        )
-    return exercises[exercise_id]
+    return exercises[checks.one_of(exercise_id, "exercise_id", sorted(exercises))]
 
 
 def chapter_exercises(chapter: str) -> list:

@@ -29,6 +29,7 @@ import dataclasses
 
 import numpy as np
 
+from homl_cv import boxes as boxes_lib
 from homl_cv import checks, roc
 
 __all__ = [
@@ -43,12 +44,9 @@ __all__ = [
 
 
 def _int_vector(values, name: str) -> np.ndarray:
-    values = np.asarray(values)
-    if values.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D array of integer ids, one per example; got shape {values.shape}.")
-    if values.size and not np.issubdtype(values.dtype, np.integer):
-        raise ValueError(f"{name} must hold integer ids (use argmax on probabilities first); got dtype "
-                         f"{values.dtype}.")
+    values = checks.shaped(values, name, ("N",), "integer ids, one per example")
+    if values.size:
+        checks.integers(values, name, "ids: use argmax on probabilities first")
     return values
 
 
@@ -106,11 +104,8 @@ def subgroup_accuracy(labels, predictions, groups) -> SubgroupAccuracy:
     labels = _int_vector(labels, "labels")
     predictions = _int_vector(predictions, "predictions")
     groups = _int_vector(groups, "groups")
-    if not len(labels):
-        raise ValueError("labels is empty: pass at least one example.")
-    if not (len(labels) == len(predictions) == len(groups)):
-        raise ValueError(f"labels, predictions and groups must have one entry per example; got lengths "
-                         f"{len(labels)}, {len(predictions)} and {len(groups)}.")
+    checks.non_empty(labels, "labels", "one per example")
+    checks.same_length(("labels", labels), ("predictions", predictions), ("groups", groups), why="one per example")
     correct = labels == predictions
     ids, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
     accuracy = np.bincount(inverse, weights=correct, minlength=len(ids)) / counts
@@ -174,9 +169,8 @@ def max_softmax_confidence(probabilities) -> np.ndarray:
         [0.699999988079071, 0.5]
     """
     probabilities = checks.finite(probabilities, "probabilities")
-    if probabilities.ndim != 2 or probabilities.shape[1] < 2:
-        raise ValueError(f"probabilities must have shape (N, K) with K >= 2 classes; got {probabilities.shape}. "
-                         f"For one example pass probabilities[None].")
+    checks.shaped(probabilities, "probabilities", ("N", "K"), hint="For one example pass probabilities[None].")
+    checks.int_at_least(probabilities.shape[1], "K", 2, "classes: softmax over one class is always 1")
     sums = probabilities.sum(axis=1)
     if (probabilities < 0).any() or (probabilities > 1).any() or not np.allclose(sums, 1.0, atol=1e-3):
         worst = int(np.argmax(np.abs(sums - 1.0)))
@@ -227,8 +221,7 @@ def ood_detection(in_confidence, out_confidence, threshold: float = 0.9) -> OODD
     scores = []
     for values, name in ((in_confidence, "in_confidence"), (out_confidence, "out_confidence")):
         values = checks.finite(values, name, dtype=np.float64)
-        if values.ndim != 1 or not len(values):
-            raise ValueError(f"{name} must be a non-empty 1-D array of confidences; got shape {values.shape}.")
+        checks.non_empty(checks.shaped(values, name, ("N",), "confidences, one per image"), name)
         scores.append(values)
     inside, outside = scores
     y_true = np.r_[np.ones(len(inside), int), np.zeros(len(outside), int)]
@@ -262,11 +255,9 @@ def occlude(images, boxes, fraction: float, value: float = 0.5) -> np.ndarray:
     images = checks.image_batch(images, "images", dtype=np.float32).copy()
     fraction = checks.number_in(fraction, "fraction", 0.0, 1.0)
     boxes = checks.finite(boxes, "boxes")
-    if boxes.shape != (len(images), 4):
-        raise ValueError(f"boxes must have shape (N, 4), one 'xyxy' box per image (N={len(images)}); got "
-                         f"{boxes.shape}. For a ShapesData with one object each, pass shapes.boxes[:, 0].")
-    if ((boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])).any():
-        raise ValueError("boxes must be 'xyxy' (x1 <= x2, y1 <= y2); convert 'xywh' boxes first.")
+    checks.shaped(boxes, "boxes", (len(images), 4), "one 'xyxy' box per image",
+                  hint="For a ShapesData with one object each, pass shapes.boxes[:, 0].")
+    boxes_lib.validate_boxes(boxes, "xyxy", "boxes")  # corners in order: convert 'xywh' boxes first
     scale = np.sqrt(fraction)
     centre_x, centre_y = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
     half_w, half_h = scale * (boxes[:, 2] - boxes[:, 0]) / 2, scale * (boxes[:, 3] - boxes[:, 1]) / 2

@@ -34,7 +34,7 @@ import dataclasses
 import keras
 import numpy as np
 
-from homl_cv import regions, training
+from homl_cv import checks, regions, training
 
 __all__ = ["InstanceSet", "MaskScores", "box_masks", "build_mask_head", "evaluate_masks", "instance_set",
            "mask_iou", "mask_targets", "paste_masks", "train_mask_head"]
@@ -119,9 +119,8 @@ def train_mask_head(head, roi_features, targets, epochs: int = 10, batch_size: i
     import tensorflow as tf
 
     roi_features, targets = np.asarray(roi_features, np.float32), np.asarray(targets, np.float32)
-    if len(roi_features) != len(targets) or targets.shape[1:] != roi_features.shape[1:3]:
-        raise ValueError(f"roi_features {roi_features.shape} and targets {targets.shape} must be "
-                         "(K, P, P, C) and (K, P, P) for the same K and P.")
+    checks.shaped(roi_features, "roi_features", ("K", "P", "P", "C"), "one pooled feature map per RoI")
+    checks.shaped(targets, "targets", roi_features.shape[:3], "one (P, P) mask target per RoI of roi_features")
     steps = epochs * -(-len(targets) // batch_size)
     head.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(learning_rate, steps)),
                  loss=keras.losses.BinaryCrossentropy(from_logits=True))
@@ -147,9 +146,7 @@ def paste_masks(mask_probs, boxes, image_size, threshold: float = 0.5) -> np.nda
     """
     probs = np.asarray(mask_probs, np.float64)
     boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-    if probs.ndim != 3 or len(probs) != len(boxes):
-        raise ValueError(f"mask_probs must have shape (K, P_h, P_w) with K = {len(boxes)} boxes; "
-                         f"got shape {probs.shape}.")
+    checks.shaped(probs, "mask_probs", (len(boxes), "P_h", "P_w"), "one mask per box")
     height, width = (int(v) for v in image_size)
     out = np.zeros((len(boxes), height, width), bool)
     ph, pw = probs.shape[1:]
@@ -179,8 +176,7 @@ def box_masks(boxes, image_size) -> np.ndarray:
 def mask_iou(pred_masks, true_masks) -> np.ndarray:
     """IoU of each predicted mask with its own true mask: float (K,) for bool (K, H, W) pairs."""
     pred, true = np.asarray(pred_masks, bool), np.asarray(true_masks, bool)
-    if pred.shape != true.shape:
-        raise ValueError(f"pred_masks {pred.shape} and true_masks {true.shape} must have the same shape.")
+    checks.same_shape(("pred_masks", pred), ("true_masks", true))
     inter = (pred & true).sum(axis=(-2, -1))
     union = (pred | true).sum(axis=(-2, -1))
     return np.where(union > 0, inter / np.maximum(union, 1), 1.0)

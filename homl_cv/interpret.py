@@ -120,11 +120,7 @@ def visualize_filter(model, layer_name: str, filter_index: int, steps: int = 40,
 
     layer = _get_spatial_layer(model, layer_name, "filters to visualize")
     channels = layer.output.shape[-1]
-    if not 0 <= filter_index < channels:
-        raise ValueError(
-            f"filter_index={filter_index} is out of range: layer {layer_name!r} has "
-            f"{channels} filters, so use 0 to {channels - 1}."
-        )
+    checks.int_in(filter_index, "filter_index", 0, channels - 1, f"layer {layer_name!r} has {channels} filters")
     extractor = keras.Model(_model_input(model), layer.output)
     shape = (1, *model.inputs[0].shape[1:])
     rng = np.random.default_rng(seed)
@@ -153,11 +149,7 @@ def _class_index(probs: np.ndarray, class_index) -> np.ndarray:
     if class_index is None:
         return probs.argmax(axis=-1)
     index = np.broadcast_to(np.asarray(class_index), probs.shape[:1]).astype(int)
-    if index.min() < 0 or index.max() >= probs.shape[-1]:
-        raise ValueError(
-            f"class_index={class_index} is out of range: the model has {probs.shape[-1]} classes."
-        )
-    return index
+    return checks.indices(index, "class_index", probs.shape[-1], f"the model has {probs.shape[-1]} classes")
 
 
 def _gap_dense_head(model):
@@ -282,18 +274,11 @@ def occlusion_sensitivity(model, image, class_index=None, patch_size: int = 8,
     Returns:
         float32 (H, W): large where hiding the pixels hurts the prediction.
     """
-    image = np.asarray(image, dtype=np.float32)
-    if image.ndim != 3:
-        raise ValueError(
-            f"image must be one image of shape (H, W, C); got shape {image.shape} "
-            f"(for a batch, call occlusion_sensitivity once per image)."
-        )
+    image = checks.shaped(image, "image", ("H", "W", "C"), "one image", dtype=np.float32,
+                          hint="For a batch, call occlusion_sensitivity once per image.")
     height, width = image.shape[:2]
-    if not 1 <= patch_size <= min(height, width) or stride < 1:
-        raise ValueError(
-            f"patch_size={patch_size}, stride={stride}: need 1 <= patch_size <= "
-            f"{min(height, width)} (the image side) and stride >= 1."
-        )
+    checks.int_in(patch_size, "patch_size", 1, min(height, width), "at most the image side")
+    checks.positive_int(stride, "stride")
     base = np.asarray(model(image[None], training=False))[0]
     cls = int(_class_index(base[None], class_index)[0])
     fill = image.mean(axis=(0, 1)) if fill is None else np.asarray(fill, np.float32)
@@ -316,9 +301,7 @@ def upsample_heatmaps(heatmaps, size) -> np.ndarray:
     """Bilinear resize of (N, h, w) maps to (N, H, W), ``size = (H, W)``."""
     import tensorflow as tf
 
-    heatmaps = np.asarray(heatmaps, dtype=np.float32)
-    if heatmaps.ndim != 3:
-        raise ValueError(f"heatmaps must have shape (N, h, w); got {heatmaps.shape}.")
+    heatmaps = checks.shaped(heatmaps, "heatmaps", ("N", "h", "w"), dtype=np.float32)
     return tf.image.resize(heatmaps[..., None], size, method="bilinear").numpy()[..., 0]
 
 
@@ -338,7 +321,6 @@ def peaks_in_boxes(heatmaps, boxes, size) -> np.ndarray:
     """Whether each map's peak falls inside its "xyxy" box (N, 4); bool (N,)."""
     peaks = heatmap_peaks(heatmaps, size)
     boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
-    if len(boxes) != len(peaks):
-        raise ValueError(f"got {len(peaks)} heatmaps but {len(boxes)} boxes: pass one box per map.")
+    checks.same_length(("heatmaps", peaks), ("boxes", boxes), why="one box per map")
     x, y = peaks[:, 0], peaks[:, 1]
     return (x >= boxes[:, 0]) & (x < boxes[:, 2]) & (y >= boxes[:, 1]) & (y < boxes[:, 3])

@@ -101,9 +101,7 @@ def decode_boxes(encoded, image_size) -> "np.ndarray":
         [[16.0, 16.0, 48.0, 32.0]]
     """
 
-    encoded = np.asarray(encoded, dtype=np.float32)
-    if encoded.ndim != 2 or encoded.shape[1] != 4:
-        raise ValueError(f"encoded must have shape (N, 4); got {encoded.shape}.")
+    encoded = checks.shaped(encoded, "encoded", ("N", 4), "encoded boxes", dtype=np.float32)
     height, width = image_size
     scale = np.array([width, height, width, height], np.float32)
     return (_decode_boxes(encoded, np) * scale).astype(np.float32)
@@ -307,8 +305,7 @@ def train_localizer(num_images=None, image_size=64, epochs=None, batch_size=32, 
     """
     num_images = num_images or config.pick(quick=4000, full=20000)
     epochs = epochs or config.pick(quick=12, full=40)
-    if num_images < 50:
-        raise ValueError(f"num_images={num_images} is too few to split 80/10/10: use 50 or more.")
+    checks.int_at_least(num_images, "num_images", 50, "enough to split 80/10/10")
     config.set_seeds(seed)
     shapes = data.make_shapes(num_images, image_size=image_size, seed=seed)
     train, valid, test = shapes.split((0.8, 0.1, 0.1))

@@ -44,8 +44,7 @@ def _check_classifier_args(name: str, input_shape, num_classes, width: float = 1
     shape = checks.input_shape(input_shape)
     checks.int_at_least(num_classes, "num_classes", 2,
                         "the number of classes the softmax output chooses among")
-    if not width > 0:
-        raise ValueError(f"{name}: width={width!r} must be a positive factor (1.0 = the published size).")
+    checks.positive_number(width, "width", f"a factor of {name}'s filters and units: 1.0 = the published size")
     return shape
 
 
@@ -380,8 +379,7 @@ def build_lenet5(input_shape=(28, 28, 1), num_classes: int = 10, width: float = 
     input_shape = _check_classifier_args("build_lenet5", input_shape, num_classes, width)
     _check_image_size("build_lenet5", input_shape, [(2, 2, "valid"), (5, 1, "valid"), (2, 2, "valid"),
                                               (5, 1, "valid")])
-    if pooling not in ("average", "max"):
-        raise ValueError(f"build_lenet5: pooling={pooling!r} must be 'average' or 'max'.")
+    checks.one_of(pooling, "pooling", ("average", "max"))
     pool = keras.layers.AveragePooling2D if pooling == "average" else keras.layers.MaxPooling2D
     return keras.Sequential([
         keras.Input(input_shape),
@@ -480,8 +478,9 @@ def build_resnet34(input_shape=(224, 224, 3), num_classes: int = 1000, width: fl
         (None, 10)
     """
     input_shape = _check_classifier_args("build_resnet34", input_shape, num_classes, width)
-    if len(stages) != 4 or not all(isinstance(n, int) and n >= 1 for n in stages):
-        raise ValueError(f"build_resnet34: stages={stages!r} must be 4 positive unit counts, e.g. (3, 4, 6, 3).")
+    checks.same_length(("stages", stages), ("ResNet's stages", range(4)), why="unit counts, e.g. (3, 4, 6, 3)")
+    for units in stages:
+        checks.positive_int(units, "stages")
     _check_image_size("build_resnet34", input_shape, [(7, 2, "same"), (3, 2, "same")] + [(3, 2, "same")] * 3)
     name = "resnet34" if se_ratio is None else "se_resnet34"
     if tuple(stages) != RESNET34_STAGES:
@@ -514,8 +513,7 @@ def build_xception(input_shape=(299, 299, 3), num_classes: int = 1000, width: fl
     times ``width``. Needs images of at least 9x9.
     """
     input_shape = _check_classifier_args("build_xception", input_shape, num_classes, width)
-    if not isinstance(middle_blocks, int) or middle_blocks < 0:
-        raise ValueError(f"build_xception: middle_blocks={middle_blocks!r} must be 0 or more.")
+    checks.int_at_least(middle_blocks, "middle_blocks", 0)
     _check_image_size("build_xception", input_shape, [(3, 2, "same")] * 4)
     model = keras.Sequential([
         keras.Input(input_shape),
@@ -818,9 +816,8 @@ def image_patches(images, patch_size: int) -> np.ndarray:
     images = checks.image_batch(images)
     p = checks.positive_int(patch_size, "patch_size")
     n, height, width, channels = images.shape
-    if height % p or width % p:
-        raise ValueError(f"images of {height}x{width} pixels cannot be cut into patches of "
-                         f"patch_size={p}; crop or pad them to multiples of {p}.")
+    for axis, side in (("height", height), ("width", width)):
+        checks.multiple_of(side, f"image {axis}", p, f"to cut patches of patch_size={p}: crop or pad the images")
     grid = images.reshape(n, height // p, p, width // p, p, channels).transpose(0, 1, 3, 2, 4, 5)
     return grid.reshape(n, (height // p) * (width // p), p * p * channels)
 
@@ -851,8 +848,7 @@ def build_gap_cnn(input_shape=(48, 48, 3), num_classes: int = 4, filters=(16, 32
         >>> model.get_layer("last_conv").output.shape  # doctest: +SKIP
         (None, 12, 12, 64)
     """
-    if len(filters) < 1:
-        raise ValueError(f"filters={filters} must list the channels of at least one block.")
+    checks.non_empty(filters, "filters", "the channels of each block, e.g. (16, 32, 64)")
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
     for block, channels in enumerate(filters, start=1):

@@ -119,9 +119,7 @@ BASES = {
 
 def base_spec(name: str) -> BaseSpec:
     """The :class:`BaseSpec` of ``name`` (one of :data:`BASES`)."""
-    if name not in BASES:
-        raise ValueError(f"name={name!r} is not a known base; choose one of {tuple(BASES)}.")
-    return BASES[name]
+    return BASES[checks.one_of(name, "name", tuple(BASES))]
 
 
 # ------------------------------------------------------------------------- weights
@@ -204,8 +202,7 @@ def build_base(name: str = "Xception", include_top: bool = False, weights="auto"
     """
     spec = base_spec(name)
     size = input_size or spec.input_size
-    if size < spec.min_size:
-        raise ValueError(f"input_size={size} is too small for {name}: use {spec.min_size} or more.")
+    checks.int_at_least(size, "input_size", spec.min_size, f"the smallest image side {name} takes")
     if include_top and size != spec.input_size:
         raise ValueError(
             f"input_size={size} with include_top=True: the ImageNet head of {name} needs "
@@ -264,8 +261,7 @@ def imagenet_class_index() -> dict:
 def imagenet_class_name(index: int) -> str:
     """The Keras name of ImageNet class ``index``, e.g. 207 -> "golden_retriever"."""
     index_map = imagenet_class_index()
-    if index not in index_map:
-        raise ValueError(f"index={index} is not an ImageNet class: use 0 to 999.")
+    checks.int_in(index, "index", 0, len(index_map) - 1, "an ImageNet class")
     return index_map[index][1]
 
 
@@ -279,14 +275,9 @@ def decode_imagenet_predictions(preds, top: int = 5) -> list:
         preds: (N, 1000) class probabilities.
         top: how many classes per image.
     """
-    preds = np.asarray(preds)
-    if preds.ndim != 2 or preds.shape[1] != 1000:
-        raise ValueError(
-            f"preds of shape {preds.shape}: expected (N, 1000) ImageNet probabilities "
-            f"(the output of a model built with include_top=True)."
-        )
-    if not 1 <= top <= 1000:
-        raise ValueError(f"top={top} must be between 1 and 1000.")
+    preds = checks.shaped(preds, "preds", ("N", 1000), "ImageNet probabilities: the output of a model "
+                          "built with include_top=True")
+    checks.int_in(top, "top", 1, 1000)
     index_map = imagenet_class_index()
     results = []
     for pred in preds:

@@ -50,10 +50,7 @@ __all__ = [
 ]
 
 def _check_feature_map(feature_map) -> np.ndarray:
-    fmap = np.asarray(feature_map, np.float32)
-    if fmap.ndim != 3:
-        raise ValueError(f"feature_map must have shape (H, W, C) (one image); got {fmap.shape}.")
-    return fmap
+    return checks.shaped(feature_map, "feature_map", ("H", "W", "C"), "one image", dtype=np.float32)
 
 
 def _check_output_size(output_size) -> tuple:
@@ -126,9 +123,9 @@ def make_anchors(feature_size, stride: int, sizes=(16, 32), ratios=(1.0,)) -> np
         [0.0, 8.0, 8.0, 16.0]
     """
     rows, cols = (feature_size, feature_size) if np.isscalar(feature_size) else feature_size
+    checks.positive_values(checks.non_empty(sizes, "sizes", "e.g. (16, 32)"), "sizes", "anchor sides in pixels")
+    checks.positive_values(checks.non_empty(ratios, "ratios", "e.g. (0.5, 1, 2)"), "ratios", "width / height")
     shapes = np.array([[a * np.sqrt(r), a / np.sqrt(r)] for a in sizes for r in ratios], np.float32)
-    if not len(shapes) or (shapes <= 0).any():
-        raise ValueError(f"sizes={sizes!r} and ratios={ratios!r} must be non-empty and positive.")
     cy, cx = np.meshgrid((np.arange(rows) + 0.5) * stride, (np.arange(cols) + 0.5) * stride, indexing="ij")
     centres = np.stack([cx, cy], -1)[:, :, None, :]  # (rows, cols, 1, 2)
     return np.concatenate([centres - shapes / 2, centres + shapes / 2], axis=-1).astype(np.float32)
@@ -158,8 +155,7 @@ def label_anchors(anchors, true_boxes, positive_iou: float = 0.7, negative_iou: 
         >>> labels.tolist(), matched.tolist()
         ([1, 0, 0], [0, 0, 0])
     """
-    if not 0.0 <= negative_iou <= positive_iou <= 1.0:
-        raise ValueError(f"need 0 <= negative_iou ({negative_iou}) <= positive_iou ({positive_iou}) <= 1.")
+    checks.ordered_range((negative_iou, positive_iou), "(negative_iou, positive_iou)", 0, 1)
     anchors = boxes_lib.validate_boxes(np.asarray(anchors, np.float32).reshape(-1, 4), "xyxy", "anchors")
     true_boxes = boxes_lib.validate_boxes(np.asarray(true_boxes, np.float32).reshape(-1, 4), "xyxy", "true_boxes")
     labels = np.zeros(len(anchors), np.int32)
@@ -262,8 +258,8 @@ def build_faster_rcnn(image_size: int = 64, num_anchors: int = 3, num_classes: i
         ``"train"``, the joint training model ``[images, rois (N, R, 4)] ->
         {"rpn": (N, S, S, A, 5), "cls": (N, R, num_classes + 1), "box": (N, R, 4)}``.
     """
-    if stride not in (4, 8, 16) or image_size % stride:
-        raise ValueError(f"stride={stride} must be 4, 8 or 16 and divide image_size={image_size}.")
+    checks.one_of(stride, "stride", (4, 8, 16))
+    checks.multiple_of(image_size, "image_size", stride, f"stride={stride} must divide it")
     images = keras.Input((image_size, image_size, 3), name="images")
     x = images
     for k in range(int(np.log2(stride))):
@@ -439,9 +435,7 @@ def propose(rpn_outputs, anchors, image_size: int, top_n: int = 20, pre_nms: int
     """
     outputs = np.asarray(rpn_outputs, np.float32)
     anchors = np.asarray(anchors, np.float32)
-    if outputs.ndim != 5 or outputs.shape[1:4] != anchors.shape[:3] or outputs.shape[-1] != 5:
-        raise ValueError(f"rpn_outputs must have shape (N, {', '.join(map(str, anchors.shape[:3]))}, 5) to match "
-                         f"the anchors; got {outputs.shape}.")
+    checks.shaped(outputs, "rpn_outputs", ("N", *anchors.shape[:3], 5), "to match the anchors")
     flat_anchors = anchors.reshape(-1, 4)
     results = []
     for out in outputs.reshape(len(outputs), -1, 5):

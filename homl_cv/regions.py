@@ -55,10 +55,8 @@ __all__ = ["RoiAlign", "crop_boxes", "roi_align", "roi_align_numpy"]
 
 
 def _spatial_scale(value) -> float:
-    # checks has no positive-float rule; one message for the three entry points
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not value > 0:
-        raise ValueError(f"spatial_scale={value!r} must be a positive number: 1 / the map's stride, e.g. 0.125.")
-    return float(value)
+    # one message for the three entry points
+    return checks.positive_number(value, "spatial_scale", "1 / the map's stride, e.g. 0.125")
 
 
 def _arguments(feature_shape, boxes, output_size, box_indices, spatial_scale, sampling_ratio) -> tuple:
@@ -66,20 +64,13 @@ def _arguments(feature_shape, boxes, output_size, box_indices, spatial_scale, sa
     if len(feature_shape) != 4:
         raise ValueError(f"feature_map must have shape (batch, H, W, C); got shape {tuple(feature_shape)}. "
                          "Add a batch axis for one image: pass feature_map[None].")
-    boxes = np.asarray(boxes, np.float32)
-    if boxes.ndim != 2 or boxes.shape[1] != 4:
-        raise ValueError(f"boxes must have shape (K, 4) in 'xyxy' pixels; got shape {boxes.shape}.")
+    boxes = checks.shaped(boxes, "boxes", ("K", 4), "'xyxy' pixels", dtype=np.float32)
     size = checks.pair(output_size, "output_size")
     scale = _spatial_scale(spatial_scale)
     r = checks.positive_int(sampling_ratio, "sampling_ratio")
     indices = np.zeros(len(boxes), np.int32) if box_indices is None else np.asarray(box_indices, np.int32)
-    batch = feature_shape[0]
-    outside = len(indices) and (indices.min() < 0 or (batch is not None and indices.max() >= batch))
-    if indices.shape != (len(boxes),) or outside:
-        raise ValueError(
-            f"box_indices must hold one image index in [0, batch={batch}) per box ({len(boxes)} boxes); "
-            f"got {indices.tolist()}."
-        )
+    checks.shaped(indices, "box_indices", (len(boxes),), "one image index per box")
+    checks.indices(indices, "box_indices", feature_shape[0], "images of the feature map's batch")
     return boxes, indices, size, scale, r
 
 

@@ -48,13 +48,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from homl_cv import config, data, sources
+from homl_cv import checks, config, data, datasets, sources
 
 __all__ = [
     "FLOWERS_IMAGES",
     "PETS_TEST_IMAGES",
     "PETS_TRAIN_IMAGES",
     "STAND_INS",
+    "WRITERS",
     "jpeg_bytes",
     "rehearsal_environment",
     "shape_photo",
@@ -67,7 +68,7 @@ __all__ = [
 FLOWERS_IMAGES = 120  # 90 train / 18 valid / 12 test with the book's 75/15/10 % split
 PETS_TRAIN_IMAGES = 48  # tfds "train" (the real trainval list): 43 train / 5 valid at 90/10 %
 PETS_TEST_IMAGES = 24
-STAND_INS = ("tf_flowers", "oxford_iiit_pet", "mnist")
+STAND_INS = datasets.names(stand_in=True)  # the registry's datasets with a stand-in (WRITERS below)
 
 
 # ----------------------------------------------------------------------------- pictures
@@ -83,8 +84,8 @@ def shape_photo(height: int, width: int, seed: int, kind: int = 0):
         ``(image, mask)``: uint8 (height, width, 3) and bool (height, width),
         True on the shape.
     """
-    if height < 8 or width < 8:
-        raise ValueError(f"height={height}, width={width}: use 8 pixels or more on each side.")
+    checks.int_at_least(height, "height", 8, "pixels")
+    checks.int_at_least(width, "width", 8, "pixels")
     rng = np.random.default_rng(seed)
     top, bottom = rng.uniform(40, 215, 3), rng.uniform(40, 215, 3)
     ramp = np.linspace(0.0, 1.0, height)[:, None, None]
@@ -147,15 +148,14 @@ def write_flowers(data_dir, num_images: int = FLOWERS_IMAGES, seed: int = 0) -> 
     """
     import tensorflow_datasets as tfds  # heavy optional package: imported when used
 
-    if num_images < len(data.FLOWER_CLASSES):
-        raise ValueError(f"num_images={num_images}: use at least {len(data.FLOWER_CLASSES)} "
-                         f"(one per class).")
+    classes = datasets.get("tf_flowers").class_names
+    checks.int_at_least(num_images, "num_images", len(classes), "one per class")
     rng = np.random.default_rng(seed)
     files = []
     for i in range(num_images):
-        label = i % len(data.FLOWER_CLASSES)
+        label = i % len(classes)
         image, _ = shape_photo(*_photo_size(rng), seed=seed * 100_003 + i, kind=label)
-        name = f"flower_photos/{data.FLOWER_CLASSES[label]}/standin_{i:04d}.jpg"
+        name = f"flower_photos/{classes[label]}/standin_{i:04d}.jpg"
         files.append((name, jpeg_bytes(image)))
 
     real = tfds.builder_cls("tf_flowers")
@@ -227,8 +227,8 @@ def write_pets(data_dir, num_train: int = PETS_TRAIN_IMAGES, num_test: int = PET
     """
     import tensorflow_datasets as tfds  # heavy optional package: imported when used
 
-    if num_train < 1 or num_test < 1:
-        raise ValueError(f"num_train={num_train}, num_test={num_test}: use at least 1 image each.")
+    checks.positive_int(num_train, "num_train")
+    checks.positive_int(num_test, "num_test")
     real = tfds.builder_cls("oxford_iiit_pet")
     with tempfile.TemporaryDirectory(prefix="pets-standin-") as tmp:
         root = Path(tmp)
@@ -268,9 +268,9 @@ def write_mnist(data_dir, num_train: int = 60_000, num_test: int = 10_000, seed:
     """
     from sklearn.datasets import load_digits  # heavy optional package: imported when used
 
-    if num_train <= 5000 or num_test < 1:
-        raise ValueError(f"num_train={num_train}, num_test={num_test}: load_mnist keeps the last "
-                         f"5,000 training images for validation, so use num_train > 5000.")
+    checks.int_at_least(num_train, "num_train", 5001, "load_mnist keeps the last 5,000 training images "
+                        "for validation")
+    checks.positive_int(num_test, "num_test")
     digits = load_digits()
     big = np.kron(digits.images, np.ones((3, 3))) * (255.0 / 16.0)  # (1797, 24, 24)
     rng = np.random.default_rng(seed)
@@ -291,19 +291,20 @@ def write_mnist(data_dir, num_train: int = 60_000, num_test: int = 10_000, seed:
 
 
 # ----------------------------------------------------------------------------- all
+# One writer per registry entry with ``stand_in=True`` (tests/test_rehearsal.py checks the match).
+WRITERS = {"tf_flowers": write_flowers, "oxford_iiit_pet": write_pets, "mnist": write_mnist}
+
+
 def write_stand_ins(data_dir, datasets=STAND_INS) -> dict:
     """Write the stand-ins named in ``datasets`` (default: all) into ``data_dir``.
 
     Returns:
         ``{dataset name: path written}``.
     """
-    writers = {"tf_flowers": write_flowers, "oxford_iiit_pet": write_pets, "mnist": write_mnist}
-    unknown = [name for name in datasets if name not in writers]
-    if unknown:
-        raise ValueError(f"datasets={tuple(datasets)!r}: no stand-in for {unknown}; "
-                         f"choose from {STAND_INS}.")
+    for name in datasets:
+        checks.one_of(name, "datasets", tuple(WRITERS))  # a dataset with a stand-in
     Path(data_dir).mkdir(parents=True, exist_ok=True)
-    return {name: writers[name](data_dir) for name in datasets}
+    return {name: WRITERS[name](data_dir) for name in datasets}
 
 
 def rehearsal_environment(root, datasets=STAND_INS) -> dict:

@@ -32,14 +32,9 @@ __all__ = ["decode_rle", "encode_rle", "rle_runs"]
 
 
 def _binary_mask(mask, name: str = "mask") -> np.ndarray:
-    mask = np.asarray(mask)
-    if mask.ndim != 2:
-        raise ValueError(f"{name} must be one mask of shape (H, W); got shape {mask.shape}. "
-                         f"Encode a batch mask by mask: [encode_rle(m) for m in masks].")
-    if mask.dtype != bool and not np.isin(mask, (0, 1)).all():
-        raise ValueError(f"{name} must hold only 0 and 1 (or booleans); threshold it first, "
-                         f"e.g. mask > 0.5.")
-    return mask.astype(bool)
+    mask = checks.shaped(mask, name, ("H", "W"), "one mask",
+                         hint="Encode a batch mask by mask: [encode_rle(m) for m in masks].")
+    return checks.binary(mask, name, "threshold it first, e.g. mask > 0.5").astype(bool)
 
 
 def rle_runs(mask) -> np.ndarray:

@@ -19,24 +19,20 @@ from __future__ import annotations
 
 import numpy as np
 
+from homl_cv import checks
+
 __all__ = ["roc_auc", "roc_curve"]
 
 
 def _labels_and_scores(y_true, scores):
-    y_true, scores = np.asarray(y_true), np.asarray(scores, dtype=np.float64)
-    if y_true.ndim != 1 or scores.shape != y_true.shape:
-        raise ValueError(f"y_true and scores must be 1-D arrays of the same length; got shapes "
-                         f"{y_true.shape} and {scores.shape}.")
-    if not np.isin(y_true, (0, 1)).all():
-        raise ValueError("y_true must hold only 0 (negative) and 1 (positive); encode the classes first, "
-                         "e.g. y_true = (labels == 8).")
+    y_true = checks.shaped(y_true, "y_true", ("N",), "one label per example")
+    checks.same_shape(("y_true", y_true), ("scores", np.asarray(scores, dtype=np.float64)))
+    checks.binary(y_true, "y_true", "1 positive, 0 negative: encode the classes first, e.g. y_true = (labels == 8)")
     positives = int(y_true.sum())
     if positives in (0, len(y_true)):
         raise ValueError(f"y_true has {positives} positives out of {len(y_true)}: the ROC curve needs "
                          f"both classes (with stratified folds each fold gets some of each).")
-    if not np.isfinite(scores).all():
-        raise ValueError("scores must be finite numbers (no NaN or infinity).")
-    return y_true.astype(bool), scores
+    return y_true.astype(bool), checks.finite(scores, "scores", np.float64)
 
 
 def roc_curve(y_true, scores) -> tuple:

@@ -45,7 +45,7 @@ import dataclasses
 import keras
 import numpy as np
 
-from homl_cv import checks, config, distribute, sources, training
+from homl_cv import checks, config, datasets, distribute, sources, training
 from homl_cv import data as data_lib
 
 __all__ = [
@@ -54,8 +54,6 @@ __all__ = [
     "FCN_VARIANTS",
     "MaxPoolingWithArgmax2D",
     "MaxUnpooling2D",
-    "PETS_CLASSES",
-    "PETS_URL",
     "SegmentationScores",
     "SegmentationSplits",
     "bilinear_kernel",
@@ -102,10 +100,8 @@ def conv_transpose_output_size(input_size: int, kernel_size: int, strides: int =
     for name, value in (("input_size", input_size), ("kernel_size", kernel_size), ("strides", strides)):
         checks.positive_int(value, name)
     padding = checks.padding(padding)
-    if output_padding is not None and not 0 <= output_padding < strides:
-        raise ValueError(
-            f"output_padding={output_padding} must satisfy 0 <= output_padding < strides={strides}."
-        )
+    if output_padding is not None:
+        checks.int_in(output_padding, "output_padding", 0, strides - 1, f"less than strides={strides}")
     n, k, s = int(input_size), int(kernel_size), int(strides)
     if output_padding is None:
         return (n - 1) * s + max(k, s) if padding == "valid" else n * s
@@ -122,15 +118,9 @@ def _crop_start(n: int, k: int, s: int, padding: str, out: int) -> int:
 
 
 def _check_transpose_args(inputs, kernel, strides, padding, output_padding):
-    inputs = np.asarray(inputs, dtype=np.float64)
-    kernel = np.asarray(kernel, dtype=np.float64)
-    if inputs.ndim != 4:
-        raise ValueError(f"inputs must have shape (batch, H, W, C_in); got shape {inputs.shape}.")
-    if kernel.ndim != 4 or kernel.shape[3] != inputs.shape[3]:
-        raise ValueError(
-            f"kernel must have shape (kh, kw, C_out, C_in={inputs.shape[3]}) as in "
-            f"Conv2DTranspose.kernel; got shape {kernel.shape}."
-        )
+    inputs = checks.shaped(inputs, "inputs", ("batch", "H", "W", "C_in"), dtype=np.float64)
+    kernel = checks.shaped(kernel, "kernel", ("kh", "kw", "C_out", inputs.shape[3]),
+                           f"as in Conv2DTranspose.kernel: C_in={inputs.shape[3]} last", dtype=np.float64)
     strides = checks.pair(strides, "strides")
     padding = checks.padding(padding)
     pads = (None, None) if output_padding is None else checks.pair(output_padding, "output_padding", minimum=0)
@@ -178,8 +168,7 @@ def insert_zeros(inputs, strides=2) -> np.ndarray:
     """
     x = np.asarray(inputs)
     sh, sw = checks.pair(strides, "strides")
-    if x.ndim != 4:
-        raise ValueError(f"inputs must have shape (batch, H, W, C); got shape {x.shape}.")
+    checks.shaped(x, "inputs", ("batch", "H", "W", "C"))
     out = np.zeros((x.shape[0], (x.shape[1] - 1) * sh + 1, (x.shape[2] - 1) * sw + 1, x.shape[3]),
                    dtype=x.dtype)
     out[:, ::sh, ::sw, :] = x
@@ -402,10 +391,9 @@ def build_fcn(num_classes: int, input_shape=(64, 64, 3), variant: str = "8s",
     Raises:
         ValueError: unknown variant, or H, W not multiples of 32.
     """
-    if variant not in FCN_VARIANTS:
-        raise ValueError(f"variant={variant!r}: use one of {', '.join(FCN_VARIANTS)}.")
-    if len(filters) != 5 or len(convs_per_block) != 5:
-        raise ValueError(f"filters={filters} and convs_per_block={convs_per_block} need 5 entries each.")
+    checks.one_of(variant, "variant", FCN_VARIANTS)
+    checks.same_length(("filters", filters), ("convs_per_block", convs_per_block), ("VGG's 5 blocks", range(5)),
+                       why="one entry per block")
     shape = checks.input_shape(input_shape, multiple_of=32, model=f"FCN-{variant}")
     inputs = keras.Input(shape, name="image")
     x, pools = inputs, []
@@ -449,8 +437,7 @@ def build_unet(num_classes: int, input_shape=(64, 64, 3), filters=(8, 16, 32, 64
     Raises:
         ValueError: fewer than 2 levels, or H, W not multiples of the total stride.
     """
-    if len(filters) < 2:
-        raise ValueError(f"filters={filters} needs at least 2 levels.")
+    checks.int_at_least(len(filters), "len(filters)", 2, "U-Net levels: one per resolution")
     total_stride = 2 ** (len(filters) - 1)
     shape = checks.input_shape(input_shape, multiple_of=total_stride,
                                model=f"this U-Net ({len(filters)} levels)")
@@ -472,17 +459,13 @@ def build_unet(num_classes: int, input_shape=(64, 64, 3), filters=(8, 16, 32, 64
 
 # ============================================================ metrics and losses
 def _labels(y, name: str) -> np.ndarray:
-    y = np.asarray(y)
-    if not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"{name} must hold integer class ids (use argmax on logits first); got {y.dtype}.")
-    return y
+    return checks.integers(y, name, "class ids: use argmax on logits first")
 
 
 def confusion_counts(y_true, y_pred, num_classes: int) -> np.ndarray:
     """(num_classes, num_classes) pixel counts, rows = true class, columns = predicted."""
     y_true, y_pred = _labels(y_true, "y_true"), _labels(y_pred, "y_pred")
-    if y_true.shape != y_pred.shape:
-        raise ValueError(f"y_true {y_true.shape} and y_pred {y_pred.shape} must have the same shape.")
+    checks.same_shape(("y_true", y_true), ("y_pred", y_pred))
     checks.int_at_least(num_classes, "num_classes", 1)
     for name, y in (("y_true", y_true), ("y_pred", y_pred)):
         checks.class_ids(y, name, num_classes)
@@ -621,10 +604,8 @@ def boundary_mask(masks, width: int = 1) -> np.ndarray:
     from scipy import ndimage
 
     masks = _labels(masks, "masks")
-    if masks.ndim not in (2, 3):
-        raise ValueError(f"masks must have shape (H, W) or (N, H, W); got {masks.shape}.")
-    if width < 1:
-        raise ValueError(f"width={width} must be at least 1.")
+    checks.shaped(masks, "masks", [("H", "W"), ("N", "H", "W")])
+    checks.positive_int(width, "width")
     size = (2 * width + 1,) * 2 if masks.ndim == 2 else (1,) + (2 * width + 1,) * 2
     return ndimage.maximum_filter(masks, size=size) != ndimage.minimum_filter(masks, size=size)
 
@@ -721,10 +702,6 @@ def train_segmentation(model, train, valid=None, num_classes=None, epochs: int =
 
 
 # ============================================================ data
-PETS_CLASSES = ("background", "pet", "border")
-PETS_URL = "https://thor.robots.ox.ac.uk/~vgg/data/pets/images.tar.gz"  # tfds' source
-
-
 @dataclasses.dataclass(frozen=True)
 class SegmentationSplits:
     """Images with per-pixel labels, as train / valid / test ``tf.data`` datasets.
@@ -795,10 +772,9 @@ def load_segmentation_data(image_size=None, offline: bool | None = None, data_di
     data_dir = sources.resolve_data_dir(data_dir)
     splits = config.pick(quick=("train[:22%]", "train[22%:25%]", "test[:25%]"),
                          full=("train[:90%]", "train[90%:]", "test"))
-    if not sources.tfds_prepared("oxford_iiit_pet", data_dir):
-        sources.require_network("oxford_iiit_pet", PETS_URL, data_dir)  # seconds, not tfds' retries
+    datasets.require_download("oxford_iiit_pet", data_dir)  # seconds, not tfds' retries
     try:
-        datasets = tfds.load("oxford_iiit_pet", split=list(splits), data_dir=str(data_dir))
+        loaded = tfds.load("oxford_iiit_pet", split=list(splits), data_dir=str(data_dir))
     except Exception as exc:  # noqa: BLE001 - any failure becomes one clear error
         raise sources.download_error("oxford_iiit_pet", exc, data_dir) from exc
     relabel = tf.constant([0, 1, 0, 2], tf.int32)  # tfds trimap: 1 pet, 2 background, 3 border
@@ -808,8 +784,9 @@ def load_segmentation_data(image_size=None, offline: bool | None = None, data_di
         mask = tf.image.resize(example["segmentation_mask"], (image_size, image_size), method="nearest")
         return image, tf.gather(relabel, tf.cast(mask[..., 0], tf.int32))
 
-    train, valid, test = (ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE) for ds in datasets)
-    pets = SegmentationSplits(train, valid, test, class_names=PETS_CLASSES, image_size=image_size,
+    train, valid, test = (ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE) for ds in loaded)
+    pets = SegmentationSplits(train, valid, test, class_names=datasets.get("oxford_iiit_pet").class_names,
+                              image_size=image_size,
                               source="tfds oxford_iiit_pet")
     if config.is_rehearsal():  # on the stand-in, check what the chapter relies on
         images, masks = dataset_arrays(pets.test, limit=4)

@@ -45,8 +45,8 @@ def ssd_scales(num_maps: int, s_min: float = 0.2, s_max: float = 0.9) -> np.ndar
         >>> ssd_scales(3).round(12).tolist()
         [0.2, 0.55, 0.9]
     """
-    if num_maps < 1 or not 0 < s_min <= s_max <= 1:
-        raise ValueError(f"need num_maps >= 1 and 0 < s_min ({s_min}) <= s_max ({s_max}) <= 1; got num_maps={num_maps}.")
+    checks.positive_int(num_maps, "num_maps")
+    checks.ordered_range((s_min, s_max), "(s_min, s_max)", 0, 1, low_open=True, unit="fractions of the image side")
     if num_maps == 1:
         return np.array([s_min])
     return s_min + (s_max - s_min) * np.arange(num_maps) / (num_maps - 1)
@@ -84,9 +84,10 @@ def default_boxes(feature_sizes, image_size: int, aspect_ratios=(1.0, 2.0, 0.5),
         >>> default_boxes((38, 19, 10, 5, 3, 1), 300, [four, six, six, six, four, four]).shape
         (8732, 4)
     """
-    sizes = [int(f) for f in np.atleast_1d(feature_sizes)]
-    if not sizes or min(sizes) < 1:
-        raise ValueError(f"feature_sizes={feature_sizes!r} must be positive cell counts, finest map first.")
+    sizes = checks.non_empty([int(f) for f in np.atleast_1d(feature_sizes)], "feature_sizes",
+                             "cell counts, finest map first")
+    for k, f in enumerate(sizes):
+        checks.positive_int(f, f"feature_sizes[{k}]")
     per_map = _ratios_per_map(aspect_ratios, len(sizes))
     scales = ssd_scales(len(sizes), s_min, s_max)
     next_scales = np.append(scales[1:], 1.0)
@@ -106,11 +107,8 @@ def _ratios_per_map(aspect_ratios, num_maps: int) -> list:
     items = list(aspect_ratios) if isinstance(aspect_ratios, (list, tuple, np.ndarray)) else [aspect_ratios]
     nested = [isinstance(a, (list, tuple, np.ndarray)) for a in items]
     if items and all(nested):
-        if len(items) != num_maps:
-            raise ValueError(
-                f"aspect_ratios has {len(items)} lists but there are {num_maps} feature maps; pass one list of "
-                f"ratios per map (e.g. [[1, 2, 0.5]] * {num_maps}) or a single list for every map."
-            )
+        checks.same_length(("aspect_ratios", items), ("the feature maps", range(num_maps)),
+                           why=f"one list of ratios per map, e.g. [[1, 2, 0.5]] * {num_maps}, or one flat list for all")
     elif any(nested):
         raise ValueError(
             f"aspect_ratios={aspect_ratios!r} mixes numbers and lists; pass one flat list of ratios for every "
@@ -120,14 +118,9 @@ def _ratios_per_map(aspect_ratios, num_maps: int) -> list:
         items = [items] * num_maps
     per_map = []
     for k, ratios in enumerate(items):
-        try:
-            arr = np.asarray(ratios, np.float64).reshape(-1)
-        except (TypeError, ValueError):
-            arr = np.array([np.nan])
-        if not len(arr) or not np.all(np.isfinite(arr)) or (arr <= 0).any():
-            where = f" (map {k})" if any(nested) else ""
-            raise ValueError(f"aspect_ratios={aspect_ratios!r}{where} must be positive width / height ratios.")
-        per_map.append(arr)
+        name = f"aspect_ratios[{k}]" if any(nested) else "aspect_ratios"
+        arr = checks.positive_values(ratios, name, "width / height ratios", dtype=np.float64).reshape(-1)
+        per_map.append(checks.non_empty(arr, name, "e.g. [1, 2, 0.5]"))
     return per_map
 
 
@@ -161,9 +154,7 @@ def match_default_boxes(defaults, true_boxes, true_classes, iou_threshold: float
     defaults = boxes_lib.validate_boxes(np.asarray(defaults, np.float32).reshape(-1, 4), "xyxy", "defaults")
     true_boxes = checks.finite(true_boxes, "true_boxes").reshape(-1, 4)
     true_classes = np.asarray(true_classes).reshape(-1)
-    if len(true_classes) != len(true_boxes):
-        raise ValueError(f"true_boxes ({len(true_boxes)}) and true_classes ({len(true_classes)}) must have the "
-                         f"same length.")
+    checks.same_length(("true_boxes", true_boxes), ("true_classes", true_classes), why="one class per box")
     checks.number_in(iou_threshold, "iou_threshold", 0.0, 1.0, low_open=True)
     real = true_classes >= 0
     truth = boxes_lib.validate_boxes(true_boxes[real], "xyxy", "true_boxes")

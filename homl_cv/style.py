@@ -23,7 +23,7 @@ import dataclasses
 
 import numpy as np
 
-from homl_cv import config, sources
+from homl_cv import checks, config, sources
 
 __all__ = [
     "CONTENT_LAYERS",
@@ -160,8 +160,7 @@ def _as_list(x):
 
 
 def _same_length(a, b, name_a, name_b):
-    if len(a) != len(b):
-        raise ValueError(f"{name_a} has {len(a)} layers but {name_b} has {len(b)}: pass one per layer.")
+    checks.same_length((name_a, a), (name_b, b), why="one per layer")
 
 
 # --------------------------------------------------------------------------- the network
@@ -202,8 +201,7 @@ def build_extractor(weights="imagenet", style_layers=STYLE_LAYERS,
     """
     import keras
 
-    if weights not in ("imagenet", None):
-        raise ValueError(f"weights={weights!r}: use 'imagenet' (online) or None (random, offline).")
+    checks.one_of(weights, "weights", ("imagenet", None))  # online, or random (offline)
     if weights is None:
         vgg = random_vgg19(seed)
     else:
@@ -214,12 +212,9 @@ def build_extractor(weights="imagenet", style_layers=STYLE_LAYERS,
             raise sources.weights_download_error("VGG-19", VGG19_WEIGHTS_FILE, exc) from exc
     vgg.trainable = False
     names = [layer.name for layer in vgg.layers]
-    for name in (*style_layers, *content_layers):
-        if name not in names:
-            raise ValueError(
-                f"{name!r} is not a VGG-19 layer; conv layers are named like "
-                f"'block1_conv1' ... 'block5_conv4'."
-            )
+    for argument, layers in (("style_layers", style_layers), ("content_layers", content_layers)):
+        checks.subset(layers, argument, names, "a VGG-19 layer: conv layers are named like 'block1_conv1' ... "
+                                                "'block5_conv4'")
     images = keras.Input(shape=(None, None, 3), name="image")
     x = keras.applications.vgg19.preprocess_input(images * 255.0)
     truncated = keras.Model(vgg.input, {
@@ -272,16 +267,11 @@ def build_texture_extractor(kernels=TEXTURE_KERNELS, channels: int = 64,
     """
     import keras
 
-    kernels = tuple(int(k) for k in kernels)
-    if not kernels or min(kernels) < 1 or any(k % 2 == 0 for k in kernels):
-        raise ValueError(f"kernels={kernels} must be odd filter sizes >= 1, e.g. {TEXTURE_KERNELS}.")
-    if channels < 1:
-        raise ValueError(f"channels={channels} must be at least 1 (the paper uses 128 or more).")
-    missing = [k for k in content_kernels if k not in kernels]
-    if missing or not content_kernels:
-        raise ValueError(
-            f"content_kernels={tuple(content_kernels)} must be a non-empty subset of kernels={kernels}."
-        )
+    kernels = checks.non_empty(tuple(kernels), "kernels", f"e.g. {TEXTURE_KERNELS}")
+    kernels = tuple(checks.odd(k, "kernels", "filter sizes with a middle pixel") for k in kernels)
+    checks.int_at_least(channels, "channels", 1, "the paper uses 128 or more")
+    checks.subset(checks.non_empty(content_kernels, "content_kernels"), "content_kernels", kernels,
+                  f"among kernels={kernels}")
     images = keras.Input(shape=(None, None, 3), name="image")
     centred = keras.layers.Rescaling(1.0, offset=-0.5, name="centre")(images)
     maps = {}
@@ -336,12 +326,10 @@ def load_texture(name: str = "brick", size=(128, 128), crop: int | None = 256) -
     import tensorflow as tf
     from skimage import data as skdata  # heavy optional import, only needed here
 
-    if name not in TEXTURES:
-        raise ValueError(f"name={name!r} is not a bundled texture; choose one of {TEXTURES}.")
+    checks.one_of(name, "name", TEXTURES)
     gray = getattr(skdata, name)().astype(np.float32) / 255.0
     if crop is not None:
-        if not 8 <= crop <= min(gray.shape):
-            raise ValueError(f"crop={crop} must be between 8 and {min(gray.shape)} pixels, or None.")
+        checks.int_in(crop, "crop", 8, min(gray.shape), "pixels, or None for the whole texture")
         gray = gray[:crop, :crop]
     rgb = np.repeat(gray[..., None], 3, axis=-1)
     return np.clip(tf.image.resize(rgb, size, antialias=True).numpy(), 0.0, 1.0).astype(np.float32)
@@ -361,15 +349,11 @@ class StyleTransferResult:
 
 
 def _as_image(image, name: str) -> np.ndarray:
-    image = np.asarray(image)
-    if image.ndim != 3 or image.shape[-1] != 3:
-        raise ValueError(f"{name} must be one RGB image of shape (H, W, 3); got shape {image.shape}.")
+    image = checks.shaped(image, name, ("H", "W", 3), "one RGB image")
     if image.dtype == np.uint8:
         return image.astype(np.float32) / 255.0
     image = image.astype(np.float32)
-    if image.min() < -0.01 or image.max() > 1.01:  # a little overshoot from resizing is fine
-        raise ValueError(f"{name} must hold values in [0, 1] (or be uint8 0-255); got "
-                         f"[{image.min():.3g}, {image.max():.3g}].")
+    checks.values_in(image, name, 0, 1, "or be uint8 0-255", tolerance=0.01)  # resizing overshoots a little
     return np.clip(image, 0.0, 1.0)
 
 
@@ -401,8 +385,7 @@ def transfer_style(content_image, style_image, extractor, steps: int = 100,
 
     content_image = _as_image(content_image, "content_image")
     style_image = _as_image(style_image, "style_image")
-    if steps < 1:
-        raise ValueError(f"steps={steps} must be at least 1.")
+    checks.positive_int(steps, "steps")
     content_targets = extractor(content_image[None])["content"]
     style_targets = [gram_matrix(f) for f in extractor(style_image[None])["style"]]
     image = tf.Variable(content_image[None])

@@ -101,8 +101,8 @@ def psnr(images, reference, max_value: float = 1.0) -> float:
         The mean PSNR in decibels (``inf`` if some image is exact).
     """
     a, b = np.asarray(images, np.float64), np.asarray(reference, np.float64)
-    if a.shape != b.shape or a.ndim != 4:
-        raise ValueError(f"images {a.shape} and reference {b.shape} must both have shape (N, H, W, C).")
+    checks.shaped(a, "images", ("N", "H", "W", "C"))
+    checks.same_shape(("images", a), ("reference", b))
     mse = ((a - b) ** 2).mean(axis=(1, 2, 3))
     with np.errstate(divide="ignore"):
         return float(np.mean(10 * np.log10(max_value ** 2 / mse)))
@@ -148,8 +148,7 @@ def make_superres_pairs(part: str = "train", num_crops: int = 2000, crop_size: i
     import tensorflow as tf
 
     checks.one_of(part, "part", ("train", "test"))
-    if crop_size % factor:
-        raise ValueError(f"crop_size={crop_size} must be a multiple of factor={factor}.")
+    checks.multiple_of(crop_size, "crop_size", factor, f"factor={factor}")
     rng = np.random.default_rng(seed + (0 if part == "train" else 1))
     crops = []
     for k, name in enumerate(photos):

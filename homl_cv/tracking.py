@@ -166,9 +166,7 @@ def associate(cost, max_cost: float = 0.7, method: str = "hungarian") -> Assignm
         >>> associate(cost, 1.0).matches.tolist(), associate(cost, 1.0, "greedy").matches.tolist()
         ([[0, 1], [1, 0]], [[0, 0], [1, 1]])
     """
-    cost = checks.finite(cost, "cost", np.float64)
-    if cost.ndim != 2:
-        raise ValueError(f"cost must be a (tracks, detections) matrix; got shape {cost.shape}.")
+    cost = checks.shaped(checks.finite(cost, "cost", np.float64), "cost", ("tracks", "detections"))
     max_cost = checks.number_in(max_cost, "max_cost", 0.0, float("inf"))
     checks.one_of(method, "method", METHODS)
     allowed = cost <= max_cost
@@ -261,9 +259,7 @@ def update_states(predicted, boxes, alpha: float = 0.7, beta: float = 0.5) -> np
     """
     predicted = _states(predicted, "predicted")
     measured = boxes_to_states(boxes)
-    if len(measured) != len(predicted):
-        raise ValueError(f"boxes has {len(measured)} rows but predicted has {len(predicted)}: "
-                         f"pass one matched box per state.")
+    checks.same_length(("boxes", measured), ("predicted", predicted), why="one matched box per state")
     alpha = checks.number_in(alpha, "alpha", 0.0, 1.0)
     beta = checks.number_in(beta, "beta", 0.0, 1.0)
     residual = measured[:, :2] - predicted[:, :2]
@@ -393,9 +389,8 @@ def evaluate_tracking(truth, predicted, iou_threshold: float = 0.5) -> TrackingS
     """
     truth_boxes, truth_ids = _frames_of(truth, "truth")
     pred_boxes, pred_ids = _frames_of(predicted, "predicted")
-    if len(truth_boxes) != len(pred_boxes):
-        raise ValueError(f"truth has {len(truth_boxes)} frames but predicted has {len(pred_boxes)}: "
-                         f"track the same clip that the truth describes.")
+    checks.same_length(("truth's frames", truth_boxes), ("predicted's frames", pred_boxes),
+                       why="track the same clip that the truth describes")
     iou_threshold = checks.number_in(iou_threshold, "iou_threshold", 0.0, 1.0, low_open=True)
     last = {}  # true id -> the track id it was last matched to
     misses = false_positives = switches = num_truth = matched = 0
@@ -435,11 +430,11 @@ def pooled(scores) -> TrackingScores:
         >>> pooled([a, b]).mota
         0.8
     """
-    scores = list(scores)
-    if not scores or not all(isinstance(s, TrackingScores) for s in scores):
-        raise ValueError("scores must be a non-empty list of TrackingScores (from evaluate_tracking).")
-    total = {f.name: sum(getattr(s, f.name) for s in scores) for f in dataclasses.fields(TrackingScores)
-             if f.name != "mota"}
+    counts = [f.name for f in dataclasses.fields(TrackingScores) if f.name != "mota"]
+    scores = checks.non_empty(list(scores), "scores", "TrackingScores from evaluate_tracking")
+    for item in scores:
+        checks.has_attributes(item, "scores' items", counts, "TrackingScores from evaluate_tracking")
+    total = {name: sum(getattr(s, name) for s in scores) for name in counts}
     errors = total["misses"] + total["false_positives"] + total["id_switches"]
     return TrackingScores(**total, mota=1.0 - errors / total["num_truth"] if total["num_truth"] else float("nan"))
 
@@ -447,26 +442,21 @@ def pooled(scores) -> TrackingScores:
 def _box_rows(boxes, name: str) -> np.ndarray:
     arr = boxes_lib.validate_boxes(np.asarray(boxes, np.float32).reshape(-1, 4) if np.size(boxes) == 0
                                    else boxes, name=name)
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be (N, 4) boxes of one frame; got shape {arr.shape}.")
-    return arr
+    return checks.shaped(arr, name, ("N", 4), "the boxes of one frame")
 
 
 def _states(states, name: str = "states") -> np.ndarray:
     arr = checks.finite(states, name, np.float64)
     if arr.size == 0:
         return arr.reshape(0, 6)
-    if arr.ndim != 2 or arr.shape[1] != 6:
-        raise ValueError(f"{name} must be (N, 6) track states (cx, cy, w, h, vx, vy); got shape {arr.shape}.")
-    return arr
+    return checks.shaped(arr, name, ("N", 6), "track states (cx, cy, w, h, vx, vy)")
 
 
 def _detection_frames(detections) -> list:
     if isinstance(detections, boxes_lib.Detections):
         detections = detections.predictions
-    if isinstance(detections, np.ndarray) and detections.ndim != 3:
-        raise ValueError(f"detections must hold one (K, 4) array per frame; got an array of shape "
-                         f"{detections.shape}.")
+    if isinstance(detections, np.ndarray):
+        checks.shaped(detections, "detections", ("frames", "K", 4), "one (K, 4) array per frame")
     try:
         frames = list(detections)
     except TypeError:
@@ -476,16 +466,11 @@ def _detection_frames(detections) -> list:
 
 
 def _frames_of(tracks, name: str) -> tuple:
-    if not (hasattr(tracks, "boxes") and hasattr(tracks, "ids")):
-        raise ValueError(f"{name} must have per-frame boxes and ids (a tracking.Tracks or a "
-                         f"data.MovingShapes clip); got {type(tracks).__name__}.")
+    checks.has_attributes(tracks, name, ("boxes", "ids"), "per frame: a tracking.Tracks or a data.MovingShapes clip")
     frame_boxes = [_box_rows(b, f"{name}.boxes[{t}]") for t, b in enumerate(tracks.boxes)]
     frame_ids = [np.asarray(i).reshape(-1).astype(np.int64) for i in tracks.ids]
-    if len(frame_ids) != len(frame_boxes):
-        raise ValueError(f"{name} has {len(frame_boxes)} frames of boxes but {len(frame_ids)} of ids.")
+    checks.same_length((f"{name}.boxes", frame_boxes), (f"{name}.ids", frame_ids), why="one entry per frame")
     for t, (b, i) in enumerate(zip(frame_boxes, frame_ids)):
-        if len(b) != len(i):
-            raise ValueError(f"{name} frame {t} has {len(b)} boxes but {len(i)} ids: one id per box.")
-        if len(set(i.tolist())) != len(i):
-            raise ValueError(f"{name} frame {t} has a repeated id in {i.tolist()}: ids must be unique per frame.")
+        checks.same_length((f"{name}.boxes[{t}]", b), (f"{name}.ids[{t}]", i), why="one id per box")
+        checks.unique(i.tolist(), f"{name}.ids[{t}]", "one id per object in a frame")
     return frame_boxes, frame_ids

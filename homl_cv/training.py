@@ -57,10 +57,7 @@ def scale_images(images) -> np.ndarray:
     images = np.asarray(images)
     if images.ndim == 3:
         images = images[..., None]
-    if images.ndim != 4:
-        raise ValueError(
-            f"images has shape {images.shape}: expected (N, H, W) grayscale or (N, H, W, C)."
-        )
+    checks.shaped(images, "images", ("N", "H", "W", "C"), "or (N, H, W) for grayscale")
     return images.astype(np.float32) / 255.0
 
 
@@ -87,8 +84,7 @@ def fit_classifier(model, splits, epochs: int, batch_size: int = 32, learning_ra
     Returns:
         The Keras ``History`` (``history.history["val_accuracy"]`` etc.).
     """
-    if not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs={epochs!r} must be a positive integer.")
+    checks.positive_int(epochs, "epochs")
     compile_classifier(model, learning_rate, "adam", jit_compile="auto")  # Keras' default
     return model.fit(
         scale_images(splits.x_train), splits.y_train,
@@ -172,11 +168,7 @@ def unfreeze(base, from_layer: int = 0) -> None:
     BatchNormalization layers stay frozen, so they run in inference mode and
     keep their ImageNet statistics.
     """
-    if not 0 <= from_layer < len(base.layers):
-        raise ValueError(
-            f"from_layer={from_layer} must be between 0 and {len(base.layers) - 1} "
-            f"(the base has {len(base.layers)} layers)."
-        )
+    checks.int_in(from_layer, "from_layer", 0, len(base.layers) - 1, f"the base has {len(base.layers)} layers")
     import keras
 
     base.trainable = True
@@ -199,8 +191,7 @@ def compile_classifier(model, learning_rate: float, optimizer: str = "sgd",
     """
     import keras
 
-    if optimizer not in ("sgd", "adam"):
-        raise ValueError(f"optimizer={optimizer!r}: use 'sgd' or 'adam'.")
+    checks.one_of(optimizer, "optimizer", ("sgd", "adam"))
     strategy = distribute.strategy_of(model)
     with strategy.scope():
         if optimizer == "sgd":
@@ -481,11 +472,7 @@ def digits_transfer_experiment(base: PretrainedDigits | None = None, shots_per_c
     strategy = distribute.get_strategy(strategy)
     splits = _digit_splits()
     pool, rng = splits["y_pool"], np.random.default_rng(seed)
-    if shots_per_class > np.bincount(pool).min():
-        raise ValueError(
-            f"shots_per_class={shots_per_class} is more than the data has "
-            f"({np.bincount(pool).min()} images of the rarest digit): use fewer."
-        )
+    checks.int_in(shots_per_class, "shots_per_class", 1, int(np.bincount(pool).min()), "the rarest digit's images")
     base = base or pretrain_digits_base(seed=seed, strategy=strategy)
     few = np.concatenate([rng.choice(np.flatnonzero(pool == d), shots_per_class, replace=False)
                           for d in range(len(TARGET_DIGITS))])
@@ -546,9 +533,8 @@ def transfer_vs_scratch(seeds=(0, 1, 2), shots_per_class: int = 3, base=None,
         >>> study = transfer_vs_scratch(seeds=(0, 1, 2))  # doctest: +SKIP
         >>> print(study.table())  # doctest: +SKIP
     """
-    seeds = tuple(seeds)
-    if len(seeds) < 2 or len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds={seeds}: give at least 2 different seeds to measure a spread.")
+    seeds = checks.unique(tuple(seeds), "seeds", "different seeds measure a spread")
+    checks.int_at_least(len(seeds), "len(seeds)", 2, "two seeds or more measure a spread")
     base = base or pretrain_digits_base()
     runs = [digits_transfer_experiment(base, shots_per_class, seed, **kwargs) for seed in seeds]
     return TransferStudy(runs, base)

@@ -570,9 +570,7 @@ SEGMENTATION_COLORS = np.array(
 
 def mask_to_rgb(masks) -> np.ndarray:
     """Colour class-id masks (..., H, W) as RGB (..., H, W, 3); class 0 (background) is black."""
-    masks = np.asarray(masks)
-    if not np.issubdtype(masks.dtype, np.integer):
-        raise ValueError(f"masks must hold integer class ids; got dtype {masks.dtype}.")
+    masks = checks.integers(masks, "masks", "class ids")
     return SEGMENTATION_COLORS[masks % len(SEGMENTATION_COLORS)]
 
 
@@ -593,8 +591,7 @@ def overlay_mask(image, mask, alpha: float = 0.85, contour: bool = True) -> np.n
     """
     image = np.asarray(image, np.float32)
     mask = np.asarray(mask)
-    if mask.shape != image.shape[:2]:
-        raise ValueError(f"mask shape {mask.shape} must be the image's (H, W) = {image.shape[:2]}.")
+    checks.shaped(mask, "mask", image.shape[:2], "the image's (H, W)")
     grey = np.repeat(0.6 * image.mean(axis=-1, keepdims=True), 3, axis=-1)
     weight = alpha * (mask > 0)[..., None]
     out = grey * (1 - weight) + mask_to_rgb(mask) * weight

@@ -26,7 +26,7 @@ MAX_SHARE = 0.12
 LAYERS = (
     ("foundation", {"__init__", "config", "checks", "sources", "listing", "claims"}, True),
     ("ops", {"boxes", "conv", "regions", "distribute", "rle", "roc"}, True),
-    ("data", {"pretrained", "data"}, True),
+    ("data", {"datasets", "pretrained", "data"}, True),
     ("models", {"models", "training"}, False),
     ("topics", {"localization", "detection", "rcnn", "ssd", "segmentation", "instances", "superres",
                 "interpret", "failures", "style", "clip", "atrous", "tracking"}, False),
@@ -44,7 +44,13 @@ def _sibling_imports(path: Path) -> dict:
     """``{local name: homl_cv module}`` for every ``homl_cv`` module ``path`` imports."""
     found = {}
     for node in ast.walk(_tree(path)):
-        if isinstance(node, ast.ImportFrom) and node.module == "homl_cv":
+        if isinstance(node, ast.ImportFrom) and node.level == 1:  # from . import x, from .x import y
+            if node.module:
+                found[node.module.split(".")[0]] = node.module.split(".")[0]
+            else:
+                found.update({alias.asname or alias.name: alias.name for alias in node.names
+                              if alias.name in MODULES})
+        elif isinstance(node, ast.ImportFrom) and node.module == "homl_cv":
             for alias in node.names:
                 if alias.name in MODULES:
                     found[alias.asname or alias.name] = alias.name
@@ -118,7 +124,7 @@ def test_every_row_module_exists_and_sits_in_one_row():
     assert all(isinstance(reason, str) and reason for reason in SIDEWAYS.values())
 
 
-def test_the_layering_check_fails_on_a_sideways_or_upward_import():
+def test_the_layering_check_fails_on_a_sideways_or_upward_import(tmp_path):
     graph = _import_graph()
     sideways = {**graph, "ssd": graph["ssd"] | {"rcnn"}}          # a topic importing another topic
     assert layering_violations(sideways) == [
@@ -128,6 +134,13 @@ def test_the_layering_check_fails_on_a_sideways_or_upward_import():
     upward = {**graph, "boxes": graph["boxes"] | {"detection"}}    # an op importing a topic
     assert layering_violations(upward) == ["boxes (ops) imports detection (topics), a higher row"]
     assert layering_violations({**graph, "newmodule": set()}) == ["newmodule is in no row of LAYERS: add it to one"]
+    # the import graph sees every spelling of an import, relative ones included
+    for spelling in ("from homl_cv import rcnn", "from homl_cv import rcnn as r", "import homl_cv.rcnn",
+                     "from homl_cv.rcnn import encode_deltas", "from . import rcnn", "from .rcnn import x",
+                     "def f():\n    from homl_cv import rcnn"):
+        planted = tmp_path / "ssd.py"
+        planted.write_text(spelling + "\n", encoding="utf-8")
+        assert set(_sibling_imports(planted).values()) == {"rcnn"}, spelling
     # within a row that allows it (front: cli imports rehearsal), an import is fine
     assert "rehearsal" in graph["cli"]
 

@@ -116,7 +116,7 @@ def test_validate_boxes_accepts_and_returns_float32():
 
 @pytest.mark.parametrize("bad_shape", [(3,), (2, 3), (2, 5), ()])
 def test_validate_boxes_wrong_last_axis(bad_shape):
-    with pytest.raises(ValueError, match="4 coordinates on its last axis"):
+    with pytest.raises(ValueError, match=r"boxes must have shape \(\.\.\., 4\) \(.xyxy. boxes: 4 coordinates on the last axis\)"):
         boxes.validate_boxes(np.ones(bad_shape))
 
 
@@ -129,12 +129,12 @@ def test_validate_boxes_second_corner_first_suggests_xywh():
 
 
 def test_validate_boxes_negative_size():
-    with pytest.raises(ValueError, match="negative widths or heights"):
+    with pytest.raises(ValueError, match=r"boxes\[\.\.\., 2:\] must hold values in \[0, inf\] \(the widths and heights of '\w+' boxes\)"):
         boxes.validate_boxes([[10, 10, -5, 3]], "xywh")
 
 
 def test_validate_boxes_relative_out_of_range():
-    with pytest.raises(ValueError, match=r"outside \[0, 1\]"):
+    with pytest.raises(ValueError, match=r"boxes must hold values in \[0, 1\] \(relative .rel_xyxy. coordinates\); got \[0.1, 12\]"):
         boxes.validate_boxes([[0.1, 0.1, 12.0, 0.5]], "rel_xyxy")
 
 
@@ -146,9 +146,9 @@ def test_validate_boxes_outside_the_image():
 
 
 def test_validate_boxes_unknown_format():
-    with pytest.raises(ValueError, match="box_format='xyzw' is unknown"):
+    with pytest.raises(ValueError, match=r"box_format=.xyzw. must be .xyxy., "):
         boxes.validate_boxes([[0, 0, 1, 1]], "xyzw")
-    with pytest.raises(ValueError, match="unknown"):
+    with pytest.raises(ValueError, match=r"box_format=.corners. must be .xyxy., "):
         boxes.iou([[0, 0, 1, 1]], [[0, 0, 1, 1]], box_format="corners")
 
 
@@ -264,7 +264,7 @@ def test_deltas_hand_case_and_round_trip():
     np.testing.assert_allclose(huge[0, 2] - huge[0, 0], 10 * 1000 / 16, rtol=1e-4)
     with pytest.raises(ValueError, match="same shape"):
         boxes.encode_deltas([[0, 0, 1, 1]], [[0, 0, 1, 1], [0, 0, 2, 2]])
-    with pytest.raises(ValueError, match="positive widths"):
+    with pytest.raises(ValueError, match=r"anchors. \(width, height\) must hold finite, positive numbers; got 0.0 at index \(0, 0\)"):
         boxes.encode_deltas([[0, 0, 0, 1]], [[0, 0, 1, 1]])
     # the clip is the constant, and only on the log sizes: one step under it is not clipped
     assert boxes.DELTA_CLIP == pytest.approx(np.log(1000 / 16))

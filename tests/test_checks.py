@@ -109,3 +109,110 @@ def test_non_empty():
     assert checks.non_empty([1], "rates") == [1]
     with pytest.raises(ValueError, match=r"^names=\(\) is empty: pass at least one item\.$"):
         checks.non_empty((), "names")
+
+
+def test_int_in_at_both_bounds():
+    assert checks.int_in(1, "k", 1, 4) == 1 and checks.int_in(np.int64(4), "k", 1, 4) == 4
+    for bad in (0, 5, 2.0, True):
+        with pytest.raises(ValueError, match=r"^k=.* must be an integer from 1 to 4 \(one per box\)\.$"):
+            checks.int_in(bad, "k", 1, 4, "one per box")
+
+
+def test_multiple_of_at_the_bound_and_its_example():
+    assert checks.multiple_of(8, "size", 8) == 8 and checks.multiple_of(np.int32(16), "size", 8) == 16
+    for bad, example in ((0, 8), (9, 16), (-8, 8), (8.0, 8), (True, 8)):
+        with pytest.raises(ValueError, match=rf"^size={bad!r} must be a positive multiple of 8, e\.g\. {example}\.$"):
+            checks.multiple_of(bad, "size", 8)
+
+
+def test_same_shape_names_every_shape():
+    assert checks.same_shape(("a", np.zeros((2, 3))), ("b", [[0, 0, 0]] * 2)) == (2, 3)
+    assert checks.same_shape(("a", np.zeros(1)), ("b", [7])) == (1,)
+    with pytest.raises(ValueError, match=r"^a \(2, 3\), b \(2, 3\) and c \(3,\) must have the same shape \(one per pixel\)\.$"):
+        checks.same_shape(("a", np.zeros((2, 3))), ("b", np.zeros((2, 3))), ("c", np.zeros(3)), why="one per pixel")
+
+
+def test_integers_accepts_every_integer_dtype_only():
+    for dtype in (np.int8, np.uint8, np.int64):
+        assert checks.integers(np.zeros(2, dtype), "ids").dtype == dtype
+    for dtype in (np.float32, bool):
+        with pytest.raises(ValueError, match=rf"^ids must hold integers; got dtype {np.dtype(dtype).name}\.$"):
+            checks.integers(np.zeros(2, dtype), "ids")
+
+
+def test_binary_accepts_bools_and_0_1_only():
+    assert checks.binary(np.array([True, False]), "m").dtype == bool
+    assert checks.binary(np.zeros((2, 2), np.uint8), "m").shape == (2, 2)
+    assert checks.binary([], "m").size == 0
+    for bad in ([0, 2], [-1, 0], [0.5]):
+        with pytest.raises(ValueError, match=r"^m must hold only 0 and 1 \(or booleans\); threshold it\.$"):
+            checks.binary(bad, "m", "threshold it")
+
+
+def test_shaped_accepts_any_of_several_shapes():
+    assert checks.shaped(np.zeros((3, 4)), "m", [("H", "W"), ("N", "H", "W")]).shape == (3, 4)
+    assert checks.shaped(np.zeros((2, 3, 4)), "m", [("H", "W"), ("N", "H", "W")]).shape == (2, 3, 4)
+    for bad in (np.zeros(3), np.zeros((1, 2, 3, 4))):
+        with pytest.raises(ValueError, match=r"^m must have shape \(H, W\) or \(N, H, W\); got shape"):
+            checks.shaped(bad, "m", [("H", "W"), ("N", "H", "W")])
+
+
+def test_positive_values_at_zero_and_non_finite():
+    assert checks.positive_values([1e-6, 2], "r").dtype == np.float32
+    with pytest.raises(ValueError, match=r"^r must hold finite, positive numbers; got 0.0 at index 1\.$"):
+        checks.positive_values([1, 0], "r")
+    with pytest.raises(ValueError, match=r"^r has a non-finite value inf"):
+        checks.positive_values([1, np.inf], "r")
+
+
+def test_has_attributes_names_what_is_missing():
+    class Clip:
+        boxes, ids = [], []
+    clip = Clip()
+    assert checks.has_attributes(clip, "truth", ("boxes", "ids"), "a clip") is clip
+    with pytest.raises(ValueError, match=r"^strategy must have scope \(a strategy\); got int\.$"):
+        checks.has_attributes(3, "strategy", ("scope",), "a strategy")
+
+
+def test_unique_and_odd_at_their_bounds():
+    assert checks.unique((1, 2), "seeds") == (1, 2) and checks.unique((), "seeds") == ()
+    with pytest.raises(ValueError, match=r"^seeds=\(1, 1\) repeats 1; its items must be unique\.$"):
+        checks.unique((1, 1), "seeds")
+    assert checks.odd(1, "k") == 1 and checks.odd(np.int64(3), "k") == 3
+    for bad, example in ((0, 3), (2, 3), (-1, 3), (True, 3), (3.0, 3)):
+        with pytest.raises(ValueError, match=rf"^k={bad!r} must be an odd positive integer, e\.g\. {example}\.$"):
+            checks.odd(bad, "k")
+
+
+def test_indices_at_both_ends():
+    assert checks.indices([0, 2], "i", 3).tolist() == [0, 2]
+    assert checks.indices(np.array([5]), "i", None).tolist() == [5]
+    for bad, value in (([3], 3), ([-1], -1)):
+        with pytest.raises(ValueError, match=rf"^i has {value} at index 0 \(1 in all\), outside \[0, 3\) \(rows\)\.$"):
+            checks.indices(bad, "i", 3, "rows")
+    with pytest.raises(ValueError, match=r"outside \[0, \.\.\.\)"):
+        checks.indices([-2], "i", None)
+    with pytest.raises(ValueError, match=r"^i must hold integers"):
+        checks.indices([0.5], "i", 3)
+
+
+def test_values_in_at_the_bounds_and_tolerance():
+    assert checks.values_in([0, 1], "x", 0, 1).tolist() == [0, 1]
+    assert checks.values_in([-0.01, 1.01], "x", 0, 1, tolerance=0.01).shape == (2,)
+    assert checks.values_in([], "x", 0, 1).size == 0
+    with pytest.raises(ValueError, match=r"^x must hold values in \[0, 1\]; got \[0, 1\.02\]\.$"):
+        checks.values_in([0, 1.02], "x", 0, 1, tolerance=0.01)
+
+
+def test_subset_lists_or_describes_what_is_allowed():
+    assert checks.subset((3, 5), "k", (3, 5, 7)) == (3, 5) and checks.subset((), "k", (3,)) == ()
+    with pytest.raises(ValueError, match=r"^k=\(3, 9\) has 9, which is not 3, 5 or 7\.$"):
+        checks.subset((3, 9), "k", (3, 5, 7))
+    with pytest.raises(ValueError, match=r"^k=\[9\] has 9, which is not one of the kernels\.$"):
+        checks.subset([9], "k", (3,), "one of the kernels")
+
+
+def test_the_docstring_examples_hold():
+    import doctest
+
+    assert doctest.testmod(checks, optionflags=doctest.ELLIPSIS).failed == 0

@@ -1,11 +1,14 @@
 """Loaders in offline mode, their error paths, and the generated shapes."""
 
+import dataclasses
 import time
 
 import numpy as np
 import pytest
 
-from homl_cv import boxes, data, sources
+from homl_cv import boxes, data, datasets, sources
+
+FLOWER_CLASSES = datasets.get("tf_flowers").class_names
 
 
 # --------------------------------------------------------------------- photos
@@ -25,7 +28,7 @@ def test_sample_batch_scaled_and_resized():
 
 
 def test_sample_photo_errors_say_what_to_do():
-    with pytest.raises(ValueError, match="choose one of"):
+    with pytest.raises(ValueError, match=r"name='mona_lisa' must be 'china', 'flower', .* or 'rocket'\."):
         data.load_sample_image("mona_lisa")
     with pytest.raises(ValueError, match=r"pass size=\(height, width\)"):
         data.load_sample_images(("china", "chelsea"))
@@ -52,7 +55,8 @@ def test_digits_split_is_deterministic():
 
 def test_failed_mnist_download_is_fast_and_says_how_to_fix(monkeypatch, tmp_path):
     # A port nothing listens on: the real download code fails at once.
-    monkeypatch.setattr(data, "MNIST_URL", "http://127.0.0.1:9/mnist.npz")
+    monkeypatch.setitem(datasets.DATASETS, "mnist",
+                        dataclasses.replace(datasets.get("mnist"), url="http://127.0.0.1:9/mnist.npz"))
     start = time.perf_counter()
     with pytest.raises(sources.DownloadError) as err:
         data.load_mnist(offline=False, data_dir=tmp_path)
@@ -77,7 +81,7 @@ def test_offline_flowers_use_mock_data_and_say_so(capsys, tmp_path):
     splits = data.load_flowers(offline=True, data_dir=tmp_path, mock_examples=6)
     assert "mock data" in capsys.readouterr().out
     assert splits.source == "tfds mock data"
-    assert splits.class_names == data.FLOWER_CLASSES
+    assert splits.class_names == FLOWER_CLASSES
     images = labels = 0
     for image, label in splits.train:
         assert image.dtype.name == "uint8" and image.shape.rank == 3 and image.shape[-1] == 3
@@ -180,8 +184,8 @@ def test_split_fractions(shapes):
     "kwargs, match",
     [
         (dict(num_images=0), "num_images=0"),
-        (dict(num_images=2, image_size=8), "image_size=8 is too small"),
-        (dict(num_images=2, min_objects=3, max_objects=2), "min_objects <= max_objects"),
+        (dict(num_images=2, image_size=8), "image_size=8 must be an integer of at least 16"),
+        (dict(num_images=2, min_objects=3, max_objects=2), r"\(min_objects, max_objects\)=\(3, 2\) must be \(min, max\) with 1 <= min <= max\."),
         (dict(num_images=2, num_classes=5), "num_classes=5"),
         (dict(num_images=2, size_range=(0.5, 0.2)), "size_range"),
     ],
@@ -294,19 +298,19 @@ def test_chapter_06_class_name_bug_fails_the_check():
     objects = instances.instance_set(shapes)
     assert set(objects.classes) == {0, 1, 2, 3}  # all four shapes occur, so a 2-name list must fail
     _instance_check(list(shapes.class_names), objects, 64)  # the fix: the instance data's own names
-    pets = seg.SegmentationSplits(None, None, None, class_names=seg.PETS_CLASSES, image_size=128,
+    pets = seg.SegmentationSplits(None, None, None, class_names=datasets.get("oxford_iiit_pet").class_names, image_size=128,
                                   source="tfds oxford_iiit_pet")  # full mode's splits: Pets metadata
     with pytest.raises(data.DataMismatch, match=r"label 3 has no name among the 2 class names \('pet', 'border'\)"):
         _instance_check(list(pets.class_names[1:]), objects, 64)  # the bug, re-introduced
 
 
 def test_expect_dataset_class_names_and_counts():
-    data.expect_dataset("x", class_names=data.FLOWER_CLASSES, expected_class_names=data.FLOWER_CLASSES,
+    data.expect_dataset("x", class_names=FLOWER_CLASSES, expected_class_names=FLOWER_CLASSES,
                         num_classes=5)
     with pytest.raises(data.DataMismatch, match="differ from the dataset's"):
-        data.expect_dataset("x", class_names=data.FLOWER_CLASSES[::-1], expected_class_names=data.FLOWER_CLASSES)
+        data.expect_dataset("x", class_names=FLOWER_CLASSES[::-1], expected_class_names=FLOWER_CLASSES)
     with pytest.raises(data.DataMismatch, match="5 class names .* for 4 classes"):
-        data.expect_dataset("x", class_names=data.FLOWER_CLASSES, num_classes=4)
+        data.expect_dataset("x", class_names=FLOWER_CLASSES, num_classes=4)
 
 
 def test_expect_dataset_label_range_is_exact_at_both_ends():

@@ -129,7 +129,7 @@ def test_yolo_targets_bad_input():
     anchors = [[10, 10]]
     with pytest.raises(ValueError, match="same length"):
         detection.encode_yolo_targets([[0, 0, 5, 5]], [0, 1], 64, 8, anchors)
-    with pytest.raises(ValueError, match="multiple of grid_size"):
+    with pytest.raises(ValueError, match=r"image_size=64 must be a positive multiple of 7 \(grid_size=7 cells\), e.g. 70"):
         detection.encode_yolo_targets([[0, 0, 5, 5]], [0], 64, 7, anchors)
     with pytest.raises(ValueError, match="outside the 64x64 image"):
         detection.encode_yolo_targets([[0, 0, 80, 5]], [0], 64, 8, anchors)

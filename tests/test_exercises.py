@@ -63,7 +63,7 @@ def test_no_answer_yet_and_unknown_id(monkeypatch, capsys):
     exercises.check("00.1", 7)
     assert "Hint: count again" in capsys.readouterr().out
     assert exercises.is_correct("00.1", 4)
-    with pytest.raises(ValueError, match="exercise_id='99.9' is unknown"):
+    with pytest.raises(ValueError, match=r"exercise_id='99.9' must be '00.1'\."):
         exercises.check("99.9", 1)
 
 

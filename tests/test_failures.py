@@ -32,10 +32,10 @@ def test_subgroup_accuracy_equal_groups_have_no_gap_and_one_group_is_the_overall
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"labels": [0, 1], "predictions": [0], "groups": [0, 1]}, "one entry per example; got lengths 2, 1 and 2"),
-    ({"labels": [0, 1], "predictions": [0.2, 0.8], "groups": [0, 1]}, "predictions must hold integer ids"),
-    ({"labels": [[0, 1]], "predictions": [[0, 1]], "groups": [[0, 1]]}, "labels must be a 1-D array"),
-    ({"labels": [], "predictions": [], "groups": []}, "labels is empty"),
+    ({"labels": [0, 1], "predictions": [0], "groups": [0, 1]}, "must have the same length"),
+    ({"labels": [0, 1], "predictions": [0.2, 0.8], "groups": [0, 1]}, "predictions must hold integers"),
+    ({"labels": [[0, 1]], "predictions": [[0, 1]], "groups": [[0, 1]]}, "labels must have shape"),
+    ({"labels": [], "predictions": [], "groups": []}, "is empty: pass at least one item, one per example."),
 ])
 def test_subgroup_accuracy_bad_inputs(kwargs, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
@@ -96,7 +96,7 @@ def test_max_softmax_confidence_by_hand():
     ([[2.0, -1.0]], "must be softmax outputs"),
     ([[0.3, 0.3]], "row 0 sums to 0.6"),
     ([0.3, 0.7], "must have shape \\(N, K\\)"),
-    ([[1.0]], "K >= 2 classes"),
+    ([[1.0]], "K=1 must be an integer of at least 2"),
     ([[0.5, float("nan")]], "non-finite value nan"),
 ])
 def test_max_softmax_confidence_bad_inputs(probabilities, message):
@@ -121,7 +121,7 @@ def test_ood_detection_by_hand_and_both_directions():
 
 
 def test_ood_detection_bad_inputs():
-    with pytest.raises(ValueError, match="out_confidence must be a non-empty 1-D array"):
+    with pytest.raises(ValueError, match=r"out_confidence=.* is empty: pass at least one item"):
         failures.ood_detection([0.9], [])
     with pytest.raises(ValueError, match=r"threshold=2.0 must be a number in \[0, 1\]"):
         failures.ood_detection([0.9], [0.5], threshold=2)
@@ -157,11 +157,11 @@ def test_occlude_by_hand():
 
 def test_occlude_bad_inputs():
     images = np.ones((2, 8, 8, 3))
-    with pytest.raises(ValueError, match=r"boxes must have shape \(N, 4\).*N=2.*shapes.boxes\[:, 0\]"):
+    with pytest.raises(ValueError, match=r"boxes must have shape \(2, 4\) \(one 'xyxy' box per image\); got shape \(2, 1, 4\)\. .*shapes.boxes\[:, 0\]"):
         failures.occlude(images, np.zeros((2, 1, 4)), 0.5)
     with pytest.raises(ValueError, match=r"fraction=-0.1 must be a number in \[0, 1\]"):
         failures.occlude(images, np.zeros((2, 4)), -0.1)
-    with pytest.raises(ValueError, match="x1 <= x2"):
+    with pytest.raises(ValueError, match=r"boxes has 1 box\(es\) whose second corner is before the first"):
         failures.occlude(images, [[4, 0, 2, 3], [0, 0, 1, 1]], 0.5)
     with pytest.raises(ValueError, match="Add a batch axis"):
         failures.occlude(images[0], np.zeros((1, 4)), 0.5)

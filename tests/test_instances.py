@@ -64,9 +64,9 @@ def test_evaluate_masks_uses_sigmoid_and_threshold():
 def test_head_shapes_and_training_arguments():
     head = inst.build_mask_head(channels=5, output_size=16, filters=8)
     assert head.output_shape == (None, 16, 16, 1)
-    with pytest.raises(ValueError, match=r"\(K, P, P, C\) and \(K, P, P\)"):
+    with pytest.raises(ValueError, match=r"targets must have shape \(3, 16, 16\) \(one \(P, P\) mask target per RoI of roi_features\); got shape \(3, 14, 14\)"):
         inst.train_mask_head(head, np.zeros((3, 16, 16, 5)), np.zeros((3, 14, 14)), epochs=1)
-    with pytest.raises(ValueError, match=r"mask_probs must have shape \(K, P_h, P_w\) with K = 2"):
+    with pytest.raises(ValueError, match=r"mask_probs must have shape \(2, P_h, P_w\) \(one mask per box\)"):
         inst.paste_masks(np.zeros((1, 4, 4)), np.zeros((2, 4)), (8, 8))
 
 

@@ -51,7 +51,7 @@ def test_peaks_in_boxes_by_hand():
     x, y = peaks[0]
     assert not interpret.peaks_in_boxes(heatmaps[:1], [[0, 0, x, 32]], (32, 32))[0]
     assert interpret.peaks_in_boxes(heatmaps[:1], [[x, y, 32, 32]], (32, 32))[0]
-    with pytest.raises(ValueError, match="4 heatmaps but 3 boxes"):
+    with pytest.raises(ValueError, match=r"heatmaps \(4\) and boxes \(3\) must have the same length \(one box per map\)"):
         interpret.peaks_in_boxes(heatmaps, [box] * 3, (32, 32))
 
 
@@ -143,9 +143,9 @@ def test_bad_input_names_the_fix(trained):
         interpret.grad_cam(model, test.images[0], "last_conv")
     with pytest.raises(ValueError, match=r"\(N, H, W, C\)"):
         interpret.feature_maps(model, test.images[0, :, :, 0], "last_conv")
-    with pytest.raises(ValueError, match="one image of shape"):
+    with pytest.raises(ValueError, match=r"image must have shape \(H, W, C\) \(one image\); got shape"):
         interpret.occlusion_sensitivity(model, test.images[:2])
-    with pytest.raises(ValueError, match="out of range"):
+    with pytest.raises(ValueError, match=r"class_index has 7 at index 0 \(\d+ in all\), outside \[0, 4\) \(the model has 4 classes\)"):
         interpret.class_activation_map(model, test.images[:2], class_index=7)
     with pytest.raises(ValueError, match="filter_index=99"):
         interpret.visualize_filter(model, "block1_conv", 99)

@@ -203,7 +203,7 @@ def test_too_small_images_and_smallest_that_fits(name):
 
 
 def test_bad_width_and_layer_arguments():
-    with pytest.raises(ValueError, match="width=0 must be a positive factor"):
+    with pytest.raises(ValueError, match=r"width=0 must be a positive number \(a factor of build_\w+'s filters and units: 1.0 = the published size\)"):
         models.build_lenet5(width=0)
     with pytest.raises(ValueError, match="strides=3 must be 1 or 2"):
         models.ResidualUnit(64, strides=3)
@@ -213,7 +213,7 @@ def test_bad_width_and_layer_arguments():
         models.build_lenet5(pooling="min")
     with pytest.raises(ValueError, match="epochs=0 must be a positive integer"):
         training.fit_classifier(models.build_lenet5(), data.load_digits_28x28(), epochs=0)
-    with pytest.raises(ValueError, match=r"images has shape \(4, 4\)"):
+    with pytest.raises(ValueError, match=r"images must have shape \(N, H, W, C\) \(or \(N, H, W\) for grayscale\); got shape \(4, 4\)"):
         training.scale_images(np.zeros((4, 4), np.uint8))
 
 

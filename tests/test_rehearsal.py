@@ -13,6 +13,7 @@
   loopback), so the test means the same on a connected machine.
 """
 
+import dataclasses
 import os
 import socket
 import time
@@ -21,13 +22,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from homl_cv import cli, config, data, rehearsal, sources
+from homl_cv import cli, config, data, datasets, rehearsal, sources
 from homl_cv import segmentation as seg
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
 MODE_VARIABLES = (config.QUICK_ENV, config.OFFLINE_ENV, config.REHEARSE_ENV, config.NO_NETWORK_ENV,
                   config.DATA_DIR_ENV, sources.KERAS_HOME_ENV)
+FLOWER_CLASSES = datasets.get("tf_flowers").class_names
 
 
 @pytest.fixture()
@@ -57,7 +59,7 @@ def test_flowers_stand_in_is_a_prepared_tfds_dataset_of_jpegs(stand_ins, no_netw
     ds, info = tfds.load("tf_flowers", split="train", data_dir=str(stand_ins), with_info=True,
                          decoders={"image": tfds.decode.SkipDecoding()})
     assert info.version == tfds.builder_cls("tf_flowers").VERSION
-    assert tuple(info.features["label"].names) == data.FLOWER_CLASSES
+    assert tuple(info.features["label"].names) == FLOWER_CLASSES
     assert list(info.splits) == ["train"] and info.splits["train"].num_examples == 10
     assert info.supervised_keys == ("image", "label")
     encoded = [bytes(example["image"].numpy()) for example in ds]
@@ -103,14 +105,17 @@ def test_mnist_stand_in_loads_through_load_mnist(stand_ins, no_network):
 
 def test_loaders_check_what_the_stand_ins_mean_when_rehearsing(stand_ins, no_network, monkeypatch):
     monkeypatch.setenv(config.REHEARSE_ENV, "1")
-    assert data.load_flowers(offline=False, data_dir=stand_ins).class_names == data.FLOWER_CLASSES
+    assert data.load_flowers(offline=False, data_dir=stand_ins).class_names == FLOWER_CLASSES
     assert data.load_mnist(offline=False, data_dir=stand_ins).x_test.shape == (20, 28, 28)
     assert seg.load_segmentation_data(image_size=32, data_dir=stand_ins).num_classes == 3
     # metadata that disagree with the data stop the rehearsal at the loader
-    monkeypatch.setattr(seg, "PETS_CLASSES", ("background", "pet"))  # a class name lost
+    pets = datasets.get("oxford_iiit_pet")
+    monkeypatch.setitem(datasets.DATASETS, "oxford_iiit_pet",
+                        dataclasses.replace(pets, class_names=pets.class_names[:2]))  # a class name lost
     with pytest.raises(data.DataMismatch, match="oxford_iiit_pet .*2 class names .* for 3 classes"):
         seg.load_segmentation_data(image_size=32, data_dir=stand_ins)
-    monkeypatch.setattr(data, "FLOWER_CLASSES", data.FLOWER_CLASSES[::-1])  # names out of order
+    monkeypatch.setitem(datasets.DATASETS, "tf_flowers",
+                        dataclasses.replace(datasets.get("tf_flowers"), class_names=FLOWER_CLASSES[::-1]))
     with pytest.raises(data.DataMismatch, match="tf_flowers .*differ from the dataset's"):
         data.load_flowers(offline=False, data_dir=stand_ins)
 
@@ -126,9 +131,9 @@ def test_rehearsal_environment_selects_rehearsal_data_and_no_network(tmp_path, m
 
 
 def test_bad_arguments_are_clear_errors(tmp_path):
-    with pytest.raises(ValueError, match=r"num_train=100.*num_train > 5000"):
+    with pytest.raises(ValueError, match=r"num_train=100 must be an integer of at least 5001 \(load_mnist keeps the last 5,000"):
         rehearsal.write_mnist(tmp_path, num_train=100)
-    with pytest.raises(ValueError, match=r"no stand-in for \['coco'\]"):
+    with pytest.raises(ValueError, match=r"datasets='coco' must be 'tf_flowers', 'oxford_iiit_pet' or 'mnist'\."):
         rehearsal.write_stand_ins(tmp_path, ("coco",))
     with pytest.raises(ValueError, match="height=4"):
         rehearsal.shape_photo(4, 40, seed=0)

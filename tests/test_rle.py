@@ -57,7 +57,7 @@ def test_round_trip_on_the_generated_shape_masks():
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: rle.encode_rle(np.zeros((2, 3, 3))), r"mask must be one mask of shape \(H, W\)"),
+    (lambda: rle.encode_rle(np.zeros((2, 3, 3))), r"mask must have shape \(H, W\) \(one mask\); got shape \(2, 3, 3\)\. Encode a batch mask by mask"),
     (lambda: rle.encode_rle(np.full((2, 2), 0.7)), r"must hold only 0 and 1"),
     (lambda: rle.decode_rle("1 2 3", (2, 2)), r"has 3 numbers; it must hold pairs"),
     (lambda: rle.decode_rle("1 x", (2, 2)), r"must hold integers only"),

@@ -50,10 +50,10 @@ def test_tie_handling_matters():
 
 
 @pytest.mark.parametrize("y, scores, message", [
-    ([0, 1, 2], [0.1, 0.2, 0.3], r"y_true must hold only 0 \(negative\) and 1"),
+    ([0, 1, 2], [0.1, 0.2, 0.3], r"y_true must hold only 0 and 1 \(or booleans\); 1 positive, 0 negative: encode the classes first"),
     ([0, 0, 0], [0.1, 0.2, 0.3], r"y_true has 0 positives out of 3"),
-    ([0, 1], [0.1, 0.2, 0.3], r"same length; got shapes \(2,\) and \(3,\)"),
-    ([0, 1], [0.1, np.nan], r"scores must be finite"),
+    ([0, 1], [0.1, 0.2, 0.3], r"y_true \(2,\) and scores \(3,\) must have the same shape\."),
+    ([0, 1], [0.1, np.nan], r"scores has a non-finite value nan at index 1"),
 ])
 def test_bad_input(y, scores, message):
     with pytest.raises(ValueError, match=message):

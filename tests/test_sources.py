@@ -77,7 +77,7 @@ def test_one_weights_policy_for_pretrained_and_style(monkeypatch, tmp_path, caps
 
 
 def test_doctor_checks_where_load_mnist_really_keeps_mnist(tmp_path):
-    assert data.mnist_file(tmp_path) == tmp_path / data.MNIST_SUBDIR / "mnist.npz"
+    assert data.mnist_file(tmp_path) == tmp_path / "mnist" / "mnist.npz"
 
 
 # ------------------------------------------------------------------ no network, rehearsal

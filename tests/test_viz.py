@@ -60,7 +60,7 @@ def test_masks_are_coloured_by_class():
     rgb = viz.mask_to_rgb(np.array([[0, 1], [2, 11]]))
     np.testing.assert_array_equal(rgb[0, 0], [0, 0, 0])
     np.testing.assert_array_equal(rgb[1, 1], viz.SEGMENTATION_COLORS[1])  # 11 wraps to 1
-    with pytest.raises(ValueError, match="integer class ids"):
+    with pytest.raises(ValueError, match=r"masks must hold integers \(class ids\); got dtype"):
         viz.mask_to_rgb(np.zeros((2, 2)))
 
 

@@ -786,11 +786,6 @@ def _shape_depth(kind: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.maximum(upright, lying)
 
 
-def _shape_mask(kind: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Inside-test of the solid shape ``kind`` in local coordinates u, v in [-1, 1]."""
-    return _shape_depth(kind, u, v) >= 0.0
-
-
 def _fill_target(rng, side: float) -> float:
     """The share of its tight box an object of ``side`` pixels will fill, drawn for any class alike.
 
@@ -910,7 +905,7 @@ def make_shapes(
       top, 0.45, and what a 1.5-pixel outline of a square fills at that size,
       at least 0.2; :func:`_fill_target`). Solid shapes would give the class
       away by that share alone (square 1.0, circle 0.79, cross 0.57, triangle
-      0.5: a one-number probe scored 0.91); outlines leave it at chance, and
+      0.5: a probe on that share scored 0.91); outlines leave it at chance, and
       the stroke's thickness varies with the target, not with the class.
       Tiny objects (under about 10 pixels) keep a one-pixel outline, which may
       fill a little more.
@@ -918,7 +913,8 @@ def make_shapes(
     Backgrounds are low-contrast crops of the bundled photos, smooth noise or
     a gradient. Shapes may overlap (box IoU at most ``max_overlap``); the masks
     keep only visible (painted) pixels: an outline's inside shows what lies
-    beneath, and it is not part of the mask. The same arguments always give the same data.
+    beneath, and it is not part of the mask. The same arguments always give
+    the same data.
 
     Args:
         num_images: how many images (a few thousand at 128x128 take seconds).
@@ -1032,8 +1028,9 @@ def make_moving_shapes(num_frames: int = 36, num_objects: int = 4, image_size: i
     """Generate a clip of shapes moving at constant velocity, bouncing off the borders.
 
     The shapes, colours, fills and backgrounds are those of :func:`make_shapes`
-    (the class is the outline alone; each object keeps one fill-share target), so a detector trained on ``make_shapes``
-    images of the same size finds them frame by frame. Each object keeps its
+    (the class is the outline alone; each object keeps one fill-share target),
+    so a detector trained on ``make_shapes`` images of the same size finds
+    them frame by frame. Each object keeps its
     class, colour, fill and size; its box moves by its velocity every frame (a
     speed drawn from ``speed_range`` in a uniform direction) and the velocity
     flips sign on the axis where the box would leave the image. The drawn

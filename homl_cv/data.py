@@ -15,7 +15,7 @@ loader               online (full)                 offline (``HOML_CV_OFFLINE=1`
 A download that fails raises :class:`homl_cv.sources.DownloadError`, which names the dataset,
 the reason and the two fixes; nothing falls back silently.
 
-:func:`make_shapes` generates images of coloured shapes on real-photo, noise
+:func:`make_shapes` generates images of coloured shape outlines on real-photo, noise
 and gradient backgrounds, with exact boxes and per-pixel masks, for
 localization, detection and segmentation; :func:`make_ood_images` gives
 images from elsewhere (digits, textures, noise) to test a shapes model on.
@@ -737,25 +737,60 @@ class ShapesData:
         return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def _shape_mask(kind: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Inside-test of shape ``kind`` in local coordinates u, v in [-1, 1]."""
+_CROSS_ARM = 0.34  # half-width of the cross's arms, in half-sides
+FILL_RANGE = (0.2, 0.45)
+"""Range of the share of its tight box an object's outline fills (the top: what a solid triangle can reach)."""
+MIN_STROKE = 1.5  # pixels: the outline an object's fill target asks for when the object is large enough
+
+
+def _shape_depth(kind: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """How far inside shape ``kind`` the points u, v (in [-1, 1]) lie, in half-sides; < 0 outside."""
     if kind == 0:  # circle (drawn in a square box: a true circle)
-        return u * u + v * v <= 1.0
+        return 1.0 - np.sqrt(u * u + v * v)
     if kind == 1:  # square (drawn in a square box)
-        return (np.abs(u) <= 1.0) & (np.abs(v) <= 1.0)
-    if kind == 2:  # triangle pointing up
-        return (v <= 1.0) & (2.0 * np.abs(u) <= v + 1.0)
-    # cross (plus sign)
-    return ((np.abs(u) <= 0.34) & (np.abs(v) <= 1.0)) | ((np.abs(v) <= 0.34) & (np.abs(u) <= 1.0))
+        return np.minimum(1.0 - np.abs(u), 1.0 - np.abs(v))
+    if kind == 2:  # triangle pointing up: inside the base and both slanted edges
+        return np.minimum(1.0 - v, (v + 1.0 - 2.0 * np.abs(u)) / np.sqrt(5.0))
+    # cross (plus sign): inside either arm
+    upright = np.minimum(_CROSS_ARM - np.abs(u), 1.0 - np.abs(v))
+    lying = np.minimum(_CROSS_ARM - np.abs(v), 1.0 - np.abs(u))
+    return np.maximum(upright, lying)
 
 
-def _shape_pixels(kind: int, x0: float, y0: float, side: float) -> tuple:
-    """(rows, cols) of the pixels of shape ``kind`` in the square box at (x0, y0) of ``side`` pixels."""
+def _fill_target(rng, side: float) -> float:
+    """The share of its tight box an object of ``side`` pixels will fill, drawn for any class alike.
+
+    Uniform in [low, FILL_RANGE[1]], ``low`` the share a :data:`MIN_STROKE`
+    outline of the widest-reaching shapes (square, cross: perimeter 4 sides)
+    fills at this size: small objects get thick-enough strokes, and the draw
+    depends on the size only, never on the class.
+    """
+    high = FILL_RANGE[1]
+    low = min(high, max(FILL_RANGE[0], 4.0 * MIN_STROKE / side * (1.0 - MIN_STROKE / side)))
+    return float(rng.uniform(low, high))
+
+
+def _shape_pixels(kind: int, x0: float, y0: float, side: float, fill: float = 1.0) -> tuple:
+    """(rows, cols) of shape ``kind`` drawn in the square box at (x0, y0) of ``side`` pixels.
+
+    ``fill`` 1 paints the solid shape; below 1, its outline: the pixels of the
+    shape nearest its edge, as many as make ``fill`` of the shape's tight box
+    (never fewer than a one-pixel outline, never more than the solid shape).
+    """
     ys, xs = np.mgrid[int(y0):int(np.ceil(y0 + side)), int(x0):int(np.ceil(x0 + side))]
     u = (xs + 0.5 - (x0 + side / 2)) / (side / 2)
     v = (ys + 0.5 - (y0 + side / 2)) / (side / 2)
-    inside = _shape_mask(kind, u, v)
-    return ys[inside], xs[inside]
+    depth = _shape_depth(kind, u, v) * (side / 2)  # pixels
+    inside = depth >= 0.0
+    rows, cols, depth = ys[inside], xs[inside], depth[inside]
+    if fill >= 1.0 or not len(rows):
+        return rows, cols
+    box_area = (rows.max() + 1 - rows.min()) * (cols.max() + 1 - cols.min())
+    edge = int((depth < 1.0).sum())  # the one-pixel outline: it keeps the tight box
+    keep = int(np.clip(round(fill * box_area), edge, len(rows)))
+    nearest = np.argsort(depth, kind="stable")[:keep]
+    nearest.sort()
+    return rows[nearest], cols[nearest]
 
 
 def _tight_box(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -835,10 +870,22 @@ def make_shapes(
     - every shape sits in a square box (a true circle, a true square) whose
       side is ``size_range`` times the image size, uniformly, at a uniform
       position.
+    - every shape is drawn as its outline: the pixels of the solid shape
+      nearest its edge, as many as fill a share of its tight box drawn from
+      one distribution for every class (uniform between :data:`FILL_RANGE`'s
+      top, 0.45, and what a 1.5-pixel outline of a square fills at that size,
+      at least 0.2; :func:`_fill_target`). Solid shapes would give the class
+      away by that share alone (square 1.0, circle 0.79, cross 0.57, triangle
+      0.5: a probe on that share scored 0.91); outlines leave it at chance, and
+      the stroke's thickness varies with the target, not with the class.
+      Tiny objects (under about 10 pixels) keep a one-pixel outline, which may
+      fill a little more.
 
     Backgrounds are low-contrast crops of the bundled photos, smooth noise or
     a gradient. Shapes may overlap (box IoU at most ``max_overlap``); the masks
-    keep only visible pixels. The same arguments always give the same data.
+    keep only visible (painted) pixels: an outline's inside shows what lies
+    beneath, and it is not part of the mask. The same arguments always give
+    the same data.
 
     Args:
         num_images: how many images (a few thousand at 128x128 take seconds).
@@ -867,6 +914,7 @@ def make_shapes(
     lo, hi = size_range
 
     rng = np.random.default_rng(seed)
+    fill_rng = np.random.default_rng([seed, 1])  # its own stream: the other draws stay as they were
     bank = _photo_bank(image_size)
     images = np.empty((num_images, image_size, image_size, 3), np.float32)
     boxes = np.full((num_images, max_objects, 4), -1.0, np.float32)
@@ -889,7 +937,7 @@ def make_shapes(
                     break
             else:
                 break  # no room left for another object in this image
-            rows, cols = _shape_pixels(cls, x0, y0, side)
+            rows, cols = _shape_pixels(cls, x0, y0, side, _fill_target(fill_rng, side))
             if not len(rows):
                 break
             tight = _tight_box(rows, cols)
@@ -944,8 +992,9 @@ def make_moving_shapes(num_frames: int = 36, num_objects: int = 4, image_size: i
     """Generate a clip of shapes moving at constant velocity, bouncing off the borders.
 
     The shapes, colours, fills and backgrounds are those of :func:`make_shapes`
-    (the class is the outline alone), so a detector trained on ``make_shapes``
-    images of the same size finds them frame by frame. Each object keeps its
+    (the class is the outline alone; each object keeps one fill-share target),
+    so a detector trained on ``make_shapes`` images of the same size finds
+    them frame by frame. Each object keeps its
     class, colour, fill and size; its box moves by its velocity every frame (a
     speed drawn from ``speed_range`` in a uniform direction) and the velocity
     flips sign on the axis where the box would leave the image. The drawn
@@ -988,6 +1037,8 @@ def make_moving_shapes(num_frames: int = 36, num_objects: int = 4, image_size: i
     fills = rng.integers(len(FILL_NAMES), size=num_objects).astype(np.int32)
     tints = np.clip(PALETTE[colors] + rng.normal(0, 0.05, (num_objects, 3)), 0, 1)
     sides = np.maximum(rng.uniform(lo, hi, num_objects) * image_size, 6.0)
+    fill_rng = np.random.default_rng([seed, 1])  # its own stream, as in make_shapes
+    targets = [_fill_target(fill_rng, side) for side in sides]
     room = image_size - sides  # the top-left corner stays in [0, room]
     corners = np.empty((num_objects, 2))
     for k in range(num_objects):  # start apart (rejection sampling), else anywhere
@@ -1016,7 +1067,7 @@ def make_moving_shapes(num_frames: int = 36, num_objects: int = 4, image_size: i
         image = background.copy()
         drawn = np.clip(corners + rng.normal(0, jitter, corners.shape), 0, room[:, None]) if jitter else corners
         for k in range(num_objects):
-            rows, cols = _shape_pixels(int(classes[k]), drawn[k, 0], drawn[k, 1], sides[k])
+            rows, cols = _shape_pixels(int(classes[k]), drawn[k, 0], drawn[k, 1], sides[k], targets[k])
             _paint(image, rows, cols, tints[k], int(fills[k]))
             boxes[t, k] = _tight_box(rows, cols)
         frames[t] = np.clip(image + rng.normal(0, 0.02, image.shape), 0, 1)

@@ -170,8 +170,9 @@ def test_occlude_bad_inputs():
 # --------------------------------------------------------------------------- learning
 def test_a_rare_subgroup_is_learned_worse():
     # Chapter 07's setting: 800 small shapes, striped ones 3 % of them, tested on a
-    # half-striped set: the striped accuracy is well below the plain one. Measured gaps
-    # 0.21 and 0.30 for two seeds; the bound of 0.1 is the chapter's claim.
+    # half-striped set: the striped accuracy is well below the plain one. On the outline
+    # shapes (8 epochs, the chapter's recipe) measured gaps 0.13, 0.15 and 0.28 for seeds
+    # 0, 1, 2 (15 epochs: 0.10 for seed 0); the bound of 0.1 is the chapter's claim.
     import keras
 
     from homl_cv import models
@@ -181,9 +182,9 @@ def test_a_rare_subgroup_is_learned_worse():
     split = failures.rare_subgroup_split(pool.fills[:, 0], 1, 0.03, size=800, seed=0)
     keras.utils.set_random_seed(0)
     net = models.build_gap_cnn((24, 24, 3), num_classes=4, filters=(8, 16, 32))
-    schedule = keras.optimizers.schedules.CosineDecay(3e-3, 15 * 800 // 32)
+    schedule = keras.optimizers.schedules.CosineDecay(3e-3, 8 * 800 // 32)
     net.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy")
-    net.fit(pool.images[split], pool.classes[split, 0], epochs=15, batch_size=32, verbose=0)
+    net.fit(pool.images[split], pool.classes[split, 0], epochs=8, batch_size=32, verbose=0)
     r = failures.subgroup_accuracy(test.classes[:, 0], net.predict(test.images, verbose=0).argmax(1), test.fills[:, 0])
     assert r.of(0) >= 0.8, r  # it did learn the shapes
     assert r.of(0) - r.of(1) >= 0.1, r

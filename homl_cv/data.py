@@ -857,6 +857,7 @@ def make_shapes(
     size_range=(0.15, 0.45),
     max_overlap: float = 0.25,
     seed: int = 0,
+    region_masks: bool = False,
 ) -> ShapesData:
     """Generate images of shapes with exact boxes and masks; the class is the shape alone.
 
@@ -874,7 +875,7 @@ def make_shapes(
       nearest its edge, as many as fill a share of its tight box drawn from
       one distribution for every class (uniform between :data:`FILL_RANGE`'s
       top, 0.45, and what a 1.5-pixel outline of a square fills at that size,
-      at least 0.2; :func:`_fill_target`). Solid shapes would give the class
+      at least 0.2). Solid shapes would give the class
       away by that share alone (square 1.0, circle 0.79, cross 0.57, triangle
       0.5: a probe on that share scored 0.91); outlines leave it at chance, and
       the stroke's thickness varies with the target, not with the class.
@@ -882,10 +883,15 @@ def make_shapes(
       fill a little more.
 
     Backgrounds are low-contrast crops of the bundled photos, smooth noise or
-    a gradient. Shapes may overlap (box IoU at most ``max_overlap``); the masks
-    keep only visible (painted) pixels: an outline's inside shows what lies
-    beneath, and it is not part of the mask. The same arguments always give
-    the same data.
+    a gradient. Shapes may overlap (box IoU at most ``max_overlap``). By
+    default the masks keep only the visible (painted) pixels: an outline's
+    inside shows what lies beneath, and it is not part of the mask. With
+    ``region_masks=True`` they hold the whole region each outline encloses
+    (the solid shape; a later object's region covers an earlier one's), what
+    a segmentation model is asked to paint: the target then fills a fixed
+    share of its box per class, but the image, the model's only input, does
+    not. The images, boxes and classes are the same either way. The same
+    arguments always give the same data.
 
     Args:
         num_images: how many images (a few thousand at 128x128 take seconds).
@@ -896,6 +902,8 @@ def make_shapes(
             ``image_size``.
         max_overlap: largest IoU allowed between two boxes of one image.
         seed: random seed.
+        region_masks: False for masks of the painted outline pixels, True for
+            masks of the regions the outlines enclose.
 
     Returns:
         A :class:`ShapesData` (images float32 (N, S, S, 3) in [0, 1]; boxes,
@@ -911,6 +919,7 @@ def make_shapes(
     checks.ordered_range((min_objects, max_objects), "(min_objects, max_objects)", 1)
     checks.int_in(num_classes, "num_classes", 1, len(SHAPE_CLASSES), "one per shape class")
     checks.ordered_range(size_range, "size_range", 0, 1, low_open=True, unit="fractions of the image side")
+    checks.one_of(region_masks, "region_masks", (False, True))
     lo, hi = size_range
 
     rng = np.random.default_rng(seed)
@@ -943,6 +952,8 @@ def make_shapes(
             tight = _tight_box(rows, cols)
             color = np.clip(PALETTE[color_id] + rng.normal(0, 0.05, 3), 0, 1)
             _paint(image, rows, cols, color, fill)
+            if region_masks:  # fill 1: the solid shape the outline encloses
+                rows, cols = _shape_pixels(cls, x0, y0, side)
             masks[i, rows, cols] = cls + 1
             instances[i, rows, cols] = j + 1
             boxes[i, j], classes[i, j] = tight, cls

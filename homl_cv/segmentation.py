@@ -728,12 +728,14 @@ def shapes_segmentation_splits(num_images: int = 1250, image_size: int = 64, max
     """:func:`homl_cv.data.make_shapes` images and masks as :class:`SegmentationSplits`.
 
     One or two shapes per image by default, each 20 % to 50 % of the image
-    side, split 80/10/10 into train / valid / test.
+    side, split 80/10/10 into train / valid / test. The images show outlines;
+    the masks are the regions they enclose (``region_masks=True``), so the
+    model paints whole objects, as on photos.
     """
     import tensorflow as tf
 
     shapes = data_lib.make_shapes(num_images, image_size=image_size, max_objects=max_objects,
-                                  size_range=size_range, seed=seed)
+                                  size_range=size_range, seed=seed, region_masks=True)
     parts = [tf.data.Dataset.from_tensor_slices((part.images, part.masks.astype(np.int32)))
              for part in shapes.split(fractions)]
     return SegmentationSplits(*parts, class_names=("background",) + shapes.class_names,

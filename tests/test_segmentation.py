@@ -390,3 +390,95 @@ def test_architecture_diagrams_draw():
     fig = viz.plot_unet((8, 16, 32, 64, 128), 64)
     texts = {t.get_text() for t in fig.axes[0].texts}
     assert "64x64x8" in texts and "bottom 4x4x128" in texts and "32x32x32" in texts
+
+
+# ------------------------------------------------------------------ mutation testing (issue 23)
+# Cases for the mutants mutmut found alive (tests/mutmut_run.py segmentation).
+def test_boundary_mask_width_is_the_chebyshev_distance_to_a_change():
+    mask = np.zeros((9, 9), np.int64)
+    mask[4, 4] = 1
+    for width in (1, 2, 3):
+        rows, cols = np.indices(mask.shape)
+        near = np.maximum(abs(rows - 4), abs(cols - 4)) <= width    # the window reaches the odd pixel
+        np.testing.assert_array_equal(seg.boundary_mask(mask, width), near)
+    np.testing.assert_array_equal(seg.boundary_mask(mask), seg.boundary_mask(mask, 1))   # default width 1
+
+
+def test_boundary_mask_keeps_the_images_of_a_batch_apart():
+    masks = np.stack([np.zeros((4, 4), np.int64), np.ones((4, 4), np.int64)])   # no change inside either
+    assert not seg.boundary_mask(masks, 1).any()
+    masks[1, 0, 0] = 0
+    edges = seg.boundary_mask(masks, 1)
+    assert not edges[0].any() and edges[1].sum() == 4
+
+
+def test_boundary_mask_messages_name_the_argument():
+    with pytest.raises(ValueError, match="masks must hold integer class ids"):
+        seg.boundary_mask(np.zeros((3, 3)))
+    with pytest.raises(ValueError, match=r"masks must have shape \(H, W\) or \(N, H, W\); got \(3,\)"):
+        seg.boundary_mask(np.zeros(3, np.int64))
+    with pytest.raises(ValueError, match="width=0 must be at least 1"):
+        seg.boundary_mask(np.zeros((3, 3), np.int64), 0)
+    assert seg.boundary_mask(np.zeros((3, 3), np.int64), 1).shape == (3, 3)   # width 1 is allowed
+
+
+def test_evaluate_segmentation_messages_and_boundary_width():
+    with pytest.raises(ValueError, match="y_true must hold integer class ids"):
+        seg.evaluate_segmentation(np.zeros((1, 2, 2)), np.zeros((1, 2, 2), np.int64), 2)
+    with pytest.raises(ValueError, match="y_pred must hold integer class ids"):
+        seg.evaluate_segmentation(np.zeros((1, 2, 2), np.int64), np.zeros((1, 2, 2)), 2)
+    y_true = np.zeros((1, 7, 7), np.int64)
+    y_true[0, 3, 3] = 1
+    y_pred = np.zeros_like(y_true)
+    y_pred[0, 0, 0] = 1                       # wrong at a corner: 3 pixels from the class change
+    # width 1: 9 boundary pixels, 8 right (the object pixel is missed); width 3: all 49, 47 right
+    assert seg.evaluate_segmentation(y_true, y_pred, 2).boundary_accuracy == pytest.approx(8 / 9)
+    assert seg.evaluate_segmentation(y_true, y_pred, 2, boundary_width=3).boundary_accuracy == pytest.approx(47 / 49)
+
+
+def test_evaluate_segmentation_without_boundaries_is_nan_without_a_warning():
+    import warnings
+
+    y = np.zeros((2, 3, 3), np.int64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")        # no "mean of empty slice" on the way
+        scores = seg.evaluate_segmentation(y, y, 2)
+    assert np.isnan(scores.boundary_accuracy) and scores.pixel_accuracy == 1.0
+
+
+def test_summary_numbers_the_classes_without_names():
+    scores = seg.evaluate_segmentation(np.array([[[0, 1, 2]]]), np.array([[[0, 1, 1]]]), 3)
+    assert "IoU per class: 0 1.00, 1 0.50, 2 0.00" in scores.summary()
+
+
+@pytest.mark.parametrize("pool, strides, padding", [(2, None, "valid"), (3, 2, "valid"), (3, 2, "same"),
+                                                     ((2, 3), (2, 3), "same"), (2, 3, "valid")])
+def test_pooling_and_unpooling_symbolic_shapes_match_the_computed_ones(pool, strides, padding):
+    x = np.random.default_rng(4).random((2, 7, 9, 3)).astype("float32")
+    layer = seg.MaxPoolingWithArgmax2D(pool, strides=strides, padding=padding)
+    pooled, argmax = layer(x)
+    spec_pooled, spec_argmax = layer(keras.Input((7, 9, 3)))
+    assert tuple(spec_pooled.shape) == (None, *pooled.shape[1:]) == tuple(spec_argmax.shape)
+    assert spec_argmax.dtype == "int64" and spec_pooled.dtype == "float32"
+    unknown, _ = layer(keras.Input((None, None, 3)))                 # unknown sides stay unknown
+    assert tuple(unknown.shape) == (None, None, None, 3)
+    size = layer.strides
+    unpool = seg.MaxUnpooling2D(size)
+    spec = unpool([keras.Input(tuple(pooled.shape[1:])), keras.Input(tuple(argmax.shape[1:]), dtype="int64")])
+    assert tuple(spec.shape) == (None, pooled.shape[1] * size[0], pooled.shape[2] * size[1], 3)
+    unknown = unpool([keras.Input((None, 4, 3)), keras.Input((None, 4, 3), dtype="int64")])
+    assert tuple(unknown.shape) == (None, None, 4 * size[1], 3)
+
+
+def test_dice_counts_a_class_seen_once_as_zero_not_absent():
+    import warnings
+
+    y_true = np.array([[0, 0, 0]])
+    y_pred = np.array([[0, 0, 1]])                         # class 1: one predicted pixel, total 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                     # class 2 is absent: NaN, without a warning
+        dice = seg.dice_per_class(y_true, y_pred, 3)
+        iou = seg.iou_per_class(y_true, y_pred, 3)
+    np.testing.assert_allclose(dice[:2], [2 * 2 / 5, 0.0])
+    np.testing.assert_allclose(iou[:2], [2 / 3, 0.0])
+    assert np.isnan(dice[2]) and np.isnan(iou[2])

@@ -1,0 +1,109 @@
+"""Mutation testing with mutmut 3, one module at a time (issue 23).
+
+    pip install "mutmut>=3.8,<4"                  # or: pip install -e ".[mutation]"
+    python tests/mutmut_run.py segmentation         # mutate homl_cv/segmentation.py, run tests/test_segmentation.py
+    python tests/mutmut_run.py segmentation results # then mutmut's own sub-commands: results, show NAME, browse
+    python tests/mutmut_run.py segmentation show homl_cv.segmentation.x_dice__mutmut_3
+
+The settings shared by all modules are in pyproject.toml, ``[tool.mutmut]``. This
+script adds the per-module ones (mutmut's config has no per-module form):
+``only_mutate`` is ``homl_cv/MODULE.py`` and the tests are ``tests/test_MODULE.py``
+(minus the node ids in :data:`DESELECT`). Each module runs in its own directory,
+``mutants/MODULE/`` (git-ignored), which links to the repository's ``homl_cv``,
+``tests``, ``conftest.py`` and ``pyproject.toml``, so that one module's results and
+mutmut's cache survive a run of another. mutmut runs each mutant against only the
+tests that call the mutated function (its stats run records them), in one worker
+process (``--max-children 1``; pass ``--max-children N`` after ``run`` for more).
+
+Not collected by pytest and not run in CI: a full pass takes minutes per module.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Tests that only build or train Keras models: slow under mutmut's per-mutant runs and
+# not about the module's formulas. Deselected from the mutation run (they still run in CI).
+DESELECT: dict[str, tuple[str, ...]] = {}
+
+# Functions not mutated (``run`` without mutant names runs every other function's mutants):
+# the ones that only build, compile or train Keras models, load or generate data, or plot.
+# Their mutants change layer counts, names, epochs and the like, which the fast tests check
+# by shape at most; the chapters' claims test them end to end. ("Class.method" for methods.)
+SKIP: dict[str, tuple[str, ...]] = {
+    "segmentation": ("build_fcn", "build_unet", "_conv_block", "_upsample", "train_segmentation",
+                     "load_segmentation_data", "shapes_segmentation_splits", "dataset_arrays"),
+    "instances": ("build_mask_head", "train_mask_head"),
+    "superres": ("make_superres_pairs", "build_subpixel_upsampler", "train_superres"),
+    "localization": ("build_localizer", "compile_localizer", "train_localizer"),
+}
+
+
+def mutant_patterns(module: str) -> list[str]:
+    """mutmut's name patterns for the mutants of every function of ``module`` but :data:`SKIP`'s."""
+    import ast
+
+    tree = ast.parse((ROOT / "homl_cv" / f"{module}.py").read_text())
+    names = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            names.append((node.name, f"x_{node.name}"))
+        elif isinstance(node, ast.ClassDef):
+            names += [(f"{node.name}.{item.name}", f"x\u01c1{node.name}\u01c1{item.name}")
+                      for item in node.body if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    skip = SKIP.get(module, ())
+    return [f"homl_cv.{module}.{mangled}__mutmut_*" for name, mangled in names if name not in skip]
+
+
+def workdir(module: str) -> Path:
+    """``mutants/MODULE/`` with links to the sources, the tests and the configuration."""
+    path = ROOT / "mutants" / module
+    path.mkdir(parents=True, exist_ok=True)
+    for name in ("homl_cv", "tests", "conftest.py", "pyproject.toml"):
+        link = path / name
+        if not link.is_symlink():
+            link.symlink_to(ROOT / name)
+    return path
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0].startswith("-"):
+        print(__doc__)
+        return 2
+    module, args = argv[0], argv[1:] or ["run"]
+    if not (ROOT / "homl_cv" / f"{module}.py").is_file():
+        raise SystemExit(f"mutmut_run: no module homl_cv/{module}.py; pass a module name such as 'segmentation'.")
+    tests = ROOT / "tests" / f"test_{module}.py"
+    if not tests.is_file():
+        raise SystemExit(f"mutmut_run: no tests/test_{module}.py for module {module!r}.")
+    os.chdir(workdir(module))
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() not in (ROOT, Path.cwd())]
+    os.environ.pop("PYTHONPATH", None)
+    os.environ.setdefault("HOML_CV_QUICK", "1")
+    os.environ.setdefault("HOML_CV_OFFLINE", "1")
+
+    from mutmut.configuration import config  # reads ./pyproject.toml, [tool.mutmut]
+
+    cfg = config()
+    cfg.only_mutate = [f"homl_cv/{module}.py"]
+    cfg.pytest_add_cli_args_test_selection = [f"tests/test_{module}.py"] + [
+        f"--deselect=tests/test_{module}.py::{node}" for node in DESELECT.get(module, ())
+    ]
+    if args[0] == "run":
+        options = [a for a in args[1:] if a.startswith("-")]
+        names = [a for a in args[1:] if not a.startswith("-")] or mutant_patterns(module)
+        if "--max-children" not in " ".join(options):
+            options = ["--max-children", "1", *options]
+        args = ["run", *options, *names]
+
+    from mutmut.__main__ import cli
+
+    return cli.main(args=args, prog_name=f"mutmut_run.py {module}", standalone_mode=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

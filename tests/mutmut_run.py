@@ -2,6 +2,8 @@
 
     pip install "mutmut>=3.8,<4"                  # or: pip install -e ".[mutation]"
     python tests/mutmut_run.py segmentation         # mutate homl_cv/segmentation.py, run tests/test_segmentation.py
+    python tests/mutmut_run.py segmentation run --survivors   # re-run the survivors (after new tests)
+    python tests/mutmut_run.py --table segmentation instances   # BENCHMARKS.md's table
     python tests/mutmut_run.py segmentation results # then mutmut's own sub-commands: results, show NAME, browse
     python tests/mutmut_run.py segmentation show homl_cv.segmentation.x_dice__mutmut_3
 
@@ -14,6 +16,9 @@ script adds the per-module ones (mutmut's config has no per-module form):
 mutmut's cache survive a run of another. mutmut runs each mutant against only the
 tests that call the mutated function (its stats run records them), in one worker
 process (``--max-children 1``; pass ``--max-children N`` after ``run`` for more).
+``run`` without mutant names runs the mutants that have no result yet (an
+interrupted run resumes), ``run --all`` all of them, ``run --survivors`` the
+survivors.
 
 Not collected by pytest and not run in CI: a full pass takes minutes per module.
 """
@@ -43,6 +48,12 @@ SKIP: dict[str, tuple[str, ...]] = {
 }
 
 
+# Surviving mutants that no test can kill: the program does the same for every input the
+# function accepts. Name (as mutmut shows it, after "homl_cv.") -> why.
+EQUIVALENT: dict[str, str] = {
+}
+
+
 def mutant_patterns(module: str) -> list[str]:
     """mutmut's name patterns for the mutants of every function of ``module`` but :data:`SKIP`'s."""
     import ast
@@ -59,6 +70,26 @@ def mutant_patterns(module: str) -> list[str]:
     return [f"homl_cv.{module}.{mangled}__mutmut_*" for name, mangled in names if name not in skip]
 
 
+def pending(module: str, everything: bool = False, survivors: bool = False) -> list[str]:
+    """The mutants to run: without results yet (or all, or the survivors), skipping :data:`SKIP`'s functions.
+
+    mutmut re-runs every mutant named on its command line, so a run interrupted
+    part-way resumes here with the mutants that have no result yet.
+    """
+    import fnmatch
+    import json
+
+    patterns = mutant_patterns(module)
+    meta = ROOT / "mutants" / module / "mutants" / "homl_cv" / f"{module}.py.meta"
+    if not meta.is_file():                      # first run: mutmut has not generated the mutants yet
+        return patterns
+    results = json.loads(meta.read_text())["exit_code_by_key"]
+    wanted = [name for name in results if any(fnmatch.fnmatch(name, p) for p in patterns)]
+    if survivors:
+        return [name for name in wanted if results[name] in (0, 5, 33)]
+    return wanted if everything else [name for name in wanted if results[name] is None]
+
+
 def workdir(module: str) -> Path:
     """``mutants/MODULE/`` with links to the sources, the tests and the configuration."""
     path = ROOT / "mutants" / module
@@ -70,7 +101,37 @@ def workdir(module: str) -> Path:
     return path
 
 
+def table(modules: list[str]) -> str:
+    """BENCHMARKS.md's per-module table, from the results mutmut stored, and the equivalent mutants."""
+    import json
+
+    rows = ["| module | mutants | killed | survived, equivalent | survived, left | killed of non-equivalent |",
+            "|---|---|---|---|---|---|"]
+    notes = []
+    for module in modules:
+        meta = ROOT / "mutants" / module / "mutants" / "homl_cv" / f"{module}.py.meta"
+        results = json.loads(meta.read_text())["exit_code_by_key"]
+        names = set(pending(module, everything=True))
+        codes = {name: results[name] for name in names}
+        if any(code in (None, 2) for code in codes.values()):
+            raise SystemExit(f"mutmut_run: {module} has mutants without a result; run it first.")
+        # killed: a test failed, or the run timed out or crashed; "no tests" counts as survived
+        survived = {name for name, code in codes.items() if code in (0, 5, 33)}
+        equivalent = {name for name in survived if name.removeprefix("homl_cv.") in EQUIVALENT}
+        left = survived - equivalent
+        killed = len(codes) - len(survived)
+        share = killed / (len(codes) - len(equivalent))
+        rows.append(f"| {module} | {len(codes)} | {killed} | {len(equivalent)} | {len(left)} | {share:.0%} |")
+        notes += [f"- `{name.removeprefix('homl_cv.')}`: {EQUIVALENT[name.removeprefix('homl_cv.')]}"
+                  for name in sorted(equivalent)]
+        notes += [f"- `{name.removeprefix('homl_cv.')}`: left (no test kills it yet)" for name in sorted(left)]
+    return "\n".join(rows + [""] + notes)
+
+
 def main(argv: list[str]) -> int:
+    if argv and argv[0] == "--table":
+        print(table(argv[1:]))
+        return 0
     if not argv or argv[0].startswith("-"):
         print(__doc__)
         return 2
@@ -94,8 +155,13 @@ def main(argv: list[str]) -> int:
         f"--deselect=tests/test_{module}.py::{node}" for node in DESELECT.get(module, ())
     ]
     if args[0] == "run":
-        options = [a for a in args[1:] if a.startswith("-")]
-        names = [a for a in args[1:] if not a.startswith("-")] or mutant_patterns(module)
+        options = [a for a in args[1:] if a.startswith("-") and a not in ("--all", "--survivors")]
+        names = [a for a in args[1:] if not a.startswith("-")]
+        if not names:
+            names = pending(module, "--all" in args, "--survivors" in args)
+            if not names:
+                print(f"mutmut_run: nothing to run for {module} (every mutant has a result; --all reruns them).")
+                return 0
         if "--max-children" not in " ".join(options):
             options = ["--max-children", "1", *options]
         args = ["run", *options, *names]

@@ -188,3 +188,18 @@ def test_evaluate_masks_sigmoid_threshold_and_3d_logits():
     assert inst.evaluate_masks(logits, objects, threshold=0.3).ious.tolist() == [0.5]   # both pixels
     assert inst.evaluate_masks(logits, objects, threshold=0.75).ious.tolist() == [0.0]  # neither
     assert inst.evaluate_masks(logits[..., None], objects, threshold=0.3).ious.tolist() == [0.5]
+
+
+def test_box_masks_of_several_boxes():
+    out = inst.box_masks([[0, 0, 2, 1], [1.5, 0.5, 3, 3]], (3, 4))
+    expected = np.zeros((2, 3, 4), bool)
+    expected[0, 0, :2] = True
+    expected[1, 0:3, 1:3] = True          # floor(1.5) .. ceil(3), floor(0.5) .. ceil(3)
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_mask_iou_reads_any_nonzero_value_as_the_object():
+    true = np.array([[[0, 255], [255, 255]]], np.uint8)        # an 8-bit mask image
+    pred = np.array([[[0.0, 1.0], [0.0, 2.0]]])                # float, values other than 1
+    np.testing.assert_allclose(inst.mask_iou(pred, true), [2 / 3])
+    np.testing.assert_allclose(inst.mask_iou(true, pred), [2 / 3])

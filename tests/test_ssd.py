@@ -93,3 +93,64 @@ def test_match_default_boxes_hand_case():
     assert empty.tolist() == [0] * 5
     with pytest.raises(ValueError, match="same length"):
         ssd.match_default_boxes(defaults, truth, [0])
+
+
+# ------------------------------------------------------------------ mutation testing (issue 23)
+def test_ssd_scales_bounds_at_equality():
+    np.testing.assert_allclose(ssd.ssd_scales(2, 0.5, 0.5), [0.5, 0.5])      # s_min == s_max is allowed
+    np.testing.assert_allclose(ssd.ssd_scales(3, 0.1, 1.0), [0.1, 0.55, 1.0])  # s_max == 1 too
+    np.testing.assert_allclose(ssd.ssd_scales(4, 0.3, 0.6), [0.3, 0.4, 0.5, 0.6])
+    assert ssd.ssd_scales(1, 0.4, 0.9).tolist() == [0.4]                     # one map: s_min
+    for bad in [dict(num_maps=0), dict(num_maps=2, s_min=0.0), dict(num_maps=2, s_max=1.01),
+                dict(num_maps=2, s_min=-0.1)]:
+        with pytest.raises(ValueError, match=r"need num_maps >= 1 and 0 < s_min \(.*\) <= s_max \(.*\) <= 1"):
+            ssd.ssd_scales(**{"s_min": 0.2, "s_max": 0.9, **bad})
+    with pytest.raises(ValueError, match=r"0 < s_min \(0.2\) <= s_max \(0.9\) <= 1; got num_maps=0"):
+        ssd.ssd_scales(0)
+
+
+def test_default_boxes_rectangular_cells_scales_and_image_size():
+    # one 3x3 map, scale 0.5 (s_min = s_max), one ratio 4, 90-pixel image: boxes 90 wide x 22.5 high
+    boxes = ssd.default_boxes((3,), 90, aspect_ratios=(4.0,), s_min=0.5, s_max=0.5)
+    assert boxes.shape == (9 * 2, 4) and boxes.dtype == np.float32
+    centres = (boxes[::2, :2] + boxes[::2, 2:]) / 2
+    # row-major cells: (row 0, col 0) (row 0, col 1) ... ; x from the column, y from the row
+    expected = [(x, y) for y in (15, 45, 75) for x in (15, 45, 75)]
+    np.testing.assert_allclose(centres, expected, atol=1e-4)
+    np.testing.assert_allclose(boxes[0], [15 - 45, 15 - 11.25, 15 + 45, 15 + 11.25], atol=1e-4)
+    # the extra square of the only (last) map: side sqrt(0.5 * 1) * 90
+    np.testing.assert_allclose(boxes[1, 2] - boxes[1, 0], np.sqrt(0.5) * 90, atol=1e-4)
+    np.testing.assert_allclose(boxes[1, 3] - boxes[1, 1], np.sqrt(0.5) * 90, atol=1e-4)
+    # the default ratios are 1, 2, 1/2, and s_min 0.2, s_max 0.9
+    default = ssd.default_boxes((1, 1), 100)
+    widths = default[:, 2] - default[:, 0]
+    np.testing.assert_allclose(widths, [20, 20 * np.sqrt(2), 20 / np.sqrt(2), np.sqrt(0.2 * 0.9) * 100,
+                                        90, 90 * np.sqrt(2), 90 / np.sqrt(2), np.sqrt(0.9) * 100], rtol=1e-5)
+    np.testing.assert_array_equal(ssd.default_boxes(np.array([2.0, 1.0]), 64), ssd.default_boxes((2, 1), 64))
+    np.testing.assert_array_equal(ssd.default_boxes(2, 64), ssd.default_boxes((2,), 64))   # one map as an int
+    with pytest.raises(ValueError, match=r"feature_sizes=\(\) must be positive cell counts"):
+        ssd.default_boxes((), 64)
+
+
+def test_forced_matches_go_to_the_truth_that_needs_them_most():
+    # both truths overlap default 0 most; the one with the smaller best IoU is matched last, so it
+    # keeps default 0 (the other still reaches default 1 by the threshold)
+    defaults = [[0, 0, 10, 10], [0, 0, 12, 10]]
+    truth = [[0, 0, 10, 10],          # IoU 1 with default 0, 10/12 with default 1
+             [0, 0, 8, 10]]           # IoU 0.8 with default 0, 8/12 with default 1
+    labels, matched, _ = ssd.match_default_boxes(defaults, truth, [0, 1])
+    assert matched.tolist() == [1, 0] and labels.tolist() == [2, 1]
+    labels, matched, _ = ssd.match_default_boxes(defaults, truth[::-1], [1, 0])
+    assert matched.tolist() == [0, 1] and labels.tolist() == [2, 1]
+    assert labels.dtype == np.int32 and matched.dtype == np.int64
+
+
+def test_match_default_boxes_messages():
+    with pytest.raises(ValueError, match=r"true_boxes \(2\) and true_classes \(1\) must have the same length"):
+        ssd.match_default_boxes([[0, 0, 1, 1]], [[0, 0, 1, 1], [0, 0, 2, 2]], [0])
+    with pytest.raises(ValueError, match="defaults"):
+        ssd.match_default_boxes([[2, 2, 1, 1]], [[0, 0, 1, 1]], [0])
+    with pytest.raises(ValueError, match="true_boxes"):
+        ssd.match_default_boxes([[0, 0, 1, 1]], [[2, 2, 1, 1]], [0])
+    labels, matched, deltas = ssd.match_default_boxes([[0, 0, 1, 1]], [[0, 0, 1, 1]], [0], iou_threshold=1.0)
+    assert labels.tolist() == [1] and deltas.dtype == np.float32    # iou_threshold 1.0 is allowed

@@ -50,7 +50,34 @@ SKIP: dict[str, tuple[str, ...]] = {
 
 # Surviving mutants that no test can kill: the program does the same for every input the
 # function accepts. Name (as mutmut shows it, after "homl_cv.") -> why.
+_NEG = "NumPy's reshape takes any negative size as 'infer', so -2 is -1"
+_EMPTY_RANGE = ("an empty row or column range pastes nothing either way; the check only skips the work")
 EQUIVALENT: dict[str, str] = {
+    # instances
+    "instances.x_instance_set__mutmut_34": _NEG,
+    "instances.x_instance_set__mutmut_50": _NEG,
+    "instances.x_mask_targets__mutmut_3": "roi_align reads a float64 map like a float32 one: crop_and_resize "
+                                          "returns float32 and 0/1 masks are exact in both",
+    "instances.x_paste_masks__mutmut_4": "float32 or integer probabilities are promoted to float64 exactly by "
+                                         "the float64 interpolation weights",
+    "instances.x_paste_masks__mutmut_6": "as x_paste_masks__mutmut_4",
+    "instances.x_paste_masks__mutmut_13": "integer or float32 boxes give the same floor/ceil and, promoted, "
+                                          "the same float64 coordinates",
+    "instances.x_paste_masks__mutmut_15": "as x_paste_masks__mutmut_13",
+    "instances.x_paste_masks__mutmut_17": _NEG,
+    "instances.x_paste_masks__mutmut_62": _EMPTY_RANGE,
+    "instances.x_paste_masks__mutmut_63": _EMPTY_RANGE,
+    "instances.x_paste_masks__mutmut_64": _EMPTY_RANGE,
+    "instances.x_box_masks__mutmut_7": "paste_masks converts the boxes to float64 itself",
+    "instances.x_box_masks__mutmut_9": "paste_masks converts the boxes to float64 itself",
+    "instances.x_box_masks__mutmut_11": _NEG,
+    "instances.x_box_masks__mutmut_20": "an all-ones mask reads 1 everywhere, whatever its size",
+    "instances.x_box_masks__mutmut_21": "an all-ones mask reads 1 everywhere, whatever its size",
+    "instances.xǁMaskScoresǁsummary__mutmut_7": "one name too many is never read: only the classes present "
+                                                "are listed",
+    "instances.x_evaluate_masks__mutmut_4": "float logits (what a model returns) give the same float64 sigmoid "
+                                            "(np.exp promotes)",
+    "instances.x_evaluate_masks__mutmut_6": "as x_evaluate_masks__mutmut_4",
 }
 
 

@@ -102,13 +102,16 @@ def _paste_reference(probs, box, image_size, threshold):
 
 
 @pytest.mark.parametrize("box", [(1.3, 0.6, 7.8, 5.2), (-2.5, 1.0, 4.5, 9.5), (0.0, 0.0, 9.0, 7.0),
-                                 (2.2, 3.7, 5.1, 4.4)])
+                                 (2.2, 3.7, 5.1, 4.4),      # under a pixel high
+                                 (3.3, 1.0, 3.9, 5.0),      # under a pixel wide
+                                 (0.0, 0.0, 2.1, 1.1)])     # last pixel centre past the mask's edge
 @pytest.mark.parametrize("threshold", [0.3, 0.5, 0.7])
 def test_paste_masks_matches_a_pixel_by_pixel_bilinear_reference(box, threshold):
     rng = np.random.default_rng(7)
     probs = rng.random((2, 3, 5))             # P_h != P_w, two boxes of which the second is the case's
     boxes = [[0, 0, 2, 2], box]
     got = inst.paste_masks(probs, boxes, (7, 9), threshold)
+    assert got.shape == (2, 7, 9) and got.dtype == bool
     np.testing.assert_array_equal(got[1], _paste_reference(probs[1], box, (7, 9), threshold))
     np.testing.assert_array_equal(got[0], _paste_reference(probs[0], boxes[0], (7, 9), threshold))
 
@@ -121,6 +124,9 @@ def test_paste_masks_threshold_at_equality_and_empty_boxes():
     # boxes outside the image or of zero size paste nothing
     out = inst.paste_masks(np.ones((3, 2, 2)), [[5, 5, 8, 8], [1, 1, 1, 2], [1, 1, 2, 1]], (4, 4))
     assert out.shape == (3, 4, 4) and not out.any()
+    # ... and the boxes after them are still pasted
+    out = inst.paste_masks(np.ones((2, 2, 2)), [[5, 5, 8, 8], [0, 0, 1, 1]], (4, 4))
+    assert not out[0].any() and out[1].sum() == 1 and out[1, 0, 0]
 
 
 def test_mask_iou_of_two_empty_masks_is_one_and_batches_are_per_mask():
@@ -141,6 +147,7 @@ def test_mask_targets_threshold_at_equality():
     assert inst.mask_targets(objects, 1).tolist() == [[[1.0]]]
     np.testing.assert_array_equal(inst.mask_targets(objects, 2)[0], [[1, 0], [1, 0]])
     assert inst.mask_targets(objects).shape == (1, 16, 16)                  # default output size 16
+    assert inst.mask_targets(objects).dtype == np.float32
 
 
 class _FakeShapes:
@@ -149,8 +156,8 @@ class _FakeShapes:
     def __init__(self):
         self.images = np.zeros((2, 3, 4, 3), np.float32)
         self.classes = np.array([[0, 2, -1], [-1, 1, -1]])
-        self.boxes = np.array([[[0, 0, 1, 1], [0, 0, 4, 3], [0, 0, 0, 0]],
-                               [[0, 0, 0, 0], [1, 1, 3, 3], [0, 0, 0, 0]]], np.float32)
+        self.boxes = np.array([[[0, 0, 1, 1], [0, 0, 4, 3], [0, 0, 0, 0]],     # ints: made float32
+                               [[0, 0, 0, 0], [1, 1, 3, 3], [0, 0, 0, 0]]])
         self.instances = np.zeros((2, 3, 4), np.int32)
         self.instances[0, 0, 0] = 1                 # object 0 of image 0 (class 0); object 1 hidden
         self.instances[1, 1:3, 1:3] = 2             # object 1 of image 1 (class 1)
@@ -168,6 +175,12 @@ def test_instance_set_keeps_class_zero_and_skips_hidden_objects():
     assert objects.masks.shape == (2, 3, 4) and objects.masks.dtype == bool
     assert objects.masks[0].sum() == 1 and objects.masks[1].sum() == 4 and objects.masks[1, 1, 1]
     assert objects.boxes.dtype == np.float32 and objects.image_index.dtype == np.int32
+    assert objects.classes.dtype == np.int32
+    shapes = _FakeShapes()
+    shapes.classes[:] = -1                                   # no objects at all: empty, but shaped
+    empty = inst.instance_set(shapes)
+    assert len(empty) == 0 and empty.boxes.shape == (0, 4) and empty.masks.shape == (0, 3, 4)
+    assert empty.masks.dtype == bool and empty.boxes.dtype == np.float32 and empty.classes.dtype == np.int32
 
 
 def test_mask_scores_share_at_equality_and_summary_per_class():

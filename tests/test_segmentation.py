@@ -410,6 +410,10 @@ def test_boundary_mask_keeps_the_images_of_a_batch_apart():
     masks[1, 0, 0] = 0
     edges = seg.boundary_mask(masks, 1)
     assert not edges[0].any() and edges[1].sum() == 4
+    for width in (1, 2):                                     # a batch is its images one by one
+        np.testing.assert_array_equal(seg.boundary_mask(masks, width),
+                                      [seg.boundary_mask(m, width) for m in masks])
+    assert seg.boundary_mask(masks, 2)[1].sum() == 9
 
 
 def test_boundary_mask_messages_name_the_argument():
@@ -461,6 +465,10 @@ def test_pooling_and_unpooling_symbolic_shapes_match_the_computed_ones(pool, str
     assert tuple(spec_pooled.shape) == (None, *pooled.shape[1:]) == tuple(spec_argmax.shape)
     assert spec_argmax.dtype == "int64" and spec_pooled.dtype == "float32"
     unknown, _ = layer(keras.Input((None, None, 3)))                 # unknown sides stay unknown
+    assert tuple(unknown.shape) == (None, None, None, 3)
+    half = seg.MaxPoolingWithArgmax2D(pool, strides=strides, padding=padding, dtype="float16")
+    half_pooled, half_argmax = half(keras.Input((7, 9, 3), dtype="float16"))
+    assert half_pooled.dtype == "float16" and half_argmax.dtype == "int64"   # the values' dtype, int64 indices
     assert tuple(unknown.shape) == (None, None, None, 3)
     size = layer.strides
     unpool = seg.MaxUnpooling2D(size)

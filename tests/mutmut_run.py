@@ -53,6 +53,19 @@ SKIP: dict[str, tuple[str, ...]] = {
 _NEG = "NumPy's reshape takes any negative size as 'infer', so -2 is -1"
 _EMPTY_RANGE = ("an empty row or column range pastes nothing either way; the check only skips the work")
 EQUIVALENT: dict[str, str] = {
+    # superres
+    "superres.x_evaluate_superres__mutmut_10": "predict's batch size does not change a per-image model's output",
+    "superres.x_evaluate_superres__mutmut_13": "predict's batch size does not change a per-image model's output",
+    "superres.x_evaluate_superres__mutmut_15": "predict's batch size does not change a per-image model's output",
+    "superres.x_evaluate_superres__mutmut_11": "Keras' predict treats verbose=None as 0 (no progress bar; "
+                                               "verbose left out, 'auto', prints one and is killed)",
+    "superres.x_psnr__mutmut_4": "the other image stays float64, so the difference is float64 anyway",
+    "superres.x_psnr__mutmut_6": "the other image stays float64, so the difference is float64 anyway",
+    "superres.x_psnr__mutmut_8": "the other image stays float64, so the difference is float64 anyway",
+    "superres.x_psnr__mutmut_10": "the other image stays float64, so the difference is float64 anyway",
+    "superres.x_bicubic_upsample__mutmut_4": "tf.image.resize computes bicubic in float32 and returns float32 "
+                                             "for any input dtype (same values, tested by hand)",
+    "superres.x_bicubic_upsample__mutmut_6": "as x_bicubic_upsample__mutmut_4",
     # instances
     "instances.x_instance_set__mutmut_34": _NEG,
     "instances.x_instance_set__mutmut_50": _NEG,

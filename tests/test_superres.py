@@ -147,14 +147,16 @@ def test_layers_symbolic_shapes_and_channel_check():
         assert cls.from_config(cls(4).get_config()).factor == 4
 
 
-def test_evaluate_superres_clips_the_model_and_uses_the_pairs_factor():
+def test_evaluate_superres_clips_the_model_and_uses_the_pairs_factor(capsys):
     rng = np.random.default_rng(6)
     low = rng.random((3, 4, 4, 3)).astype(np.float32)
     high = rng.random((3, 12, 12, 3)).astype(np.float32)
     pairs = sr.SuperResPairs(low, high, factor=3)
     model = keras.Sequential([keras.Input((4, 4, 3)), sr.BicubicUpsampling(3), keras.layers.Rescaling(3.0)])
     predicted = np.clip(3.0 * tf.image.resize(low, (12, 12), method="bicubic").numpy(), 0, 1)
+    capsys.readouterr()
     scores = sr.evaluate_superres(model, pairs)
+    assert capsys.readouterr().out == ""                     # predict without a progress bar
     assert scores.model_psnr == pytest.approx(sr.psnr(predicted, high), rel=1e-5)
     assert scores.bicubic_psnr == pytest.approx(sr.psnr(sr.bicubic_upsample(low, 3), high), rel=1e-6)
     text = sr.SuperResScores(21.5, 20.25).summary()

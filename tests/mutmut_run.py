@@ -53,6 +53,20 @@ SKIP: dict[str, tuple[str, ...]] = {
 _NEG = "NumPy's reshape takes any negative size as 'infer', so -2 is -1"
 _EMPTY_RANGE = ("an empty row or column range pastes nothing either way; the check only skips the work")
 EQUIVALENT: dict[str, str] = {
+    # ssd
+    "ssd.x_match_default_boxes__mutmut_14": "validate_boxes converts the defaults to float32 itself",
+    "ssd.x_match_default_boxes__mutmut_16": "validate_boxes converts the defaults to float32 itself",
+    "ssd.x_match_default_boxes__mutmut_18": _NEG,
+    "ssd.x_match_default_boxes__mutmut_36": _NEG,
+    "ssd.x_match_default_boxes__mutmut_42": _NEG,
+    "ssd.x_match_default_boxes__mutmut_78": "np.full(n, -1) is int64 already (NumPy 2's default integer)",
+    "ssd.x_match_default_boxes__mutmut_81": "np.full(n, -1) is int64 already (NumPy 2's default integer)",
+    "ssd.x_match_default_boxes__mutmut_105": "NumPy reads sort kinds case-insensitively: 'STABLE' is 'stable'",
+    "ssd.x_match_default_boxes__mutmut_127": "with no true box every default is background: the value for a match "
+                                             "is never picked",
+    "ssd.x_default_boxes__mutmut_86": _NEG,
+    "ssd.x_default_boxes__mutmut_107": _NEG,
+    "ssd.x__ratios_per_map__mutmut_23": _NEG,
     # superres
     "superres.x_evaluate_superres__mutmut_10": "predict's batch size does not change a per-image model's output",
     "superres.x_evaluate_superres__mutmut_13": "predict's batch size does not change a per-image model's output",

@@ -148,9 +148,61 @@ def test_forced_matches_go_to_the_truth_that_needs_them_most():
 def test_match_default_boxes_messages():
     with pytest.raises(ValueError, match=r"true_boxes \(2\) and true_classes \(1\) must have the same length"):
         ssd.match_default_boxes([[0, 0, 1, 1]], [[0, 0, 1, 1], [0, 0, 2, 2]], [0])
-    with pytest.raises(ValueError, match="defaults"):
+    with pytest.raises(ValueError, match=r"^defaults has 1 box\(es\) whose second corner is before the first"):
         ssd.match_default_boxes([[2, 2, 1, 1]], [[0, 0, 1, 1]], [0])
-    with pytest.raises(ValueError, match="true_boxes"):
+    with pytest.raises(ValueError, match=r"^true_boxes has 1 box\(es\) whose second corner is before the first"):
         ssd.match_default_boxes([[0, 0, 1, 1]], [[2, 2, 1, 1]], [0])
+    with pytest.raises(ValueError, match="iou_threshold=1.5 must be a number in"):
+        ssd.match_default_boxes([[0, 0, 1, 1]], [[0, 0, 1, 1]], [0], iou_threshold=1.5)
     labels, matched, deltas = ssd.match_default_boxes([[0, 0, 1, 1]], [[0, 0, 1, 1]], [0], iou_threshold=1.0)
     assert labels.tolist() == [1] and deltas.dtype == np.float32    # iou_threshold 1.0 is allowed
+
+
+def test_forced_matches_break_ties_by_truth_order_over_many_truths():
+    # 20 truths compete for one default box: IoU 1 (a copy of it) or 0.8 (8 of its 10 columns).
+    # The truths are taken by decreasing IoU, ties in their order (a stable sort), so the last
+    # 0.8 truth, index 13, keeps the box. (An unstable sort picks another one here.)
+    small = np.array([0, 0, 0, 1, 1, 0, 1, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0], bool)
+    truth = np.where(small[:, None], [0, 0, 8, 10], [0, 0, 10, 10])
+    labels, matched, _ = ssd.match_default_boxes([[0, 0, 10, 10]], truth, np.arange(20))
+    assert matched.tolist() == [13] and labels.tolist() == [14]
+
+
+def test_match_default_boxes_takes_classes_in_any_shape():
+    labels, matched, _ = ssd.match_default_boxes([[0, 0, 10, 10], [20, 20, 30, 30]],
+                                                 [[0, 0, 10, 10], [20, 20, 30, 30]], [[4], [-1]])
+    assert labels.tolist() == [5, 0] and matched.tolist() == [0, -1]
+
+
+def test_default_boxes_pass_s_max_and_a_single_ratio():
+    boxes = ssd.default_boxes((2, 1), 100, (1.0,), s_min=0.3, s_max=0.6)
+    widths = boxes[:, 2] - boxes[:, 0]
+    np.testing.assert_allclose(widths[[0, 1, 8, 9]], [30, np.sqrt(0.3 * 0.6) * 100, 60, np.sqrt(0.6) * 100],
+                               rtol=1e-5)
+    np.testing.assert_array_equal(ssd.default_boxes((2,), 64, aspect_ratios=2.0),     # one number
+                                  ssd.default_boxes((2,), 64, aspect_ratios=(2.0,)))
+
+
+def test_every_matched_default_gets_its_deltas_truth_zero_included():
+    from homl_cv import boxes
+
+    defaults = np.array([[0, 0, 10, 10], [20, 20, 30, 30], [40, 40, 44, 44]], np.float32)
+    truth = np.array([[1, 1, 9, 9], [40, 40, 52, 52]], np.float32)
+    labels, matched, deltas = ssd.match_default_boxes(defaults, truth, [3, 0])
+    assert matched.tolist() == [0, -1, 1]
+    np.testing.assert_allclose(deltas[0], boxes.encode_deltas(defaults[:1], truth[:1])[0], atol=1e-6)
+    assert np.abs(deltas[0]).sum() > 0.1 and (deltas[1] == 0).all()
+
+
+@pytest.mark.parametrize("ratios", [(), (1.0, np.nan), (np.inf,), (1.0, None), ("wide",), (0.0,), (2.0, -1.0)])
+def test_bad_flat_aspect_ratios_name_the_argument(ratios):
+    with pytest.raises(ValueError) as err:
+        ssd.default_boxes((2,), 64, aspect_ratios=ratios)
+    # one list for every map: no map named
+    assert str(err.value) == f"aspect_ratios={ratios!r} must be positive width / height ratios."
+
+
+def test_per_map_ratios_of_any_array_shape_are_flattened():
+    np.testing.assert_array_equal(ssd.default_boxes((2,), 64, [np.array([[1.0, 2.0]])]),
+                                  ssd.default_boxes((2,), 64, (1.0, 2.0)))
+    np.testing.assert_array_equal(ssd.default_boxes((2,), 64, (1, 2)), ssd.default_boxes((2,), 64, (1.0, 2.0)))

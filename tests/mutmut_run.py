@@ -175,7 +175,7 @@ def table(modules: list[str]) -> str:
         left = survived - equivalent
         killed = len(codes) - len(survived)
         share = killed / (len(codes) - len(equivalent))
-        rows.append(f"| {module} | {len(codes)} | {killed} | {len(equivalent)} | {len(left)} | {share:.0%} |")
+        rows.append(f"| {module} | {len(codes)} | {killed} | {len(equivalent)} | {len(left)} | {share:.1%} |")
         notes += [f"- `{name.removeprefix('homl_cv.')}`: {EQUIVALENT[name.removeprefix('homl_cv.')]}"
                   for name in sorted(equivalent)]
         notes += [f"- `{name.removeprefix('homl_cv.')}`: left (no test kills it yet)" for name in sorted(left)]

@@ -490,3 +490,56 @@ def test_dice_counts_a_class_seen_once_as_zero_not_absent():
     np.testing.assert_allclose(dice[:2], [2 * 2 / 5, 0.0])
     np.testing.assert_allclose(iou[:2], [2 / 3, 0.0])
     assert np.isnan(dice[2]) and np.isnan(iou[2])
+
+
+@pytest.mark.parametrize("kernel, strides, padding, output_padding",
+                         [((2, 3), (2, 3), "valid", None), ((3, 2), (3, 2), "same", None),
+                          ((3, 5), (2, 3), "same", (1, 2)), ((4, 3), (3, 1), "valid", (2, 0))])
+def test_transposed_conv_with_unequal_axes_matches_keras(kernel, strides, padding, output_padding):
+    x = np.random.default_rng(8).normal(size=(2, 3, 4, 2)).astype("float32")
+    layer = keras.layers.Conv2DTranspose(3, kernel, strides=strides, padding=padding,
+                                         output_padding=output_padding, use_bias=False)
+    expected = np.asarray(layer(x))
+    for teach in (seg.conv_transpose_scatter, seg.conv_transpose_zero_insertion):
+        got = teach(x, np.asarray(layer.kernel), strides, padding, output_padding)
+        assert got.shape == expected.shape, teach.__name__
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert seg.insert_zeros(x, strides).shape == (2, 2 * strides[0] + 1, 3 * strides[1] + 1, 2)
+
+
+def test_transposed_conv_messages_name_the_argument():
+    with pytest.raises(ValueError, match=r"inputs must have shape \(batch, H, W, C_in\); got shape \(2, 2, 3\)"):
+        seg.conv_transpose_scatter(np.zeros((2, 2, 3)), np.zeros((3, 3, 1, 3)))
+    with pytest.raises(ValueError, match=r"kernel must have shape \(kh, kw, C_out, C_in=3\) as in "
+                                         r"Conv2DTranspose.kernel; got shape \(3, 3, 3\)"):
+        seg.conv_transpose_zero_insertion(np.zeros((1, 2, 2, 3)), np.zeros((3, 3, 3)))
+    with pytest.raises(ValueError, match=r"output_padding=-1 must satisfy 0 <= output_padding < strides=2"):
+        seg.conv_transpose_output_size(4, 3, 2, output_padding=-1)
+    assert seg.conv_transpose_output_size(4, 3, 2, output_padding=0) == 9       # 0 is allowed
+    assert seg.conv_transpose_output_size(4, 3) == 6                            # stride 1, "valid"
+    for name, args in (("input_size", (0, 3)), ("strides", (4, 3, 0))):
+        with pytest.raises(ValueError, match=f"{name}=0"):
+            seg.conv_transpose_output_size(*args)
+    with pytest.raises(ValueError, match=r"inputs must have shape \(batch, H, W, C\); got shape \(2, 2\)"):
+        seg.insert_zeros(np.zeros((2, 2)))
+    assert seg.insert_zeros(np.ones((1, 2, 2, 1))).shape == (1, 3, 3, 1)        # default stride 2
+    assert seg.insert_zeros(np.ones((1, 2, 2, 1), np.int32)).dtype == np.int32
+
+
+def test_bilinear_kernel_by_hand():
+    np.testing.assert_allclose(seg.bilinear_kernel(3)[:, :, 0, 0], np.outer([0.5, 1, 0.5], [0.5, 1, 0.5]))
+    np.testing.assert_allclose(seg.bilinear_kernel(4)[:, :, 0, 0],
+                               np.outer([0.25, 0.75, 0.75, 0.25], [0.25, 0.75, 0.75, 0.25]))
+    np.testing.assert_allclose(seg.bilinear_kernel(1)[:, :, 0, 0], [[1.0]])
+    two = seg.bilinear_kernel(3, channels=2)
+    assert two.shape == (3, 3, 2, 2) and two.dtype == np.float32
+    np.testing.assert_array_equal(two[:, :, 0, 1], 0)                     # each channel on its own
+    np.testing.assert_allclose(two[:, :, 1, 1], two[:, :, 0, 0])
+    init = seg.BilinearInitializer()
+    np.testing.assert_allclose(np.asarray(init((3, 3, 2, 2))), two)
+    assert np.asarray(init((4, 4, 1, 1), dtype="float16")).dtype == np.float16
+    assert init.get_config() == {}
+    with pytest.raises(ValueError, match=r"as many input as output channels; got kernel shape \(4, 4, 2, 3\)"):
+        init((4, 4, 2, 3))
+    with pytest.raises(ValueError, match="kernel_size=0"):
+        seg.bilinear_kernel(0)

@@ -80,6 +80,22 @@ EQUIVALENT: dict[str, str] = {
     "superres.x_bicubic_upsample__mutmut_4": "tf.image.resize computes bicubic in float32 and returns float32 "
                                              "for any input dtype (same values, tested by hand)",
     "superres.x_bicubic_upsample__mutmut_6": "as x_bicubic_upsample__mutmut_4",
+    # segmentation
+    "segmentation.x__dice_from_counts__mutmut_2": "astype(None) is float64, the type it names",
+    "segmentation.x__dice_from_counts__mutmut_11": "no division by zero can happen (2 * inter <= total), only 0/0",
+    "segmentation.x__dice_from_counts__mutmut_13": "no division by zero can happen (2 * inter <= total), only 0/0",
+    "segmentation.x__dice_from_counts__mutmut_24": "total >= 0 lets 0/0 through, which is NaN, the value the "
+                                                   "test put there (the 0/0 warning is silenced)",
+    "segmentation.x_evaluate_segmentation__mutmut_53": "float('NAN') is NaN",
+    "segmentation.x_predict_masks__mutmut_1": "the batch size does not change a per-image model's masks",
+    "segmentation.x_predict_masks__mutmut_9": "a Keras model called with training=None runs in inference mode",
+    "segmentation.x_predict_masks__mutmut_11": "a Keras model called with training=None runs in inference mode",
+    "segmentation.xǁDiceLossǁcall__mutmut_8": "keras.ops.softmax's default axis is -1",
+    "segmentation.xǁDiceLossǁcall__mutmut_13": "ops.cast(x, None) keeps the dtype, and Keras' one_hot and sparse "
+                                                "cross-entropy cast float class ids to integers themselves",
+    "segmentation.xǁDiceLossǁcall__mutmut_29": "Loss.__call__ hands call float32 probabilities, and one_hot's "
+                                                "default dtype is float32",
+    "segmentation.xǁDiceLossǁcall__mutmut_32": "as xǁDiceLossǁcall__mutmut_29",
     # instances
     "instances.x_instance_set__mutmut_34": _NEG,
     "instances.x_instance_set__mutmut_50": _NEG,

@@ -543,3 +543,50 @@ def test_bilinear_kernel_by_hand():
         init((4, 4, 2, 3))
     with pytest.raises(ValueError, match="kernel_size=0"):
         seg.bilinear_kernel(0)
+
+
+def test_unpooling_with_unequal_sizes_puts_values_back():
+    x = np.random.default_rng(9).random((2, 4, 9, 2)).astype("float32")
+    pooled, argmax = seg.MaxPoolingWithArgmax2D((2, 3))(x)
+    restored = np.asarray(seg.MaxUnpooling2D((2, 3))([pooled, argmax]))
+    assert restored.shape == (2, 4, 9, 2)
+    windows = restored.reshape(2, 2, 2, 3, 3, 2)
+    np.testing.assert_allclose(windows.max(axis=(2, 4)), x.reshape(2, 2, 2, 3, 3, 2).max(axis=(2, 4)))
+    assert ((windows > 0).sum(axis=(2, 4)) == 1).all()
+
+
+def test_predict_masks_checks_the_channels_and_runs_in_inference_mode():
+    inputs = keras.Input((2, 2, 1))
+    outputs = keras.layers.Dropout(0.9, seed=1)(keras.layers.Conv2D(2, 1, kernel_initializer="ones",
+                                                                   bias_initializer=keras.initializers.Constant([0, 0.5]))(inputs))
+    model = keras.Model(inputs, outputs)
+    images = np.ones((3, 2, 2, 1), np.float32)            # logits (1, 1.5): class 1 unless dropout drops it
+    np.testing.assert_array_equal(seg.predict_masks(model, images), np.ones((3, 2, 2), np.int32))
+    with pytest.raises(ValueError, match=r"images has shape \(3, 2, 2, 3\): 3 channel\(s\), but 1 are expected"):
+        seg.predict_masks(model, np.ones((3, 2, 2, 3), np.float32))   # 3 channels for a 1-channel model
+
+
+@pytest.mark.parametrize("per_image, cross_entropy", [(True, 0.0), (False, 0.5)])
+def test_dice_loss_takes_masks_with_a_channel_axis_and_classes_unlike_width(per_image, cross_entropy):
+    rng = np.random.default_rng(10)
+    for shape in [(2, 2, 5), (2, 1, 4)]:                  # 3 classes; width 5 or 4, and a height of 1
+        y_true = rng.integers(0, 3, shape)
+        probs = rng.dirichlet(np.ones(3), shape).astype(np.float32)
+        loss = seg.DiceLoss(per_image=per_image, cross_entropy=cross_entropy, reduction=None)
+        flat = np.asarray(loss(y_true, probs))
+        np.testing.assert_allclose(np.asarray(loss(y_true[..., None], probs)), flat, rtol=1e-6)
+        # by hand: Dice per class over each image's pixels (or the batch's)
+        onehot = np.eye(3)[y_true]
+        axes = (1, 2) if per_image else (0, 1, 2)
+        dice = (2 * (probs * onehot).sum(axes) + 1) / (probs.sum(axes) + onehot.sum(axes) + 1)
+        expected = np.broadcast_to(1 - dice.mean(-1), (2,))
+        ce = -np.log((probs * onehot).sum(-1)).mean(axis=(1, 2))
+        np.testing.assert_allclose(flat, expected + cross_entropy * ce, rtol=1e-5)
+
+
+def test_unpooling_symbolic_shape_and_dtype_come_from_the_values():
+    unpool = seg.MaxUnpooling2D((2, 3), dtype="float16")
+    spec = unpool([keras.Input((4, None, 3), dtype="float16"), keras.Input((4, None, 3), dtype="int64")])
+    assert tuple(spec.shape) == (None, 8, None, 3) and spec.dtype == "float16"
+    spec = seg.MaxUnpooling2D(2)([keras.Input((4, 5, 3)), keras.Input((4, 5, 3), dtype="int64")])
+    assert spec.dtype == "float32"

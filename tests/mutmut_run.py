@@ -86,6 +86,7 @@ EQUIVALENT: dict[str, str] = {
     "segmentation.x__dice_from_counts__mutmut_13": "no division by zero can happen (2 * inter <= total), only 0/0",
     "segmentation.x__dice_from_counts__mutmut_24": "total >= 0 lets 0/0 through, which is NaN, the value the "
                                                    "test put there (the 0/0 warning is silenced)",
+    "segmentation.x__iou_from_counts__mutmut_2": "astype(None) is float64, the type it names",
     "segmentation.x_evaluate_segmentation__mutmut_53": "float('NAN') is NaN",
     "segmentation.x_predict_masks__mutmut_1": "the batch size does not change a per-image model's masks",
     "segmentation.x_predict_masks__mutmut_9": "a Keras model called with training=None runs in inference mode",

@@ -518,8 +518,10 @@ def test_transposed_conv_messages_name_the_argument():
     assert seg.conv_transpose_output_size(4, 3, 2, output_padding=0) == 9       # 0 is allowed
     assert seg.conv_transpose_output_size(4, 3) == 6                            # stride 1, "valid"
     for name, args in (("input_size", (0, 3)), ("strides", (4, 3, 0))):
-        with pytest.raises(ValueError, match=f"{name}=0"):
+        with pytest.raises(ValueError, match=f"^{name}=0 must be a positive integer"):
             seg.conv_transpose_output_size(*args)
+    with pytest.raises(ValueError, match="^kernel_size=0 must be a positive integer"):
+        seg.conv_transpose_output_size(4, 0)
     with pytest.raises(ValueError, match=r"inputs must have shape \(batch, H, W, C\); got shape \(2, 2\)"):
         seg.insert_zeros(np.zeros((2, 2)))
     assert seg.insert_zeros(np.ones((1, 2, 2, 1))).shape == (1, 3, 3, 1)        # default stride 2
@@ -531,6 +533,7 @@ def test_bilinear_kernel_by_hand():
     np.testing.assert_allclose(seg.bilinear_kernel(4)[:, :, 0, 0],
                                np.outer([0.25, 0.75, 0.75, 0.25], [0.25, 0.75, 0.75, 0.25]))
     np.testing.assert_allclose(seg.bilinear_kernel(1)[:, :, 0, 0], [[1.0]])
+    assert seg.bilinear_kernel(3).shape == (3, 3, 1, 1)                  # one channel by default
     two = seg.bilinear_kernel(3, channels=2)
     assert two.shape == (3, 3, 2, 2) and two.dtype == np.float32
     np.testing.assert_array_equal(two[:, :, 0, 1], 0)                     # each channel on its own
@@ -541,7 +544,7 @@ def test_bilinear_kernel_by_hand():
     assert init.get_config() == {}
     with pytest.raises(ValueError, match=r"as many input as output channels; got kernel shape \(4, 4, 2, 3\)"):
         init((4, 4, 2, 3))
-    with pytest.raises(ValueError, match="kernel_size=0"):
+    with pytest.raises(ValueError, match=r"^kernel_size=0 must be a positive integer"):
         seg.bilinear_kernel(0)
 
 
@@ -574,6 +577,7 @@ def test_dice_loss_takes_masks_with_a_channel_axis_and_classes_unlike_width(per_
         probs = rng.dirichlet(np.ones(3), shape).astype(np.float32)
         loss = seg.DiceLoss(per_image=per_image, cross_entropy=cross_entropy, reduction=None)
         flat = np.asarray(loss(y_true, probs))
+        assert flat.shape == (2,)                           # one loss per example, batch Dice too
         np.testing.assert_allclose(np.asarray(loss(y_true[..., None], probs)), flat, rtol=1e-6)
         # by hand: Dice per class over each image's pixels (or the batch's)
         onehot = np.eye(3)[y_true]
@@ -590,3 +594,20 @@ def test_unpooling_symbolic_shape_and_dtype_come_from_the_values():
     assert tuple(spec.shape) == (None, 8, None, 3) and spec.dtype == "float16"
     spec = seg.MaxUnpooling2D(2)([keras.Input((4, 5, 3)), keras.Input((4, 5, 3), dtype="int64")])
     assert spec.dtype == "float32"
+
+
+def test_confusion_counts_messages_name_the_argument():
+    def message(y_true, y_pred, num_classes=3):
+        with pytest.raises(ValueError) as err:
+            seg.confusion_counts(np.array(y_true), np.array(y_pred), num_classes)
+        return str(err.value)
+
+    assert message([0, 3], [0, 1]).startswith("y_true has class id 3 at index 1 (1 in all), outside [0, num_classes=3)")
+    assert message([0, 1], [0, 3]).startswith("y_pred has class id 3 at index 1 (1 in all), outside [0, num_classes=3)")
+    assert message([0.0, 1.0], [0, 1]).startswith("y_true must hold integer class ids")
+    assert message([0, 1], [0.0, 1.0]).startswith("y_pred must hold integer class ids")
+    assert message([0, 1], [0, 1, 1]) == "y_true (2,) and y_pred (3,) must have the same shape."
+    assert message([0], [0], 0) == "num_classes=0 must be an integer of at least 1."
+    np.testing.assert_array_equal(seg.confusion_counts(np.zeros((2, 2), int), np.zeros((2, 2), int), 1), [[4]])
+    # rows are the true class, columns the predicted one
+    np.testing.assert_array_equal(seg.confusion_counts(np.array([0, 1, 1]), np.array([1, 1, 0]), 2), [[0, 1], [1, 1]])

@@ -456,7 +456,8 @@ def test_summary_numbers_the_classes_without_names():
 
 
 @pytest.mark.parametrize("pool, strides, padding", [(2, None, "valid"), (3, 2, "valid"), (3, 2, "same"),
-                                                     ((2, 3), (2, 3), "same"), (2, 3, "valid")])
+                                                     ((2, 3), (2, 3), "same"), (2, 3, "valid"),
+                                                     ((3, 2), (1, 2), "valid")])
 def test_pooling_and_unpooling_symbolic_shapes_match_the_computed_ones(pool, strides, padding):
     x = np.random.default_rng(4).random((2, 7, 9, 3)).astype("float32")
     layer = seg.MaxPoolingWithArgmax2D(pool, strides=strides, padding=padding)
@@ -569,7 +570,7 @@ def test_predict_masks_checks_the_channels_and_runs_in_inference_mode():
         seg.predict_masks(model, np.ones((3, 2, 2, 3), np.float32))   # 3 channels for a 1-channel model
 
 
-@pytest.mark.parametrize("per_image, cross_entropy", [(True, 0.0), (False, 0.5)])
+@pytest.mark.parametrize("per_image, cross_entropy", [(True, 0.0), (False, 0.0), (False, 0.5)])
 def test_dice_loss_takes_masks_with_a_channel_axis_and_classes_unlike_width(per_image, cross_entropy):
     rng = np.random.default_rng(10)
     for shape in [(2, 2, 5), (2, 1, 4)]:                  # 3 classes; width 5 or 4, and a height of 1

@@ -86,6 +86,11 @@ EQUIVALENT: dict[str, str] = {
     "segmentation.x__dice_from_counts__mutmut_13": "no division by zero can happen (2 * inter <= total), only 0/0",
     "segmentation.x__dice_from_counts__mutmut_24": "total >= 0 lets 0/0 through, which is NaN, the value the "
                                                    "test put there (the 0/0 warning is silenced)",
+    "segmentation.x__crop_start__mutmut_2": "with 'valid' padding the formula gives 0 too: out >= (n - 1) s + k",
+    "segmentation.x__crop_start__mutmut_3": "with 'valid' padding the formula gives 0 too: out >= (n - 1) s + k",
+    "segmentation.x__crop_start__mutmut_15": "max(x, 1) // 2 == max(x, 0) // 2 for every integer x",
+    "segmentation.x_conv_transpose_zero_insertion__mutmut_3": "checks.padding reads the padding "
+                                                              "case-insensitively: 'VALID' is 'valid'",
     "segmentation.x__iou_from_counts__mutmut_2": "astype(None) is float64, the type it names",
     "segmentation.x__iou_from_counts__mutmut_12": "no division by zero can happen (inter <= union), only 0/0",
     "segmentation.x__iou_from_counts__mutmut_14": "no division by zero can happen (inter <= union), only 0/0",

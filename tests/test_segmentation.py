@@ -612,3 +612,11 @@ def test_confusion_counts_messages_name_the_argument():
     np.testing.assert_array_equal(seg.confusion_counts(np.zeros((2, 2), int), np.zeros((2, 2), int), 1), [[4]])
     # rows are the true class, columns the predicted one
     np.testing.assert_array_equal(seg.confusion_counts(np.array([0, 1, 1]), np.array([1, 1, 0]), 2), [[0, 1], [1, 1]])
+
+
+def test_transposed_conv_defaults_are_keras_defaults():
+    x = np.random.default_rng(11).normal(size=(1, 3, 3, 2)).astype("float32")
+    layer = keras.layers.Conv2DTranspose(2, 3, use_bias=False)       # strides 1, "valid"
+    expected = np.asarray(layer(x))
+    for teach in (seg.conv_transpose_scatter, seg.conv_transpose_zero_insertion):
+        np.testing.assert_allclose(teach(x, np.asarray(layer.kernel)), expected, atol=1e-5)

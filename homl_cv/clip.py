@@ -420,7 +420,7 @@ class ClipModel(keras.Model):
     """
 
     def __init__(self, image_encoder, text_encoder, temperature: float = 0.07, max_scale: float = 100.0,
-                 group_size: int | None = None, **kwargs):
+                 group_size: int | None = None, **kwargs):  # pragma: no mutate block
         super().__init__(**kwargs)
         if not 0 < temperature < 1:
             _invalid("temperature", temperature, "must be between 0 and 1 (exclusive), e.g. 0.07.")

@@ -320,7 +320,7 @@ class YoloLoss(keras.losses.Loss):
         >>> model.compile(optimizer="adam", loss=YoloLoss())  # doctest: +SKIP
     """
 
-    def __init__(self, box_weight: float = 5.0, noobj_weight: float = 0.5, name: str = "yolo_loss", **kwargs):
+    def __init__(self, box_weight: float = 5.0, noobj_weight: float = 0.5, name: str = "yolo_loss", **kwargs):  # pragma: no mutate block
         super().__init__(name=name, **kwargs)
         self.box_weight = box_weight
         self.noobj_weight = noobj_weight

@@ -123,7 +123,7 @@ class MeanBoxIoU(keras.metrics.Mean):
         1.0
     """
 
-    def __init__(self, name="iou", dtype=None):
+    def __init__(self, name="iou", dtype=None):  # pragma: no mutate block
         super().__init__(name=name, dtype=dtype)
 
     def update_state(self, y_true, y_pred, sample_weight=None):

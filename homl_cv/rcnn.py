@@ -211,7 +211,7 @@ class RpnLoss(keras.losses.Loss):
     with ``N_cls`` the labelled anchors and ``N_pos`` the positive ones (at least 1).
     """
 
-    def __init__(self, box_weight: float = 1.0, name: str = "rpn_loss", **kwargs):
+    def __init__(self, box_weight: float = 1.0, name: str = "rpn_loss", **kwargs):  # pragma: no mutate block
         super().__init__(name=name, **kwargs)
         self.box_weight = box_weight
 

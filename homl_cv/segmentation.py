@@ -267,7 +267,7 @@ class MaxPoolingWithArgmax2D(keras.layers.Layer):
         (None, 4, 4, 3)
     """
 
-    def __init__(self, pool_size=2, strides=None, padding="valid", **kwargs):
+    def __init__(self, pool_size=2, strides=None, padding="valid", **kwargs):  # pragma: no mutate block
         super().__init__(**kwargs)
         self.pool_size = checks.pair(pool_size, "pool_size")
         self.strides = self.pool_size if strides is None else checks.pair(strides, "strides")
@@ -312,7 +312,7 @@ class MaxUnpooling2D(keras.layers.Layer):
         (None, 8, 8, 16)
     """
 
-    def __init__(self, size=2, **kwargs):
+    def __init__(self, size=2, **kwargs):  # pragma: no mutate block
         super().__init__(**kwargs)
         self.size = checks.pair(size, "size")
 
@@ -563,7 +563,7 @@ class DiceLoss(keras.losses.Loss):
     """
 
     def __init__(self, from_logits: bool = False, smooth: float = 1.0, cross_entropy: float = 0.0,
-                 per_image: bool = True, name: str = "dice_loss", **kwargs):
+                 per_image: bool = True, name: str = "dice_loss", **kwargs):  # pragma: no mutate block
         super().__init__(name=name, **kwargs)
         self.from_logits = from_logits
         self.smooth = smooth

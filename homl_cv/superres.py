@@ -38,7 +38,7 @@ __all__ = ["BicubicUpsampling", "SubPixelUpsampling", "SuperResPairs", "SuperRes
 class SubPixelUpsampling(keras.layers.Layer):
     """``tf.nn.depth_to_space``: (batch, H, W, C f^2) -> (batch, f H, f W, C)."""
 
-    def __init__(self, factor: int = 2, **kwargs):
+    def __init__(self, factor: int = 2, **kwargs):  # pragma: no mutate block
         super().__init__(**kwargs)
         self.factor = checks.int_at_least(factor, "factor", 2, "2 doubles the height and width")
 
@@ -71,7 +71,7 @@ class BicubicUpsampling(keras.layers.Layer):
     (XLA on a GPU) leaves such a model un-compiled instead of failing.
     """
 
-    def __init__(self, factor: int = 2, **kwargs):
+    def __init__(self, factor: int = 2, **kwargs):  # pragma: no mutate block
         super().__init__(**kwargs)
         self.factor = checks.int_at_least(factor, "factor", 2, "2 doubles the height and width")
         self.supports_jit = False

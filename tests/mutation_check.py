@@ -11,6 +11,13 @@ kill rate goes in BENCHMARKS.md; the bar is 90 %.
 Not collected by pytest (the file name does not start with ``test_``): it runs
 many test sessions, a few minutes in all, so it is a maintainer's tool, run
 after changing the tested code.
+
+Kept beside mutmut (``tests/mutmut_run.py``, issue 23) because it plants bugs
+mutmut does not make: mutmut changes one token at a time (an operator, a
+constant by one, a string, an argument dropped or set to None), while these are
+the multi-token mistakes people make in this math (a factor dropped from a
+product, a mask added to a mean, half of a symmetric loss left out, ``+ 1``
+inside an expression), each named by the bug it stands for.
 """
 
 from __future__ import annotations

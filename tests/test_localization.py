@@ -131,3 +131,44 @@ def test_train_localizer_returns_a_consistent_result():
     share = np.mean(result.ious >= 0.5)
     assert result.summary() == (f"test images: 6, class accuracy: {result.accuracy:.1%}, "
                                 f"mean IoU: {result.mean_iou:.2f}, IoU >= 0.5: {share:.0%}")
+
+
+# ------------------------------------------------------------------ mutation testing (issue 23)
+def test_mean_box_iou_disjoint_empty_and_weighted():
+    import keras
+
+    true = np.array([[0.25, 0.25, 0.5, 0.5], [0.5, 0.5, 0.0, 0.0], [0.5, 0.5, 0.5, 0.4]], np.float32)
+    pred = np.array([[0.75, 0.75, 0.5, 0.5], [0.5, 0.5, 0.0, 0.0], [0.55, 0.5, 0.5, 0.4]], np.float32)
+    # 0: disjoint (0.25 wide boxes 0.5 apart) -> 0; 1: two empty boxes -> 0, not NaN;
+    # 2: 0.25 x 0.16 boxes shifted by 0.05 -> intersection 0.2 x 0.16, union 0.3 x 0.16 -> 2/3
+    metric = localization.MeanBoxIoU()
+    metric.update_state(true, pred)
+    assert float(metric.result()) == pytest.approx((0 + 0 + 2 / 3) / 3, abs=1e-6)
+    weighted = localization.MeanBoxIoU()
+    weighted.update_state(true, pred, sample_weight=np.array([1.0, 0.0, 3.0]))
+    assert float(weighted.result()) == pytest.approx(3 * (2 / 3) / 4, abs=1e-6)
+    # y_true and y_pred in either order: IoU is symmetric, but each is decoded on its own
+    swapped = localization.MeanBoxIoU()
+    swapped.update_state(pred, true)
+    assert float(swapped.result()) == pytest.approx(float(metric.result()), abs=1e-6)
+    assert localization.MeanBoxIoU(name="b", dtype="float64").get_config() == {"name": "b", "dtype": "float64"}
+    assert keras.metrics.get(keras.metrics.serialize(localization.MeanBoxIoU())).name == "iou"
+
+
+def test_localization_targets_by_hand():
+    shapes = data.make_shapes(3, image_size=32, min_objects=1, max_objects=1, seed=2)
+    images, targets = localization.localization_targets(shapes)
+    assert images is shapes.images
+    assert targets["class"].dtype == np.int32 and targets["class"].tolist() == shapes.classes[:, 0].tolist()
+    np.testing.assert_allclose(targets["box"], localization.encode_boxes(shapes.boxes[:, 0], (32, 32)))
+    with pytest.raises(ValueError, match=r"got counts \[2\]\): generate them with make_shapes\(\.\.\., min_objects=1"):
+        localization.localization_targets(data.make_shapes(2, 32, min_objects=2, max_objects=2))
+
+
+def test_decode_boxes_scales_width_and_height_apart():
+    # centre (0.5, 0.25), sqrt sizes (0.5, 0.4): 0.25 wide, 0.16 high, in a 100 high x 200 wide image
+    decoded = localization.decode_boxes([[0.5, 0.25, 0.5, 0.4]], image_size=(100, 200))
+    np.testing.assert_allclose(decoded, [[75, 17, 125, 33]], atol=1e-4)
+    assert decoded.dtype == np.float32
+    with pytest.raises(ValueError, match=r"encoded must have shape \(N, 4\); got \(4,\)"):
+        localization.decode_boxes([0.5, 0.5, 0.5, 0.5], (10, 10))

@@ -390,3 +390,233 @@ def test_architecture_diagrams_draw():
     fig = viz.plot_unet((8, 16, 32, 64, 128), 64)
     texts = {t.get_text() for t in fig.axes[0].texts}
     assert "64x64x8" in texts and "bottom 4x4x128" in texts and "32x32x32" in texts
+
+
+# ------------------------------------------------------------------ mutation testing (issue 23)
+# Cases for the mutants mutmut found alive (tests/mutmut_run.py segmentation).
+def test_boundary_mask_width_is_the_chebyshev_distance_to_a_change():
+    mask = np.zeros((9, 9), np.int64)
+    mask[4, 4] = 1
+    for width in (1, 2, 3):
+        rows, cols = np.indices(mask.shape)
+        near = np.maximum(abs(rows - 4), abs(cols - 4)) <= width    # the window reaches the odd pixel
+        np.testing.assert_array_equal(seg.boundary_mask(mask, width), near)
+    np.testing.assert_array_equal(seg.boundary_mask(mask), seg.boundary_mask(mask, 1))   # default width 1
+
+
+def test_boundary_mask_keeps_the_images_of_a_batch_apart():
+    masks = np.stack([np.zeros((4, 4), np.int64), np.ones((4, 4), np.int64)])   # no change inside either
+    assert not seg.boundary_mask(masks, 1).any()
+    masks[1, 0, 0] = 0
+    edges = seg.boundary_mask(masks, 1)
+    assert not edges[0].any() and edges[1].sum() == 4
+    for width in (1, 2):                                     # a batch is its images one by one
+        np.testing.assert_array_equal(seg.boundary_mask(masks, width),
+                                      [seg.boundary_mask(m, width) for m in masks])
+    assert seg.boundary_mask(masks, 2)[1].sum() == 9
+
+
+def test_boundary_mask_messages_name_the_argument():
+    with pytest.raises(ValueError, match="masks must hold integer class ids"):
+        seg.boundary_mask(np.zeros((3, 3)))
+    with pytest.raises(ValueError, match=r"masks must have shape \(H, W\) or \(N, H, W\); got \(3,\)"):
+        seg.boundary_mask(np.zeros(3, np.int64))
+    with pytest.raises(ValueError, match="width=0 must be at least 1"):
+        seg.boundary_mask(np.zeros((3, 3), np.int64), 0)
+    assert seg.boundary_mask(np.zeros((3, 3), np.int64), 1).shape == (3, 3)   # width 1 is allowed
+
+
+def test_evaluate_segmentation_messages_and_boundary_width():
+    with pytest.raises(ValueError, match="y_true must hold integer class ids"):
+        seg.evaluate_segmentation(np.zeros((1, 2, 2)), np.zeros((1, 2, 2), np.int64), 2)
+    with pytest.raises(ValueError, match="y_pred must hold integer class ids"):
+        seg.evaluate_segmentation(np.zeros((1, 2, 2), np.int64), np.zeros((1, 2, 2)), 2)
+    y_true = np.zeros((1, 7, 7), np.int64)
+    y_true[0, 3, 3] = 1
+    y_pred = np.zeros_like(y_true)
+    y_pred[0, 0, 0] = 1                       # wrong at a corner: 3 pixels from the class change
+    # width 1: 9 boundary pixels, 8 right (the object pixel is missed); width 3: all 49, 47 right
+    assert seg.evaluate_segmentation(y_true, y_pred, 2).boundary_accuracy == pytest.approx(8 / 9)
+    assert seg.evaluate_segmentation(y_true, y_pred, 2, boundary_width=3).boundary_accuracy == pytest.approx(47 / 49)
+
+
+def test_evaluate_segmentation_without_boundaries_is_nan_without_a_warning():
+    import warnings
+
+    y = np.zeros((2, 3, 3), np.int64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")        # no "mean of empty slice" on the way
+        scores = seg.evaluate_segmentation(y, y, 2)
+    assert np.isnan(scores.boundary_accuracy) and scores.pixel_accuracy == 1.0
+
+
+def test_summary_numbers_the_classes_without_names():
+    scores = seg.evaluate_segmentation(np.array([[[0, 1, 2]]]), np.array([[[0, 1, 1]]]), 3)
+    assert "IoU per class: 0 1.00, 1 0.50, 2 0.00" in scores.summary()
+
+
+@pytest.mark.parametrize("pool, strides, padding", [(2, None, "valid"), (3, 2, "valid"), (3, 2, "same"),
+                                                     ((2, 3), (2, 3), "same"), (2, 3, "valid"),
+                                                     ((3, 2), (1, 2), "valid")])
+def test_pooling_and_unpooling_symbolic_shapes_match_the_computed_ones(pool, strides, padding):
+    x = np.random.default_rng(4).random((2, 7, 9, 3)).astype("float32")
+    layer = seg.MaxPoolingWithArgmax2D(pool, strides=strides, padding=padding)
+    pooled, argmax = layer(x)
+    spec_pooled, spec_argmax = layer(keras.Input((7, 9, 3)))
+    assert tuple(spec_pooled.shape) == (None, *pooled.shape[1:]) == tuple(spec_argmax.shape)
+    assert spec_argmax.dtype == "int64" and spec_pooled.dtype == "float32"
+    unknown, _ = layer(keras.Input((None, None, 3)))                 # unknown sides stay unknown
+    assert tuple(unknown.shape) == (None, None, None, 3)
+    half = seg.MaxPoolingWithArgmax2D(pool, strides=strides, padding=padding, dtype="float16")
+    half_pooled, half_argmax = half(keras.Input((7, 9, 3), dtype="float16"))
+    assert half_pooled.dtype == "float16" and half_argmax.dtype == "int64"   # the values' dtype, int64 indices
+    assert tuple(unknown.shape) == (None, None, None, 3)
+    size = layer.strides
+    unpool = seg.MaxUnpooling2D(size)
+    spec = unpool([keras.Input(tuple(pooled.shape[1:])), keras.Input(tuple(argmax.shape[1:]), dtype="int64")])
+    assert tuple(spec.shape) == (None, pooled.shape[1] * size[0], pooled.shape[2] * size[1], 3)
+    unknown = unpool([keras.Input((None, 4, 3)), keras.Input((None, 4, 3), dtype="int64")])
+    assert tuple(unknown.shape) == (None, None, 4 * size[1], 3)
+
+
+def test_dice_counts_a_class_seen_once_as_zero_not_absent():
+    import warnings
+
+    y_true = np.array([[0, 0, 0]])
+    y_pred = np.array([[0, 0, 1]])                         # class 1: one predicted pixel, total 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                     # class 2 is absent: NaN, without a warning
+        dice = seg.dice_per_class(y_true, y_pred, 3)
+        iou = seg.iou_per_class(y_true, y_pred, 3)
+    np.testing.assert_allclose(dice[:2], [2 * 2 / 5, 0.0])
+    np.testing.assert_allclose(iou[:2], [2 / 3, 0.0])
+    assert np.isnan(dice[2]) and np.isnan(iou[2])
+
+
+@pytest.mark.parametrize("kernel, strides, padding, output_padding",
+                         [((2, 3), (2, 3), "valid", None), ((3, 2), (3, 2), "same", None),
+                          ((3, 5), (2, 3), "same", (1, 2)), ((4, 3), (3, 1), "valid", (2, 0))])
+def test_transposed_conv_with_unequal_axes_matches_keras(kernel, strides, padding, output_padding):
+    x = np.random.default_rng(8).normal(size=(2, 3, 4, 2)).astype("float32")
+    layer = keras.layers.Conv2DTranspose(3, kernel, strides=strides, padding=padding,
+                                         output_padding=output_padding, use_bias=False)
+    expected = np.asarray(layer(x))
+    for teach in (seg.conv_transpose_scatter, seg.conv_transpose_zero_insertion):
+        got = teach(x, np.asarray(layer.kernel), strides, padding, output_padding)
+        assert got.shape == expected.shape, teach.__name__
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert seg.insert_zeros(x, strides).shape == (2, 2 * strides[0] + 1, 3 * strides[1] + 1, 2)
+
+
+def test_transposed_conv_messages_name_the_argument():
+    with pytest.raises(ValueError, match=r"inputs must have shape \(batch, H, W, C_in\); got shape \(2, 2, 3\)"):
+        seg.conv_transpose_scatter(np.zeros((2, 2, 3)), np.zeros((3, 3, 1, 3)))
+    with pytest.raises(ValueError, match=r"kernel must have shape \(kh, kw, C_out, C_in=3\) as in "
+                                         r"Conv2DTranspose.kernel; got shape \(3, 3, 3\)"):
+        seg.conv_transpose_zero_insertion(np.zeros((1, 2, 2, 3)), np.zeros((3, 3, 3)))
+    with pytest.raises(ValueError, match=r"output_padding=-1 must satisfy 0 <= output_padding < strides=2"):
+        seg.conv_transpose_output_size(4, 3, 2, output_padding=-1)
+    assert seg.conv_transpose_output_size(4, 3, 2, output_padding=0) == 9       # 0 is allowed
+    assert seg.conv_transpose_output_size(4, 3) == 6                            # stride 1, "valid"
+    for name, args in (("input_size", (0, 3)), ("strides", (4, 3, 0))):
+        with pytest.raises(ValueError, match=f"^{name}=0 must be a positive integer"):
+            seg.conv_transpose_output_size(*args)
+    with pytest.raises(ValueError, match="^kernel_size=0 must be a positive integer"):
+        seg.conv_transpose_output_size(4, 0)
+    with pytest.raises(ValueError, match=r"inputs must have shape \(batch, H, W, C\); got shape \(2, 2\)"):
+        seg.insert_zeros(np.zeros((2, 2)))
+    assert seg.insert_zeros(np.ones((1, 2, 2, 1))).shape == (1, 3, 3, 1)        # default stride 2
+    assert seg.insert_zeros(np.ones((1, 2, 2, 1), np.int32)).dtype == np.int32
+
+
+def test_bilinear_kernel_by_hand():
+    np.testing.assert_allclose(seg.bilinear_kernel(3)[:, :, 0, 0], np.outer([0.5, 1, 0.5], [0.5, 1, 0.5]))
+    np.testing.assert_allclose(seg.bilinear_kernel(4)[:, :, 0, 0],
+                               np.outer([0.25, 0.75, 0.75, 0.25], [0.25, 0.75, 0.75, 0.25]))
+    np.testing.assert_allclose(seg.bilinear_kernel(1)[:, :, 0, 0], [[1.0]])
+    assert seg.bilinear_kernel(3).shape == (3, 3, 1, 1)                  # one channel by default
+    two = seg.bilinear_kernel(3, channels=2)
+    assert two.shape == (3, 3, 2, 2) and two.dtype == np.float32
+    np.testing.assert_array_equal(two[:, :, 0, 1], 0)                     # each channel on its own
+    np.testing.assert_allclose(two[:, :, 1, 1], two[:, :, 0, 0])
+    init = seg.BilinearInitializer()
+    np.testing.assert_allclose(np.asarray(init((3, 3, 2, 2))), two)
+    assert np.asarray(init((4, 4, 1, 1), dtype="float16")).dtype == np.float16
+    assert init.get_config() == {}
+    with pytest.raises(ValueError, match=r"as many input as output channels; got kernel shape \(4, 4, 2, 3\)"):
+        init((4, 4, 2, 3))
+    with pytest.raises(ValueError, match=r"^kernel_size=0 must be a positive integer"):
+        seg.bilinear_kernel(0)
+
+
+def test_unpooling_with_unequal_sizes_puts_values_back():
+    x = np.random.default_rng(9).random((2, 4, 9, 2)).astype("float32")
+    pooled, argmax = seg.MaxPoolingWithArgmax2D((2, 3))(x)
+    restored = np.asarray(seg.MaxUnpooling2D((2, 3))([pooled, argmax]))
+    assert restored.shape == (2, 4, 9, 2)
+    windows = restored.reshape(2, 2, 2, 3, 3, 2)
+    np.testing.assert_allclose(windows.max(axis=(2, 4)), x.reshape(2, 2, 2, 3, 3, 2).max(axis=(2, 4)))
+    assert ((windows > 0).sum(axis=(2, 4)) == 1).all()
+
+
+def test_predict_masks_checks_the_channels_and_runs_in_inference_mode():
+    inputs = keras.Input((2, 2, 1))
+    outputs = keras.layers.Dropout(0.9, seed=1)(keras.layers.Conv2D(2, 1, kernel_initializer="ones",
+                                                                   bias_initializer=keras.initializers.Constant([0, 0.5]))(inputs))
+    model = keras.Model(inputs, outputs)
+    images = np.ones((3, 2, 2, 1), np.float32)            # logits (1, 1.5): class 1 unless dropout drops it
+    np.testing.assert_array_equal(seg.predict_masks(model, images), np.ones((3, 2, 2), np.int32))
+    with pytest.raises(ValueError, match=r"images has shape \(3, 2, 2, 3\): 3 channel\(s\), but 1 are expected"):
+        seg.predict_masks(model, np.ones((3, 2, 2, 3), np.float32))   # 3 channels for a 1-channel model
+
+
+@pytest.mark.parametrize("per_image, cross_entropy", [(True, 0.0), (False, 0.0), (False, 0.5)])
+def test_dice_loss_takes_masks_with_a_channel_axis_and_classes_unlike_width(per_image, cross_entropy):
+    rng = np.random.default_rng(10)
+    for shape in [(2, 2, 5), (2, 1, 4)]:                  # 3 classes; width 5 or 4, and a height of 1
+        y_true = rng.integers(0, 3, shape)
+        probs = rng.dirichlet(np.ones(3), shape).astype(np.float32)
+        loss = seg.DiceLoss(per_image=per_image, cross_entropy=cross_entropy, reduction=None)
+        flat = np.asarray(loss(y_true, probs))
+        assert flat.shape == (2,)                           # one loss per example, batch Dice too
+        np.testing.assert_allclose(np.asarray(loss(y_true[..., None], probs)), flat, rtol=1e-6)
+        # by hand: Dice per class over each image's pixels (or the batch's)
+        onehot = np.eye(3)[y_true]
+        axes = (1, 2) if per_image else (0, 1, 2)
+        dice = (2 * (probs * onehot).sum(axes) + 1) / (probs.sum(axes) + onehot.sum(axes) + 1)
+        expected = np.broadcast_to(1 - dice.mean(-1), (2,))
+        ce = -np.log((probs * onehot).sum(-1)).mean(axis=(1, 2))
+        np.testing.assert_allclose(flat, expected + cross_entropy * ce, rtol=1e-5)
+
+
+def test_unpooling_symbolic_shape_and_dtype_come_from_the_values():
+    unpool = seg.MaxUnpooling2D((2, 3), dtype="float16")
+    spec = unpool([keras.Input((4, None, 3), dtype="float16"), keras.Input((4, None, 3), dtype="int64")])
+    assert tuple(spec.shape) == (None, 8, None, 3) and spec.dtype == "float16"
+    spec = seg.MaxUnpooling2D(2)([keras.Input((4, 5, 3)), keras.Input((4, 5, 3), dtype="int64")])
+    assert spec.dtype == "float32"
+
+
+def test_confusion_counts_messages_name_the_argument():
+    def message(y_true, y_pred, num_classes=3):
+        with pytest.raises(ValueError) as err:
+            seg.confusion_counts(np.array(y_true), np.array(y_pred), num_classes)
+        return str(err.value)
+
+    assert message([0, 3], [0, 1]).startswith("y_true has class id 3 at index 1 (1 in all), outside [0, num_classes=3)")
+    assert message([0, 1], [0, 3]).startswith("y_pred has class id 3 at index 1 (1 in all), outside [0, num_classes=3)")
+    assert message([0.0, 1.0], [0, 1]).startswith("y_true must hold integer class ids")
+    assert message([0, 1], [0.0, 1.0]).startswith("y_pred must hold integer class ids")
+    assert message([0, 1], [0, 1, 1]) == "y_true (2,) and y_pred (3,) must have the same shape."
+    assert message([0], [0], 0) == "num_classes=0 must be an integer of at least 1."
+    np.testing.assert_array_equal(seg.confusion_counts(np.zeros((2, 2), int), np.zeros((2, 2), int), 1), [[4]])
+    # rows are the true class, columns the predicted one
+    np.testing.assert_array_equal(seg.confusion_counts(np.array([0, 1, 1]), np.array([1, 1, 0]), 2), [[0, 1], [1, 1]])
+
+
+def test_transposed_conv_defaults_are_keras_defaults():
+    x = np.random.default_rng(11).normal(size=(1, 3, 3, 2)).astype("float32")
+    layer = keras.layers.Conv2DTranspose(2, 3, use_bias=False)       # strides 1, "valid"
+    expected = np.asarray(layer(x))
+    for teach in (seg.conv_transpose_scatter, seg.conv_transpose_zero_insertion):
+        np.testing.assert_allclose(teach(x, np.asarray(layer.kernel)), expected, atol=1e-5)

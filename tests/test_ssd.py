@@ -93,3 +93,116 @@ def test_match_default_boxes_hand_case():
     assert empty.tolist() == [0] * 5
     with pytest.raises(ValueError, match="same length"):
         ssd.match_default_boxes(defaults, truth, [0])
+
+
+# ------------------------------------------------------------------ mutation testing (issue 23)
+def test_ssd_scales_bounds_at_equality():
+    np.testing.assert_allclose(ssd.ssd_scales(2, 0.5, 0.5), [0.5, 0.5])      # s_min == s_max is allowed
+    np.testing.assert_allclose(ssd.ssd_scales(3, 0.1, 1.0), [0.1, 0.55, 1.0])  # s_max == 1 too
+    np.testing.assert_allclose(ssd.ssd_scales(4, 0.3, 0.6), [0.3, 0.4, 0.5, 0.6])
+    assert ssd.ssd_scales(1, 0.4, 0.9).tolist() == [0.4]                     # one map: s_min
+    for bad in [dict(num_maps=0), dict(num_maps=2, s_min=0.0), dict(num_maps=2, s_max=1.01),
+                dict(num_maps=2, s_min=-0.1)]:
+        with pytest.raises(ValueError, match=r"need num_maps >= 1 and 0 < s_min \(.*\) <= s_max \(.*\) <= 1"):
+            ssd.ssd_scales(**{"s_min": 0.2, "s_max": 0.9, **bad})
+    with pytest.raises(ValueError, match=r"0 < s_min \(0.2\) <= s_max \(0.9\) <= 1; got num_maps=0"):
+        ssd.ssd_scales(0)
+
+
+def test_default_boxes_rectangular_cells_scales_and_image_size():
+    # one 3x3 map, scale 0.5 (s_min = s_max), one ratio 4, 90-pixel image: boxes 90 wide x 22.5 high
+    boxes = ssd.default_boxes((3,), 90, aspect_ratios=(4.0,), s_min=0.5, s_max=0.5)
+    assert boxes.shape == (9 * 2, 4) and boxes.dtype == np.float32
+    centres = (boxes[::2, :2] + boxes[::2, 2:]) / 2
+    # row-major cells: (row 0, col 0) (row 0, col 1) ... ; x from the column, y from the row
+    expected = [(x, y) for y in (15, 45, 75) for x in (15, 45, 75)]
+    np.testing.assert_allclose(centres, expected, atol=1e-4)
+    np.testing.assert_allclose(boxes[0], [15 - 45, 15 - 11.25, 15 + 45, 15 + 11.25], atol=1e-4)
+    # the extra square of the only (last) map: side sqrt(0.5 * 1) * 90
+    np.testing.assert_allclose(boxes[1, 2] - boxes[1, 0], np.sqrt(0.5) * 90, atol=1e-4)
+    np.testing.assert_allclose(boxes[1, 3] - boxes[1, 1], np.sqrt(0.5) * 90, atol=1e-4)
+    # the default ratios are 1, 2, 1/2, and s_min 0.2, s_max 0.9
+    default = ssd.default_boxes((1, 1), 100)
+    widths = default[:, 2] - default[:, 0]
+    np.testing.assert_allclose(widths, [20, 20 * np.sqrt(2), 20 / np.sqrt(2), np.sqrt(0.2 * 0.9) * 100,
+                                        90, 90 * np.sqrt(2), 90 / np.sqrt(2), np.sqrt(0.9) * 100], rtol=1e-5)
+    np.testing.assert_array_equal(ssd.default_boxes(np.array([2.0, 1.0]), 64), ssd.default_boxes((2, 1), 64))
+    np.testing.assert_array_equal(ssd.default_boxes(2, 64), ssd.default_boxes((2,), 64))   # one map as an int
+    with pytest.raises(ValueError, match=r"feature_sizes=\(\) must be positive cell counts"):
+        ssd.default_boxes((), 64)
+
+
+def test_forced_matches_go_to_the_truth_that_needs_them_most():
+    # both truths overlap default 0 most; the one with the smaller best IoU is matched last, so it
+    # keeps default 0 (the other still reaches default 1 by the threshold)
+    defaults = [[0, 0, 10, 10], [0, 0, 12, 10]]
+    truth = [[0, 0, 10, 10],          # IoU 1 with default 0, 10/12 with default 1
+             [0, 0, 8, 10]]           # IoU 0.8 with default 0, 8/12 with default 1
+    labels, matched, _ = ssd.match_default_boxes(defaults, truth, [0, 1])
+    assert matched.tolist() == [1, 0] and labels.tolist() == [2, 1]
+    labels, matched, _ = ssd.match_default_boxes(defaults, truth[::-1], [1, 0])
+    assert matched.tolist() == [0, 1] and labels.tolist() == [2, 1]
+    assert labels.dtype == np.int32 and matched.dtype == np.int64
+
+
+def test_match_default_boxes_messages():
+    with pytest.raises(ValueError, match=r"true_boxes \(2\) and true_classes \(1\) must have the same length"):
+        ssd.match_default_boxes([[0, 0, 1, 1]], [[0, 0, 1, 1], [0, 0, 2, 2]], [0])
+    with pytest.raises(ValueError, match=r"^defaults has 1 box\(es\) whose second corner is before the first"):
+        ssd.match_default_boxes([[2, 2, 1, 1]], [[0, 0, 1, 1]], [0])
+    with pytest.raises(ValueError, match=r"^true_boxes has 1 box\(es\) whose second corner is before the first"):
+        ssd.match_default_boxes([[0, 0, 1, 1]], [[2, 2, 1, 1]], [0])
+    with pytest.raises(ValueError, match="iou_threshold=1.5 must be a number in"):
+        ssd.match_default_boxes([[0, 0, 1, 1]], [[0, 0, 1, 1]], [0], iou_threshold=1.5)
+    labels, matched, deltas = ssd.match_default_boxes([[0, 0, 1, 1]], [[0, 0, 1, 1]], [0], iou_threshold=1.0)
+    assert labels.tolist() == [1] and deltas.dtype == np.float32    # iou_threshold 1.0 is allowed
+
+
+def test_forced_matches_break_ties_by_truth_order_over_many_truths():
+    # 20 truths compete for one default box: IoU 1 (a copy of it) or 0.8 (8 of its 10 columns).
+    # The truths are taken by decreasing IoU, ties in their order (a stable sort), so the last
+    # 0.8 truth, index 13, keeps the box. (An unstable sort picks another one here.)
+    small = np.array([0, 0, 0, 1, 1, 0, 1, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0], bool)
+    truth = np.where(small[:, None], [0, 0, 8, 10], [0, 0, 10, 10])
+    labels, matched, _ = ssd.match_default_boxes([[0, 0, 10, 10]], truth, np.arange(20))
+    assert matched.tolist() == [13] and labels.tolist() == [14]
+
+
+def test_match_default_boxes_takes_classes_in_any_shape():
+    labels, matched, _ = ssd.match_default_boxes([[0, 0, 10, 10], [20, 20, 30, 30]],
+                                                 [[0, 0, 10, 10], [20, 20, 30, 30]], [[4], [-1]])
+    assert labels.tolist() == [5, 0] and matched.tolist() == [0, -1]
+
+
+def test_default_boxes_pass_s_max_and_a_single_ratio():
+    boxes = ssd.default_boxes((2, 1), 100, (1.0,), s_min=0.3, s_max=0.6)
+    widths = boxes[:, 2] - boxes[:, 0]
+    np.testing.assert_allclose(widths[[0, 1, 8, 9]], [30, np.sqrt(0.3 * 0.6) * 100, 60, np.sqrt(0.6) * 100],
+                               rtol=1e-5)
+    np.testing.assert_array_equal(ssd.default_boxes((2,), 64, aspect_ratios=2.0),     # one number
+                                  ssd.default_boxes((2,), 64, aspect_ratios=(2.0,)))
+
+
+def test_every_matched_default_gets_its_deltas_truth_zero_included():
+    from homl_cv import boxes
+
+    defaults = np.array([[0, 0, 10, 10], [20, 20, 30, 30], [40, 40, 44, 44]], np.float32)
+    truth = np.array([[1, 1, 9, 9], [40, 40, 52, 52]], np.float32)
+    labels, matched, deltas = ssd.match_default_boxes(defaults, truth, [3, 0])
+    assert matched.tolist() == [0, -1, 1]
+    np.testing.assert_allclose(deltas[0], boxes.encode_deltas(defaults[:1], truth[:1])[0], atol=1e-6)
+    assert np.abs(deltas[0]).sum() > 0.1 and (deltas[1] == 0).all()
+
+
+@pytest.mark.parametrize("ratios", [(), (1.0, np.nan), (np.inf,), (1.0, None), ("wide",), (0.0,), (2.0, -1.0)])
+def test_bad_flat_aspect_ratios_name_the_argument(ratios):
+    with pytest.raises(ValueError) as err:
+        ssd.default_boxes((2,), 64, aspect_ratios=ratios)
+    # one list for every map: no map named
+    assert str(err.value) == f"aspect_ratios={ratios!r} must be positive width / height ratios."
+
+
+def test_per_map_ratios_of_any_array_shape_are_flattened():
+    np.testing.assert_array_equal(ssd.default_boxes((2,), 64, [np.array([[1.0, 2.0]])]),
+                                  ssd.default_boxes((2,), 64, (1.0, 2.0)))
+    np.testing.assert_array_equal(ssd.default_boxes((2,), 64, (1, 2)), ssd.default_boxes((2,), 64, (1.0, 2.0)))

@@ -101,3 +101,64 @@ def test_bicubic_layer_matches_keras_upsampling_and_the_model_predicts_at_two_si
         out = model.predict(low, verbose=0)
         assert out.shape == (3, 2 * size[0], 2 * size[1], 3)
         np.testing.assert_allclose(np.clip(out, 0, 1), sr.bicubic_upsample(low, 2), atol=1e-5)
+
+
+# ------------------------------------------------------------------ mutation testing (issue 23)
+def test_psnr_of_an_exact_image_is_inf_without_a_warning():
+    import warnings
+
+    ref = np.full((2, 2, 2, 1), 0.5)
+    noisy = ref.copy()
+    noisy[1] += 0.1                                  # one exact image, one at 20 dB
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert sr.psnr(ref, ref) == np.inf
+        assert sr.psnr(noisy, ref) == np.inf           # the mean over images is inf too
+    assert sr.psnr(noisy[1:], ref[1:]) == pytest.approx(20.0)
+    assert sr.psnr(noisy[1:], ref[1:], max_value=10.0) == pytest.approx(40.0)   # max_value squared
+    with pytest.raises(ValueError, match=r"images \(1, 2, 2, 1\) and reference \(2, 2, 2, 1\)"):
+        sr.psnr(noisy[1:], ref)
+
+
+def test_bicubic_upsample_by_factor_three_is_tf_resize_clipped():
+    x = np.zeros((2, 4, 5, 3), np.float32)
+    x[:, 1:3, 1:3] = 1.0                             # a sharp square: bicubic over- and undershoots
+    raw = tf.image.resize(x, (12, 15), method="bicubic").numpy()
+    assert raw.max() > 1 and raw.min() < 0
+    np.testing.assert_allclose(sr.bicubic_upsample(x, 3), np.clip(raw, 0, 1))
+    assert sr.bicubic_upsample(x).shape == (2, 8, 10, 3)                      # default factor 2
+    assert sr.bicubic_upsample(x).dtype == np.float32
+
+
+def test_layers_symbolic_shapes_and_channel_check():
+    layer = sr.SubPixelUpsampling(3)
+    assert tuple(layer(keras.Input((None, 5, 18))).shape) == (None, None, 15, 2)
+    assert tuple(layer(keras.Input((4, None, 9))).shape) == (None, 12, None, 1)
+    assert layer.compute_output_shape((None, 4, 5, None)) == (None, 12, 15, None)
+    with pytest.raises(ValueError, match=r"SubPixelUpsampling\(3\) needs channels divisible by 9; got 12"):
+        layer.compute_output_shape((None, 4, 5, 12))
+    bicubic = sr.BicubicUpsampling(3)
+    assert tuple(bicubic(keras.Input((None, 5, 2))).shape) == (None, None, 15, 2)
+    assert bicubic.compute_output_shape((None, 4, None, 2)) == (None, 12, None, 2)
+    assert bicubic.supports_jit is False
+    x = np.random.default_rng(5).random((1, 3, 4, 2)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(bicubic(x)), tf.image.resize(x, (9, 12), method="bicubic").numpy())
+    for cls in (sr.SubPixelUpsampling, sr.BicubicUpsampling):
+        assert cls.from_config(cls(4).get_config()).factor == 4
+
+
+def test_evaluate_superres_clips_the_model_and_uses_the_pairs_factor(capsys):
+    rng = np.random.default_rng(6)
+    low = rng.random((3, 4, 4, 3)).astype(np.float32)
+    high = rng.random((3, 12, 12, 3)).astype(np.float32)
+    pairs = sr.SuperResPairs(low, high, factor=3)
+    model = keras.Sequential([keras.Input((4, 4, 3)), sr.BicubicUpsampling(3), keras.layers.Rescaling(3.0)])
+    predicted = np.clip(3.0 * tf.image.resize(low, (12, 12), method="bicubic").numpy(), 0, 1)
+    capsys.readouterr()
+    scores = sr.evaluate_superres(model, pairs)
+    assert capsys.readouterr().out == ""                     # predict without a progress bar
+    assert scores.model_psnr == pytest.approx(sr.psnr(predicted, high), rel=1e-5)
+    assert scores.bicubic_psnr == pytest.approx(sr.psnr(sr.bicubic_upsample(low, 3), high), rel=1e-6)
+    text = sr.SuperResScores(21.5, 20.25).summary()
+    assert sr.SuperResScores(21.5, 20.25).gain == 1.25
+    assert text == "PSNR: sub-pixel CNN 21.50 dB | bicubic 20.25 dB | gain +1.25 dB"

@@ -91,6 +91,11 @@ EQUIVALENT: dict[str, str] = {
     "segmentation.x__crop_start__mutmut_15": "max(x, 1) // 2 == max(x, 0) // 2 for every integer x",
     "segmentation.x_conv_transpose_zero_insertion__mutmut_3": "checks.padding reads the padding "
                                                               "case-insensitively: 'VALID' is 'valid'",
+    "segmentation.x_conv_transpose_zero_insertion__mutmut_79": "pad_bottom is never negative (it is s - 1 + top, "
+                                                               "k + p - 1 or k - 2 (k // 2) + p - 1 + top >= 0), so "
+                                                               "the crop subtracts 0 either way",
+    "segmentation.x_conv_transpose_zero_insertion__mutmut_93": "as __mutmut_79, for pad_right",
+    "segmentation.x_conv_transpose_zero_insertion__mutmut_120": "tf.nn.conv2d takes strides=None as stride 1",
     "segmentation.x__iou_from_counts__mutmut_2": "astype(None) is float64, the type it names",
     "segmentation.x__iou_from_counts__mutmut_12": "no division by zero can happen (inter <= union), only 0/0",
     "segmentation.x__iou_from_counts__mutmut_14": "no division by zero can happen (inter <= union), only 0/0",

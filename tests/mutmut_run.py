@@ -67,6 +67,26 @@ EQUIVALENT: dict[str, str] = {
     "ssd.x_default_boxes__mutmut_86": _NEG,
     "ssd.x_default_boxes__mutmut_107": _NEG,
     "ssd.x__ratios_per_map__mutmut_23": _NEG,
+    # localization
+    "localization.xǁMeanBoxIoUǁupdate_state__mutmut_8": "ops.cast(x, None) keeps the dtype; float64 boxes "
+                                                        "against float32 ones are promoted, the same IoU",
+    "localization.xǁMeanBoxIoUǁupdate_state__mutmut_19": "as xǁMeanBoxIoUǁupdate_state__mutmut_8",
+    "localization.xǁMeanBoxIoUǁupdate_state__mutmut_45": "for the (B, 4) boxes the metric takes, the corner "
+                                                         "differences are (B, 2): axis 1 is axis -1",
+    "localization.xǁMeanBoxIoUǁupdate_state__mutmut_68": "a zero union has a zero intersection: 0 / 1e-12 is the "
+                                                         "0.0 the other branch gives",
+    "localization.x__decode_boxes__mutmut_21": "both callers pass (N, 4) boxes: stacking (N,) columns on axis "
+                                               "1 is axis -1",
+    "localization.x_encode_boxes__mutmut_11": "validate_boxes' box_format defaults to 'xyxy'",
+    "localization.x_encode_boxes__mutmut_16": _NEG,
+    "localization.x_encode_boxes__mutmut_21": "dividing by float64 sizes instead of float32 ones changes only the "
+                                              "rounding before the float32 result (at most 1 ulp)",
+    "localization.x_encode_boxes__mutmut_23": "as x_encode_boxes__mutmut_21",
+    "localization.x_decode_boxes__mutmut_3": "float64 instead of float32 arithmetic; the result is cast to "
+                                             "float32 (at most 1 ulp apart)",
+    "localization.x_decode_boxes__mutmut_5": "as x_decode_boxes__mutmut_3",
+    "localization.x_decode_boxes__mutmut_16": "as x_decode_boxes__mutmut_3",
+    "localization.x_decode_boxes__mutmut_18": "as x_decode_boxes__mutmut_3",
     # superres
     "superres.x_evaluate_superres__mutmut_10": "predict's batch size does not change a per-image model's output",
     "superres.x_evaluate_superres__mutmut_13": "predict's batch size does not change a per-image model's output",
@@ -91,6 +111,11 @@ EQUIVALENT: dict[str, str] = {
     "segmentation.x__crop_start__mutmut_15": "max(x, 1) // 2 == max(x, 0) // 2 for every integer x",
     "segmentation.x_conv_transpose_zero_insertion__mutmut_3": "checks.padding reads the padding "
                                                               "case-insensitively: 'VALID' is 'valid'",
+    "segmentation.x_conv_transpose_zero_insertion__mutmut_79": "pad_bottom is never negative (it is s - 1 + top, "
+                                                               "k + p - 1 or k - 2 (k // 2) + p - 1 + top >= 0), so "
+                                                               "the crop subtracts 0 either way",
+    "segmentation.x_conv_transpose_zero_insertion__mutmut_93": "as __mutmut_79, for pad_right",
+    "segmentation.x_conv_transpose_zero_insertion__mutmut_120": "tf.nn.conv2d takes strides=None as stride 1",
     "segmentation.x__iou_from_counts__mutmut_2": "astype(None) is float64, the type it names",
     "segmentation.x__iou_from_counts__mutmut_12": "no division by zero can happen (inter <= union), only 0/0",
     "segmentation.x__iou_from_counts__mutmut_14": "no division by zero can happen (inter <= union), only 0/0",

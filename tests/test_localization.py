@@ -172,3 +172,11 @@ def test_decode_boxes_scales_width_and_height_apart():
     assert decoded.dtype == np.float32
     with pytest.raises(ValueError, match=r"encoded must have shape \(N, 4\); got \(4,\)"):
         localization.decode_boxes([0.5, 0.5, 0.5, 0.5], (10, 10))
+
+
+def test_localization_summary_counts_an_iou_of_exactly_one_half():
+    result = localization.LocalizationResult(
+        model=None, history={}, test=[0, 1, 2, 3], pred_classes=np.zeros(4, int), pred_boxes=np.zeros((4, 4)),
+        true_boxes=np.zeros((4, 4)), ious=np.array([0.5, 0.49, 1.0, 0.0]), accuracy=0.75, mean_iou=0.4975,
+        train_seconds=1.0)
+    assert result.summary() == "test images: 4, class accuracy: 75.0%, mean IoU: 0.50, IoU >= 0.5: 50%"

@@ -526,6 +526,8 @@ def test_transposed_conv_messages_name_the_argument():
     with pytest.raises(ValueError, match=r"inputs must have shape \(batch, H, W, C\); got shape \(2, 2\)"):
         seg.insert_zeros(np.zeros((2, 2)))
     assert seg.insert_zeros(np.ones((1, 2, 2, 1))).shape == (1, 3, 3, 1)        # default stride 2
+    with pytest.raises(ValueError, match=r"^strides=0 must be a positive integer"):
+        seg.insert_zeros(np.ones((1, 2, 2, 1)), 0)
     assert seg.insert_zeros(np.ones((1, 2, 2, 1), np.int32)).dtype == np.int32
 
 

@@ -170,7 +170,7 @@ def test_decode_boxes_scales_width_and_height_apart():
     decoded = localization.decode_boxes([[0.5, 0.25, 0.5, 0.4]], image_size=(100, 200))
     np.testing.assert_allclose(decoded, [[75, 17, 125, 33]], atol=1e-4)
     assert decoded.dtype == np.float32
-    with pytest.raises(ValueError, match=r"encoded must have shape \(N, 4\); got \(4,\)"):
+    with pytest.raises(ValueError, match=r"^encoded must have shape \(N, 4\) \(encoded boxes\); got shape \(4,\)"):
         localization.decode_boxes([0.5, 0.5, 0.5, 0.5], (10, 10))
 
 

@@ -101,11 +101,10 @@ def test_ssd_scales_bounds_at_equality():
     np.testing.assert_allclose(ssd.ssd_scales(3, 0.1, 1.0), [0.1, 0.55, 1.0])  # s_max == 1 too
     np.testing.assert_allclose(ssd.ssd_scales(4, 0.3, 0.6), [0.3, 0.4, 0.5, 0.6])
     assert ssd.ssd_scales(1, 0.4, 0.9).tolist() == [0.4]                     # one map: s_min
-    for bad in [dict(num_maps=0), dict(num_maps=2, s_min=0.0), dict(num_maps=2, s_max=1.01),
-                dict(num_maps=2, s_min=-0.1)]:
-        with pytest.raises(ValueError, match=r"need num_maps >= 1 and 0 < s_min \(.*\) <= s_max \(.*\) <= 1"):
-            ssd.ssd_scales(**{"s_min": 0.2, "s_max": 0.9, **bad})
-    with pytest.raises(ValueError, match=r"0 < s_min \(0.2\) <= s_max \(0.9\) <= 1; got num_maps=0"):
+    for bad in [dict(s_min=0.0), dict(s_max=1.01), dict(s_min=-0.1)]:
+        with pytest.raises(ValueError, match=r"^\(s_min, s_max\)=\(.*\) must be \(min, max\) with 0 < min <= max <= 1"):
+            ssd.ssd_scales(**{"num_maps": 2, "s_min": 0.2, "s_max": 0.9, **bad})
+    with pytest.raises(ValueError, match=r"^num_maps=0 must be a positive integer"):
         ssd.ssd_scales(0)
 
 
@@ -128,7 +127,7 @@ def test_default_boxes_rectangular_cells_scales_and_image_size():
                                         90, 90 * np.sqrt(2), 90 / np.sqrt(2), np.sqrt(0.9) * 100], rtol=1e-5)
     np.testing.assert_array_equal(ssd.default_boxes(np.array([2.0, 1.0]), 64), ssd.default_boxes((2, 1), 64))
     np.testing.assert_array_equal(ssd.default_boxes(2, 64), ssd.default_boxes((2,), 64))   # one map as an int
-    with pytest.raises(ValueError, match=r"feature_sizes=\(\) must be positive cell counts"):
+    with pytest.raises(ValueError, match=r"^feature_sizes=\[\] is empty"):
         ssd.default_boxes((), 64)
 
 
@@ -198,8 +197,8 @@ def test_every_matched_default_gets_its_deltas_truth_zero_included():
 def test_bad_flat_aspect_ratios_name_the_argument(ratios):
     with pytest.raises(ValueError) as err:
         ssd.default_boxes((2,), 64, aspect_ratios=ratios)
-    # one list for every map: no map named
-    assert str(err.value) == f"aspect_ratios={ratios!r} must be positive width / height ratios."
+    # one list for every map: the argument is named, no map is
+    assert str(err.value).startswith("aspect_ratios") and "map" not in str(err.value)
 
 
 def test_per_map_ratios_of_any_array_shape_are_flattened():

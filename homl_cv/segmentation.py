@@ -60,6 +60,7 @@ __all__ = [
     "boundary_mask",
     "build_fcn",
     "build_unet",
+    "build_unet_encoder",
     "confusion_counts",
     "conv_transpose_output_size",
     "conv_transpose_scatter",
@@ -416,7 +417,52 @@ def build_fcn(num_classes: int, input_shape=(64, 64, 3), variant: str = "8s",
     return keras.Model(inputs, logits, name=name or f"fcn_{variant}")
 
 
-def build_unet(num_classes: int, input_shape=(64, 64, 3), filters=(8, 16, 32, 64),
+def _encoder_path(inputs, filters):
+    """The U-Net's contracting path on ``inputs``: [level 1 map, ..., bottom map]."""
+    x, maps = inputs, []
+    for level, width in enumerate(filters[:-1], start=1):
+        x = _conv_block(x, width, 2, f"down{level}")
+        maps.append(x)
+        x = keras.layers.MaxPooling2D(2, name=f"pool{level}")(x)
+    maps.append(_conv_block(x, filters[-1], 2, "bottom"))
+    return maps
+
+
+def _unet_shape(input_shape, filters):
+    """Check the levels and the image size; return the (H, W, C) shape."""
+    checks.int_at_least(len(filters), "len(filters)", 2, "U-Net levels: one per resolution")
+    return checks.input_shape(input_shape, multiple_of=2 ** (len(filters) - 1),
+                              model=f"this U-Net ({len(filters)} levels)")
+
+
+def build_unet_encoder(input_shape=(64, 64, 3), filters=(8, 16, 32, 64), name: str = "unet_encoder") -> keras.Model:
+    """The contracting half of :func:`build_unet` as a model of its own.
+
+    The same layers (and names) as the U-Net's encoder: ``len(filters)``
+    levels of two 3x3 convolutions with batch norm, 2x2 max pooling between
+    them. It returns every level's map, because the decoder needs them all
+    (the skips). Train it first as the base of a classifier (global average
+    pooling of the last map, a dense layer), then pass it to
+    ``build_unet(encoder=...)``: the U-Net shares its layers, weights and all.
+
+    Args:
+        input_shape: (H, W, C), H and W multiples of ``2 ** (len(filters) - 1)``.
+        filters: widths per level, top (full resolution) to bottom.
+
+    Returns:
+        A model mapping (batch, H, W, C) images to a list of ``len(filters)``
+        maps, level ``l`` of shape (batch, H / 2**l, W / 2**l, filters[l]).
+
+    Example:
+        >>> encoder = build_unet_encoder((32, 32, 3), filters=(4, 8, 16))
+        >>> [shape[1:] for shape in encoder.output_shape]
+        [(32, 32, 4), (16, 16, 8), (8, 8, 16)]
+    """
+    inputs = keras.Input(_unet_shape(input_shape, filters), name="image")
+    return keras.Model(inputs, _encoder_path(inputs, filters), name=name)
+
+
+def build_unet(num_classes: int, input_shape=None, filters=None, encoder=None,
                name: str = "unet") -> keras.Model:
     """A U-Net (Ronneberger et al., 2015), with "same" padding so no cropping is needed.
 
@@ -428,26 +474,38 @@ def build_unet(num_classes: int, input_shape=(64, 64, 3), filters=(8, 16, 32, 64
 
     Args:
         num_classes: classes per pixel (background included).
-        input_shape: (H, W, C), H and W multiples of the total stride.
-        filters: widths per level, top (full resolution) to bottom.
+        input_shape: (H, W, C), H and W multiples of the total stride
+            (default (64, 64, 3), or the encoder's).
+        filters: widths per level, top (full resolution) to bottom (default
+            (8, 16, 32, 64), or the encoder's).
+        encoder: ``None`` builds a new encoder. Or a model from
+            :func:`build_unet_encoder`, e.g. one trained as a classifier's
+            base: the U-Net then calls it (shares its weights; set
+            ``encoder.trainable = False`` to freeze them) and builds only the
+            decoder. Leave ``input_shape`` and ``filters`` out then, or give
+            the encoder's.
 
     Returns:
         A model mapping (batch, H, W, C) images to (batch, H, W, num_classes) logits.
 
     Raises:
-        ValueError: fewer than 2 levels, or H, W not multiples of the total stride.
+        ValueError: fewer than 2 levels, H, W not multiples of the total stride,
+            or an encoder that is not one from :func:`build_unet_encoder` or
+            disagrees with ``input_shape`` or ``filters``.
     """
-    checks.int_at_least(len(filters), "len(filters)", 2, "U-Net levels: one per resolution")
-    total_stride = 2 ** (len(filters) - 1)
-    shape = checks.input_shape(input_shape, multiple_of=total_stride,
-                               model=f"this U-Net ({len(filters)} levels)")
-    inputs = keras.Input(shape, name="image")
-    x, skips = inputs, []
-    for level, width in enumerate(filters[:-1], start=1):
-        x = _conv_block(x, width, 2, f"down{level}")
-        skips.append(x)
-        x = keras.layers.MaxPooling2D(2, name=f"pool{level}")(x)
-    x = _conv_block(x, filters[-1], 2, "bottom")
+    if encoder is None:
+        filters = (8, 16, 32, 64) if filters is None else filters
+        inputs = keras.Input(_unet_shape((64, 64, 3) if input_shape is None else input_shape, filters), name="image")
+        *skips, x = _encoder_path(inputs, filters)
+    else:
+        shape, widths = _encoder_layout(encoder)
+        for arg, given, own in (("input_shape", input_shape, shape), ("filters", filters, widths)):
+            if given is not None and tuple(given) != own:
+                raise ValueError(f"{arg}={tuple(given)}, but the encoder {encoder.name!r} has {arg}={own}; "
+                                 f"leave {arg} out when you pass an encoder.")
+        filters = widths
+        inputs = keras.Input(shape, name="image")
+        *skips, x = encoder(inputs)
     for level in range(len(filters) - 1, 0, -1):
         width = filters[level - 1]
         x = keras.layers.Conv2DTranspose(width, 2, strides=2, name=f"up{level}")(x)
@@ -455,6 +513,18 @@ def build_unet(num_classes: int, input_shape=(64, 64, 3), filters=(8, 16, 32, 64
         x = _conv_block(x, width, 2, f"dec{level}")
     logits = keras.layers.Conv2D(num_classes, 1, name="logits")(x)
     return keras.Model(inputs, logits, name=name)
+
+
+def _encoder_layout(encoder):
+    """``(input_shape, filters)`` of a :func:`build_unet_encoder` model, or a clear error."""
+    outputs = getattr(encoder, "output_shape", None)
+    if (not isinstance(encoder, keras.Model) or not isinstance(outputs, list) or len(outputs) < 2
+            or any(len(shape) != 4 or shape[1] != outputs[0][1] >> level for level, shape in enumerate(outputs))):
+        what = encoder.name if isinstance(encoder, keras.Model) else type(encoder).__name__
+        raise ValueError(f"encoder={what!r} must be a model from build_unet_encoder "
+                         f"(one feature map per level, each half the size of the one before), "
+                         f"e.g. encoder=seg.build_unet_encoder((64, 64, 3), filters).")
+    return tuple(encoder.input_shape[1:]), tuple(shape[-1] for shape in outputs)
 
 
 # ============================================================ metrics and losses

@@ -69,6 +69,7 @@ ROWS = [
     ("seg shapes", lambda: segmentation.dice_per_class(np.zeros((2, 2), int), np.zeros((2, 3), int), 2), r"y_true \(2, 2\) and y_pred \(2, 3\)"),
     ("seg num_classes", lambda: segmentation.mean_iou(np.zeros(2, int), np.zeros(2, int), 0), r"num_classes=0"),
     ("seg input_shape", lambda: segmentation.build_unet(3, input_shape=(30, 30, 3)), r"input_shape=\(30, 30, 3\)"),
+    ("unet encoder type", lambda: segmentation.build_unet(3, encoder="resnet50"), r"encoder='str' must be a model from build_unet_encoder"),
     # ---- images into models: grayscale, rank
     ("grayscale into checks", lambda: checks.image_batch(np.zeros((2, 8, 8, 1)), channels=3), r"images has shape \(2, 8, 8, 1\).*grayscale_to_rgb"),
     ("grayscale into pretrained", lambda: pretrained.prepare_images(np.zeros((2, 8, 8, 1)), 32, lambda x: x), r"images has shape \(2, 8, 8, 1\): 1 channel.*grayscale_to_rgb"),

@@ -156,6 +156,48 @@ def test_unet_shapes_and_stride_check(tmp_path):
         seg.build_unet(3, filters=(8,))
 
 
+
+def test_unet_encoder_is_the_unets_own_contracting_path():
+    encoder = seg.build_unet_encoder((32, 16, 3), filters=(4, 8, 16))
+    assert [shape[1:] for shape in encoder.output_shape] == [(32, 16, 4), (16, 8, 8), (8, 4, 16)]
+    # the same layers, and as many weights, as the encoder half of a scratch U-Net
+    scratch = seg.build_unet(2, (32, 16, 3), filters=(4, 8, 16))
+    down = [layer for layer in scratch.layers if layer.name.startswith(("down", "bottom"))]
+    assert [layer.name for layer in encoder.layers if layer.weights] == [layer.name for layer in down if layer.weights]
+    assert encoder.count_params() == sum(layer.count_params() for layer in down)
+    # a U-Net on it has the scratch U-Net's size and shares (not copies) the encoder's weights
+    unet = seg.build_unet(2, encoder=encoder)
+    assert unet.count_params() == scratch.count_params() and unet.output_shape == (None, 32, 16, 2)
+    assert seg.build_unet(2, (32, 16, 3), (4, 8, 16), encoder=encoder).count_params() == unet.count_params()
+    images = np.random.default_rng(0).random((2, 32, 16, 3)).astype("float32")
+    before = unet.predict(images, verbose=0)
+    kernel = encoder.get_layer("bottom_conv2").kernel
+    kernel.assign(kernel.numpy() * 0.0)
+    assert not np.allclose(unet.predict(images, verbose=0), before)
+    # frozen encoder: only the decoder trains
+    encoder_trainable = len(encoder.trainable_weights)            # kernels, BN scales and offsets: 6 + 12
+    encoder.trainable = False
+    assert encoder_trainable == 18 and len(unet.trainable_weights) == len(scratch.trainable_weights) - 18
+
+
+def test_unet_on_an_encoder_rejects_what_does_not_fit():
+    encoder = seg.build_unet_encoder((32, 32, 3), filters=(4, 8, 16))
+    with pytest.raises(ValueError, match=r"^filters=\(4, 8\), but the encoder 'unet_encoder' has filters=\(4, 8, 16\); "
+                                         r"leave filters out"):
+        seg.build_unet(2, filters=(4, 8), encoder=encoder)
+    with pytest.raises(ValueError, match=r"^input_shape=\(64, 64, 3\), but the encoder 'unet_encoder' has "
+                                         r"input_shape=\(32, 32, 3\)"):
+        seg.build_unet(2, input_shape=(64, 64, 3), encoder=encoder)
+    plain = seg.build_fcn(2, (32, 32, 3), variant="32s")
+    with pytest.raises(ValueError, match=r"^encoder='fcn_32s' must be a model from build_unet_encoder"):
+        seg.build_unet(2, encoder=plain)
+    with pytest.raises(ValueError, match=r"^encoder='str' must be a model from build_unet_encoder"):
+        seg.build_unet(2, encoder="resnet")
+    with pytest.raises(ValueError, match=r"len\(filters\)=1 must be an integer of at least 2"):
+        seg.build_unet_encoder(filters=(8,))
+    with pytest.raises(ValueError, match="height must be a positive multiple of 4"):
+        seg.build_unet_encoder((30, 32, 3), filters=(4, 8, 16))
+
 # ------------------------------------------------------------------ metrics and losses
 Y_TRUE = np.array([[0, 0, 1, 1],
                    [0, 0, 1, 1],

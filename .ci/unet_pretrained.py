@@ -24,6 +24,8 @@ parser.add_argument("--single-label", action="store_true")
 parser.add_argument("--masks", type=int, default=50)
 parser.add_argument("--epochs", type=int, default=60)
 parser.add_argument("--frozen", type=int, default=30)
+parser.add_argument("--bn-trained", action="store_true", help="phase 2: train the encoder's batch norms too")
+parser.add_argument("--filters", default="8,16,32,64,128", help="the U-Net's widths per level")
 args = parser.parse_args()
 if args.threads:
     os.environ["TF_NUM_INTRAOP_THREADS"], os.environ["TF_NUM_INTEROP_THREADS"] = str(args.threads), "1"
@@ -35,7 +37,7 @@ import numpy as np  # noqa: E402
 
 from homl_cv import config, data, segmentation as seg, training  # noqa: E402
 
-FILTERS = (8, 16, 32, 64, 128)
+FILTERS = tuple(int(f) for f in args.filters.split(","))
 start = time.time()
 tagged = data.make_shapes(args.tagged, image_size=64, max_objects=1 if args.single_label else 2,
                           size_range=(0.15, 0.4), seed=5)
@@ -64,14 +66,21 @@ scratch = seg.build_unet(shapes.num_classes, (64, 64, 3), filters=FILTERS)
 seg.train_segmentation(scratch, few_masks, epochs=args.epochs, learning_rate=3e-3, **steps)
 config.set_seeds(args.seed)
 transfer = seg.build_unet(shapes.num_classes, encoder=encoder)
+frozen_phase = float("nan")
 if args.frozen:
     encoder.trainable = False
     seg.train_segmentation(transfer, few_masks, epochs=args.frozen, learning_rate=3e-3, **steps)
-encoder.trainable = True
+    frozen_phase = seg.evaluate_segmentation(test_masks, seg.predict_masks(transfer, test_images),
+                                             shapes.num_classes).mean_iou
+if args.bn_trained:
+    encoder.trainable = True
+else:
+    training.unfreeze(encoder)  # its batch norms stay frozen (inference mode)
 seg.train_segmentation(transfer, few_masks, epochs=args.epochs - args.frozen, learning_rate=1e-3, **steps)
 scores = {name: seg.evaluate_segmentation(test_masks, seg.predict_masks(model, test_images), shapes.num_classes)
           for name, model in (("scratch", scratch), ("pretrained", transfer))}
-print(json.dumps({**vars(args), "tag_accuracy": round(list(history.history.values())[-1][-1], 3),
+print(json.dumps({**vars(args), "tag_accuracy": round(history.history[f"val_{'accuracy' if args.single_label else 'binary_accuracy'}"][-1], 3),
+                  "frozen_phase": round(frozen_phase, 3),
                   "scratch": round(scores["scratch"].mean_iou, 3), "pretrained": round(scores["pretrained"].mean_iou, 3),
                   "gain": round(scores["pretrained"].mean_iou - scores["scratch"].mean_iou, 3),
                   "seconds": round(time.time() - start)}))

@@ -482,8 +482,10 @@ def build_unet(num_classes: int, input_shape=None, filters=None, encoder=None,
             :func:`build_unet_encoder`, e.g. one trained as a classifier's
             base: the U-Net then calls it (shares its weights; set
             ``encoder.trainable = False`` to freeze them) and builds only the
-            decoder. Leave ``input_shape`` and ``filters`` out then, or give
-            the encoder's.
+            decoder. To fine-tune it later, ``training.unfreeze(encoder)``
+            keeps its batch norms frozen (in inference mode, with the
+            statistics of the data it was trained on). Leave ``input_shape``
+            and ``filters`` out then, or give the encoder's.
 
     Returns:
         A model mapping (batch, H, W, C) images to (batch, H, W, num_classes) logits.

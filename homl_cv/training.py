@@ -113,10 +113,12 @@ def build_transfer_model(base, num_classes: int, dropout: float = 0.2, name: str
 
     ``inputs -> base(training=False) -> GlobalAveragePooling2D -> Dropout ->
     Dense(num_classes, softmax, float32)``. The base is called with
-    ``training=False``, so its BatchNormalization layers stay in inference
-    mode (they keep their ImageNet statistics) even after they are unfrozen;
-    the output layer is float32 so the softmax stays accurate under mixed
-    precision.
+    ``training=False``, as the Keras guide does; in Keras 3, though, ``fit``'s
+    ``training=True`` overrides it (keras-team/keras#20285), so what keeps
+    the base's BatchNormalization layers in inference mode (with their
+    ImageNet statistics) is that they stay frozen: :func:`freeze`, and
+    :func:`unfreeze`, which leaves them frozen. The output layer is float32
+    so the softmax stays accurate under mixed precision.
 
     Args:
         base: a Keras model mapping images to a feature map (N, h, w, c), or

@@ -92,6 +92,8 @@ EQUIVALENT: dict[str, str] = {
     "boxes.x_paired_iou__mutmut_59": _NEG,
     "boxes.x_iou__mutmut_21": _NEG,
     "boxes.x_iou__mutmut_41": _NEG,
+    "boxes.x__broadcast_iou__mutmut_18": "a zero union has a zero intersection: 0 / 1 is the 0.0 the other "
+                                         "branch gives",
     # ssd
     "ssd.x_match_default_boxes__mutmut_14": "validate_boxes converts the defaults to float32 itself",
     "ssd.x_match_default_boxes__mutmut_16": "validate_boxes converts the defaults to float32 itself",

@@ -680,3 +680,12 @@ def test_to_xyxy_of_xyxy_is_a_float32_view_not_a_copy():
     given = np.array([[1, 2, 3, 4]], np.float32)
     assert np.shares_memory(boxes.to_xyxy(given, "xyxy"), given)
     assert not np.shares_memory(boxes.to_xyxy(given, "xywh"), given)
+
+
+def test_iou_of_empty_boxes_divides_by_no_zero():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # a 0 / 0 would warn "invalid value encountered in divide"
+        np.testing.assert_array_equal(boxes.iou([[5, 5, 5, 5]], [[5, 5, 5, 5], [1, 1, 1, 3]]), [[0, 0]])
+        np.testing.assert_array_equal(boxes.paired_iou([[5, 5, 5, 5]], [[5, 5, 5, 5]]), [0])

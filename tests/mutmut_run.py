@@ -53,6 +53,20 @@ SKIP: dict[str, tuple[str, ...]] = {
 _NEG = "NumPy's reshape takes any negative size as 'infer', so -2 is -1"
 _EMPTY_RANGE = ("an empty row or column range pastes nothing either way; the check only skips the work")
 EQUIVALENT: dict[str, str] = {
+    # regions
+    "regions.x_roi_align_numpy__mutmut_5": "every sample is a product with the float64 interpolation weights, so a "
+                                           "float32 or integer map is promoted exactly either way",
+    "regions.x_roi_align_numpy__mutmut_7": "as x_roi_align_numpy__mutmut_5",
+    "regions.x_roi_align_numpy__mutmut_34": "astype(None) is float64, the type it names",
+    "regions.x_roi_align_numpy__mutmut_79": _NEG,
+    "regions.x_roi_align__mutmut_23": "tf.zeros' default dtype is float32, the one named",
+    "regions.x__crop__mutmut_14": "the mirrored image padded after the batch is never read: box indices are "
+                                  "checked to be below the batch size (the layer makes them from range(batch))",
+    "regions.x__crop__mutmut_22": "tf.pad reads its mode case-insensitively: 'symmetric' is 'SYMMETRIC'",
+    "regions.x__crop__mutmut_49": "crop_and_resize's method defaults to 'bilinear', and None is read as the default",
+    "regions.x__crop__mutmut_54": "crop_and_resize's method defaults to 'bilinear', the one named",
+    "regions.xǁRoiAlignǁbuild__mutmut_14": "Keras wraps build and sets built = True once it returns",
+    "regions.xǁRoiAlignǁbuild__mutmut_15": "Keras wraps build and sets built = True once it returns",
     # boxes
     "boxes.x_convert__mutmut_8": "np.zeros(4) is a valid box in every format: only the format check can raise, "
                                  "and its message names box_format, not the box",

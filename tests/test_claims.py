@@ -1,5 +1,6 @@
 """claims.claim: prints the visible check line, raises on a missed bound."""
 
+import fractions
 import math
 import re
 
@@ -202,3 +203,108 @@ def test_comparison_masks_the_measured_values_of_claim_lines_only(capsys):
 def test_an_unchecked_quick_line_is_masked_too(capsys):
     a = _line(capsys, "val accuracy", 0.812, full=measured(at_least=0.8))
     assert _masked(a) == "val accuracy <measured>: not checked in quick mode (its bound is full mode's)\n"
+
+
+# ============================================================================ mutation testing (issue 23)
+def test_error_messages_in_full(capsys):
+    with pytest.raises(TypeError, match=r"^claim 'loss': value='high' is not a number; pass the measured float\.$"):
+        claim("loss", "high", at_most=1)
+    with pytest.raises(TypeError, match=r"^claim 'loss': value=None is not a number"):
+        claim("loss", None, at_most=1)
+    with pytest.raises(ClaimError, match=r"^claim 'loss': the measured value is NaN \(training diverged\?\)\.$"):
+        claim("loss", "nan", at_most=1)
+    with pytest.raises(ClaimError, match=r"^claim 'x': the measured value is NaN"):
+        claim("x", 1.0, near=math.nan, tol=0.1)
+    with pytest.raises(ValueError, match=r"^claim 'loss': give at least one of at_least=, at_most=, near=\.$"):
+        claim("loss", 1.0)
+    with pytest.raises(ValueError, match=r"^claim 'loss': near=1\.0 needs tol= \(the allowed absolute difference\)\.$"):
+        claim("loss", 1.0, near=1.0)
+    with pytest.raises(ValueError, match=r"^measured\(\): give at least one of at_least=, at_most=, near=\.$"):
+        measured()
+    with pytest.raises(ValueError, match=r"^measured\(\): near=2 needs tol="):
+        measured(near=2)
+    with pytest.raises(ValueError, match=r"^published\(\): source='' must name where the figure is published\.$"):
+        published(0.9, source="", margin=0.1)
+    with pytest.raises(ValueError, match=r"^published\(\): source='  ' must name"):
+        published(0.9, source="  ", margin=0.1)
+    with pytest.raises(ValueError, match=r"^published\(\): source=None must name"):
+        published(0.9, source=None, margin=0.1)
+    with pytest.raises(ValueError, match=r"^direction='above' must be 'at_least' or 'at_most'"):
+        published(0.9, source="paper", margin=0.1, direction="above")
+    with pytest.raises(ValueError, match=r"^margin=-0\.1 must be a number of at least 0 \(how much worse a result may "
+                                         r"be and still reproduce the figure\)\.$"):
+        published(0.9, source="paper", margin=-0.1)
+    with pytest.raises(ValueError, match=r"^claim 'x': full=0\.8 must be measured\(\.\.\.\), published\(\.\.\.\), "
+                                         r"SAME or None\.$"):
+        claim("x", 1.0, at_least=0.5, full=0.8)
+    with pytest.raises(ValueError, match=r"^claim 'x': full=SAME repeats the quick bound; give at_least=, at_most= "
+                                         r"or near=\.$"):
+        claim("x", 1.0, full=SAME)
+    with pytest.raises(ClaimError, match=r"^claim failed \(quick mode\): score 0\.650 < 0\.7; 0\.650 > 0\.6\. "
+                                         r"The lesson's result no longer holds: check the recipe \(data, epochs, "
+                                         r"learning rate\) before changing the bound\.$"):
+        claim("score", 0.65, at_least=0.7, at_most=0.6)
+    with pytest.raises(ClaimError, match=r"^claim failed \(quick mode\): s 0\.65 is not within 0\.01 of ref 0\.70\.$"
+                                         r"|^claim failed \(quick mode\): s 0\.65 is not within 0\.01 of ref 0\.70\. "):
+        claim("s", 0.65, near=0.7, tol=0.01, reference="ref", digits=2)
+    assert capsys.readouterr().out == ""
+
+
+def test_bounds_and_published_figures():
+    bound = measured(at_least=0.1, at_most=0.9, near=0.5, tol=0.2, reference="ref")
+    assert (bound.at_least, bound.at_most, bound.near, bound.tol, bound.reference) == (0.1, 0.9, 0.5, 0.2, "ref")
+    assert bound.checked and bound.source is None
+    assert measured(at_most=3).at_most == 3 and measured(at_most=3).at_least is None
+    # the expected bound is rounded to 12 decimals: 3000.3 - 0.1 is 3000.2000000000003 in floats
+    low = published(3000.3, source="paper", margin=0.1)
+    assert low.at_least == 3000.2 and low.at_most is None and not low.checked
+    assert (low.source, low.figure, low.margin) == ("paper", 3000.3, 0.1)
+    high = published("3000.1", source="paper", margin="0.2", direction="at_most")
+    assert high.at_most == 3000.3 and high.at_least is None and high.figure == 3000.1 and high.margin == 0.2
+    assert published(0.5, source="paper", margin=0).at_least == 0.5
+    assert repr(SAME) == "SAME"
+
+
+def test_default_digits_reference_and_returned_value(capsys):
+    assert claim("acc", 0.91234, at_least=0.9) == 0.91234
+    assert capsys.readouterr().out == "acc 0.912 >= 0.9 ✓\n"
+    value = claim("acc", fractions.Fraction(1, 2), at_most=0.5)
+    assert type(value) is float and value == 0.5
+    claim("loss", 1.25, near=1.0, tol=0.25)                  # no reference: no label
+    assert capsys.readouterr().out.splitlines()[-1] == "loss 1.250 = 1.000 ± 0.25 ✓"
+    claim("loss", 1.25, near=1.5, tol=0.25, reference="keras", at_most=2, at_least=1)
+    assert capsys.readouterr().out == "loss 1.250 = keras 1.500 ± 0.25, >= 1, <= 2 ✓\n"
+    with pytest.raises(ClaimError, match=r"0\.750 is not within 0\.25 of 0\.250"):
+        claim("x", 0.75, near=0.25, tol=0.25)
+
+
+def test_full_mode_lines(monkeypatch, capsys):
+    monkeypatch.setenv(config.QUICK_ENV, "0")
+    claim("IoU", 0.8, at_least=0.1, at_most=0.9, near=0.5, tol=0.5, reference="r", digits=1)
+    assert capsys.readouterr().out == ("IoU 0.8: not checked in full mode "
+                                       "(the bound = r 0.5 ± 0.5, >= 0.1, <= 0.9 is quick mode's)\n")
+    claim("IoU", 0.8, full=measured(near=0.75, tol=0.1, reference="paper"))
+    assert capsys.readouterr().out == "IoU 0.800 = paper 0.750 ± 0.1 ✓\n"
+    with pytest.raises(ClaimError, match=r"^claim failed \(full mode\): IoU 0\.800 > 0\.7\. "):
+        claim("IoU", 0.8, at_most=0.9, full=measured(at_most=0.7))
+    claim("IoU", 0.8, at_most=0.9, full=SAME)
+    assert capsys.readouterr().out == "IoU 0.800 <= 0.9 ✓\n"
+    # a published upper bound: "above it" only when the value is above
+    error = published(0.25, source="paper", margin=0.05, direction="at_most")
+    claim("error", 0.2, full=error, digits=2)
+    assert capsys.readouterr().out == "error 0.20: expected <= 0.30 (paper: 0.25 + 0.05), unverified here (meets it)\n"
+    flowers = published(0.9, source="book", margin=0.1)
+    claim("acc", 0.85, full=flowers, digits=2)
+    assert capsys.readouterr().out == "acc 0.85: expected >= 0.80 (book: 0.90 - 0.1), unverified here (meets it)\n"
+    claim("acc", 0.75, full=flowers, digits=2)
+    assert capsys.readouterr().out == "acc 0.75: expected >= 0.80 (book: 0.90 - 0.1), unverified here (below it)\n"
+    with pytest.raises(ValueError, match=r"^claim 'acc': give at least one of"):
+        claim("acc", 0.75)
+
+
+def test_a_rehearsal_shows_every_part_of_a_missed_bound(monkeypatch, capsys):
+    monkeypatch.setenv(config.REHEARSE_ENV, "1")
+    claim("IoU", 0.1, full=measured(at_least=0.6, near=0.5, tol=0.1, reference="r"))
+    assert capsys.readouterr().out == "IoU 0.100 = r 0.500 ± 0.1, >= 0.6: not checked (rehearsal)\n"
+    claim("IoU", 0.7, full=measured(at_least=0.6))
+    assert capsys.readouterr().out == "IoU 0.700 >= 0.6 ✓\n"

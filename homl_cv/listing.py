@@ -19,6 +19,7 @@ import dataclasses
 import html
 import ast
 import inspect
+import re
 import textwrap
 
 __all__ = ["Listing", "show_source"]
@@ -55,12 +56,18 @@ class Listing:
         return f'<div style="font-size:85%">{body}</div>'
 
 
+# mutmut's markers (tests/mutmut_run.py): tooling, not part of the lesson, so listings leave them out
+_PRAGMA = re.compile(r"[ \t]*# pragma: no mutate(?: block)?[ \t]*$", re.MULTILINE)
+
+
 def show_source(obj, skip_docstring: bool = False) -> Listing:
     """The source of a function, class or method, ready to display.
 
     Args:
         obj: a function, class or method defined in Python source.
         skip_docstring: drop the docstring (long docstrings hide short code).
+            Comments that only steer the mutation tool (``# pragma: no
+            mutate``) are always left out.
 
     Returns:
         A :class:`Listing`; make it the last expression of a cell to show it.
@@ -75,7 +82,7 @@ def show_source(obj, skip_docstring: bool = False) -> Listing:
             f"show_source: obj={obj!r} has no Python source to show; pass a function, "
             "class or method defined in a .py file."
         ) from None
-    source = textwrap.dedent(source)
+    source = textwrap.dedent(_PRAGMA.sub("", source))
     if skip_docstring:
         source = _drop_docstring(source)
     module = getattr(obj, "__module__", "") or ""

@@ -84,3 +84,12 @@ def test_chapters_show_the_code_they_teach_right_before_its_first_use(notebook):
         used = [i for i, src in enumerate(code) if re.search(re.escape(call) + r"\(", src)]
         assert shown and used, f"{notebook}: {name} is {'never used' if shown else 'never shown'}"
         assert shown[0] < used[0], f"{notebook}: {name} is used (code cell {used[0]}) before it is shown"
+
+
+def test_mutation_tool_pragmas_are_left_out_of_listings():
+    from homl_cv import conv
+
+    assert "# pragma: no mutate block" in inspect.getsource(conv.DepthwiseMaxPool2D)
+    shown = show_source(conv.DepthwiseMaxPool2D).text
+    assert "pragma" not in shown
+    assert "    def __init__(self, pool_size: int = 2, **kwargs):\n" in shown

@@ -347,6 +347,16 @@ def test_only_noisy_cells_skip_the_output_comparison(path):
         )
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS + SOLUTIONS, ids=lambda p: p.stem)
+def test_cells_that_say_not_compared_are_not_compared(path):
+    # the comment documents the tag; without the tag nbval still compares the cell
+    for index, cell in enumerate(_cells(path)):
+        if cell["cell_type"] == "code" and "".join(cell["source"]).startswith("# not compared:"):
+            assert "nbval-ignore-output" in cell.get("metadata", {}).get("tags", []), (
+                f"cell {index} says '# not compared' but has no nbval-ignore-output tag: add the tag "
+                "to its metadata (or make its output deterministic and drop the comment)")
+
+
 def test_the_notebooks_run_first_exist():
     # conftest.HEAVIEST_FIRST orders pytest's work; a renamed chapter must not silently drop out
     import ast

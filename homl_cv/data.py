@@ -71,6 +71,7 @@ __all__ = [
     "load_sample_images",
     "MovingShapes",
     "make_moving_shapes",
+    "simulated_detections",
     "make_ood_images",
     "make_shapes",
     "mnist_file",
@@ -1084,6 +1085,32 @@ def make_moving_shapes(num_frames: int = 36, num_objects: int = 4, image_size: i
         frames[t] = np.clip(image + rng.normal(0, 0.02, image.shape), 0, 1)
     ids = np.tile(np.arange(num_objects, dtype=np.int32), (num_frames, 1))
     return MovingShapes(frames, boxes, ids, classes, velocities, colors, fills, SHAPE_CLASSES[:num_classes])
+
+
+def simulated_detections(clip: MovingShapes, seed: int = 0, sigma: float = 1.0, drop: float = 0.1,
+                         hide: float = 0.3) -> list:
+    """What a detector with known errors would find in each frame of ``clip``: a tracker's test input.
+
+    The true boxes with Gaussian noise of ``sigma`` pixels on every coordinate;
+    each box is dropped at random with probability ``drop``, and every object
+    hidden behind one drawn after it (box IoU above ``hide``) is dropped too.
+    No TensorFlow, so the result is the same on every CPU.
+
+    Returns:
+        One float32 (K_t, 4) "xyxy" array per frame, K_t <= the clip's objects.
+
+    Example:
+        >>> clip = make_moving_shapes(3, num_objects=2, seed=1)
+        >>> [frame.shape for frame in simulated_detections(clip, drop=0.0, hide=1.0)]
+        [(2, 4), (2, 4), (2, 4)]
+    """
+    rng = np.random.default_rng(seed)
+    out = []
+    for frame_boxes in clip.boxes:
+        overlap = np.triu(boxes_lib.iou(frame_boxes, frame_boxes), 1)  # [k, j]: k is drawn before j
+        keep = (rng.random(len(frame_boxes)) >= drop) & ~(overlap > hide).any(axis=1)
+        out.append((frame_boxes + rng.normal(0, sigma, frame_boxes.shape)).astype(np.float32)[keep])
+    return out
 
 
 # --------------------------------------------------------------------------- out-of-distribution images

@@ -243,24 +243,13 @@ def test_clip_is_deterministic_and_draws_make_shapes_outlines():
     np.testing.assert_array_equal(still.boxes[0], still.boxes[2])  # speed 0, no jitter: it stays put
 
 
-def _simulated_detections(clip, seed, sigma=1.0, drop=0.1, hide=0.3):
-    """The true boxes with Gaussian noise; each dropped at random, and when hidden behind a later one."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for frame_boxes in clip.boxes:
-        overlap = np.triu(boxes.iou(frame_boxes, frame_boxes), 1)  # [k, j]: k is drawn before j
-        keep = (rng.random(len(frame_boxes)) >= drop) & ~(overlap > hide).any(axis=1)
-        out.append((frame_boxes + rng.normal(0, sigma, frame_boxes.shape)).astype(np.float32)[keep])
-    return out
-
-
 def test_default_gains_beat_the_last_box_when_objects_move_fast():
     # Objects moving 4-6 px per frame (about a third of their size): the default filter (0.7, 0.5)
     # made 68 identity switches against the last box's 96 on these ten clips; the old defaults
     # (0.5, 0.3) lagged so far behind that they made 100 (BENCHMARKS.md, chapter 05 tracking).
     clips = [data.make_moving_shapes(36, num_objects=3, image_size=64, speed_range=(4.0, 6.0), seed=k)
              for k in range(10)]
-    detections = [_simulated_detections(c, k) for k, c in enumerate(clips)]
+    detections = [data.simulated_detections(c, k) for k, c in enumerate(clips)]
 
     def switches(**kwargs):
         tracks = [tracking.track_detections(d, **kwargs) for d in detections]

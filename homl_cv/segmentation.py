@@ -521,6 +521,7 @@ def _encoder_layout(encoder):
     """``(input_shape, filters)`` of a :func:`build_unet_encoder` model, or a clear error."""
     outputs = getattr(encoder, "output_shape", None)
     if (not isinstance(encoder, keras.Model) or not isinstance(outputs, list) or len(outputs) < 2
+            or not isinstance(outputs[0][1], int)  # a fixed image size, as build_unet_encoder gives
             or any(len(shape) != 4 or shape[1] != outputs[0][1] >> level for level, shape in enumerate(outputs))):
         what = encoder.name if isinstance(encoder, keras.Model) else type(encoder).__name__
         raise ValueError(f"encoder={what!r} must be a model from build_unet_encoder "

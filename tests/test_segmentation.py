@@ -193,6 +193,11 @@ def test_unet_on_an_encoder_rejects_what_does_not_fit():
         seg.build_unet(2, encoder=plain)
     with pytest.raises(ValueError, match=r"^encoder='str' must be a model from build_unet_encoder"):
         seg.build_unet(2, encoder="resnet")
+    images = keras.Input((None, None, 3))
+    features = keras.layers.Conv2D(4, 3, padding="same")(images)
+    any_size = keras.Model(images, [features, keras.layers.MaxPooling2D()(features)], name="any_size")
+    with pytest.raises(ValueError, match=r"^encoder='any_size' must be a model from build_unet_encoder"):
+        seg.build_unet(2, encoder=any_size)
     with pytest.raises(ValueError, match=r"len\(filters\)=1 must be an integer of at least 2"):
         seg.build_unet_encoder(filters=(8,))
     with pytest.raises(ValueError, match="height must be a positive multiple of 4"):
